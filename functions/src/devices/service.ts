@@ -1,0 +1,143 @@
+import { FieldValue, Timestamp } from "firebase-admin/firestore";
+import { HttpsError } from "firebase-functions/v2/https";
+import { db } from "../shared/firestore";
+import type { RetiredReason } from "../shared/contract";
+import { devicesCollection } from "./collection";
+import type { DeviceDoc, RegisterDeviceInput } from "./schema";
+
+export interface DeviceSummary {
+  deviceId: string;
+  platform: DeviceDoc["platform"];
+  enabled: boolean;
+  badge: number;
+  appVersion: string | null;
+  osVersion: string | null;
+  locale: string | null;
+  timezone: string | null;
+  userInfo: Record<string, string | number | boolean>;
+  retired: boolean;
+  retiredReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/**
+ * Registers (or refreshes) a device for a user, in one transaction so that two
+ * racing registrations of the same device leave one consistent document:
+ * - a live device owned by someone else is refused (one user per device; a
+ *   reinstall gives the app a new device ID);
+ * - any other live device holding the same token is retired as `replaced`, so
+ *   one token never has two live devices;
+ * - the owner re-registering updates the token and un-retires the device.
+ */
+export async function registerDevice(uid: string, input: RegisterDeviceInput): Promise<{ deviceId: string; created: boolean }> {
+  const devices = devicesCollection();
+  const ref = devices.doc(input.deviceId);
+  return db().runTransaction(async (tx) => {
+    const [snapshot, sameToken] = await Promise.all([tx.get(ref), tx.get(devices.where("token", "==", input.token))]);
+    const existing = snapshot.data();
+    if (existing && !existing.retired && existing.userId !== uid) {
+      throw new HttpsError(
+        "failed-precondition",
+        "This device is registered to another user. Reinstall the app on this device to register it for your account.",
+        { field: "deviceId" },
+      );
+    }
+    const now = Timestamp.now();
+    for (const other of sameToken.docs) {
+      if (other.id !== input.deviceId && !other.data().retired) {
+        tx.update(other.ref, { retired: true, retiredAt: now, retiredReason: "replaced" satisfies RetiredReason });
+      }
+    }
+    const optional = {
+      ...(input.appVersion !== undefined && { appVersion: input.appVersion }),
+      ...(input.osVersion !== undefined && { osVersion: input.osVersion }),
+      ...(input.locale !== undefined && { locale: input.locale }),
+      ...(input.timezone !== undefined && { timezone: input.timezone }),
+      ...(input.userInfo !== undefined && { userInfo: input.userInfo }),
+    };
+    if (existing && existing.userId === uid) {
+      tx.update(ref, {
+        token: input.token,
+        platform: input.platform,
+        ...optional,
+        updatedAt: now,
+        retired: false,
+        retiredAt: null,
+        retiredReason: null,
+      });
+      return { deviceId: input.deviceId, created: false };
+    }
+    // New, or retired and now claimed by a different user: start from a clean document.
+    tx.set(ref, {
+      userId: uid,
+      token: input.token,
+      platform: input.platform,
+      enabled: true,
+      badge: 0,
+      ...optional,
+      createdAt: now,
+      updatedAt: now,
+      retired: false,
+      retiredAt: null,
+      retiredReason: null,
+    });
+    return { deviceId: input.deviceId, created: true };
+  });
+}
+
+/** Runs `change` on the caller's own device inside a transaction; other users' devices are refused. */
+async function withOwnDevice<R>(uid: string, deviceId: string, change: (tx: FirebaseFirestore.Transaction, ref: FirebaseFirestore.DocumentReference<DeviceDoc>) => R): Promise<R> {
+  const ref = devicesCollection().doc(deviceId);
+  return db().runTransaction(async (tx) => {
+    const snapshot = await tx.get(ref);
+    const device = snapshot.data();
+    if (!device) throw new HttpsError("not-found", "No device with this ID is registered.", { field: "deviceId" });
+    if (device.userId !== uid) throw new HttpsError("permission-denied", "This device belongs to another user.", { field: "deviceId" });
+    return change(tx, ref);
+  });
+}
+
+export async function unregisterDevice(uid: string, deviceId: string): Promise<{ deviceId: string; deleted: true }> {
+  await withOwnDevice(uid, deviceId, (tx, ref) => tx.delete(ref));
+  return { deviceId, deleted: true };
+}
+
+export async function setDeviceEnabled(uid: string, deviceId: string, enabled: boolean): Promise<{ deviceId: string; enabled: boolean }> {
+  await withOwnDevice(uid, deviceId, (tx, ref) => tx.update(ref, { enabled }));
+  return { deviceId, enabled };
+}
+
+export async function resetBadge(uid: string, deviceId: string): Promise<{ deviceId: string; badge: number }> {
+  await withOwnDevice(uid, deviceId, (tx, ref) => tx.update(ref, { badge: 0 }));
+  return { deviceId, badge: 0 };
+}
+
+/** The caller's devices, newest first, without tokens. */
+export async function listDevices(uid: string): Promise<{ devices: DeviceSummary[] }> {
+  const snapshot = await devicesCollection().where("userId", "==", uid).get();
+  const devices = snapshot.docs.map((doc) => summarize(doc.id, doc.data()));
+  devices.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  return { devices };
+}
+
+function summarize(deviceId: string, device: DeviceDoc): DeviceSummary {
+  return {
+    deviceId,
+    platform: device.platform,
+    enabled: device.enabled,
+    badge: device.badge,
+    appVersion: device.appVersion ?? null,
+    osVersion: device.osVersion ?? null,
+    locale: device.locale ?? null,
+    timezone: device.timezone ?? null,
+    userInfo: device.userInfo ?? {},
+    retired: device.retired,
+    retiredReason: device.retiredReason ?? null,
+    createdAt: device.createdAt.toDate().toISOString(),
+    updatedAt: device.updatedAt.toDate().toISOString(),
+  };
+}
+
+/** Used by delivery: adds one to the badge atomically. */
+export const badgeIncrement = () => FieldValue.increment(1);

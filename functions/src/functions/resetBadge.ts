@@ -1,0 +1,5 @@
+import { deviceRefInput } from "../devices/schema";
+import { resetBadge as reset } from "../devices/service";
+import { validatedOnCall } from "../shared/callable";
+
+export const resetBadge = validatedOnCall(deviceRefInput, (data, caller) => reset(caller.uid, data.deviceId));

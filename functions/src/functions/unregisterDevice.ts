@@ -1,0 +1,5 @@
+import { deviceRefInput } from "../devices/schema";
+import { unregisterDevice as unregister } from "../devices/service";
+import { validatedOnCall } from "../shared/callable";
+
+export const unregisterDevice = validatedOnCall(deviceRefInput, (data, caller) => unregister(caller.uid, data.deviceId));

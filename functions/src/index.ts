@@ -1,0 +1,9 @@
+import { setGlobalOptions } from "firebase-functions/v2";
+
+setGlobalOptions({ region: "us-central1" });
+
+export { registerDevice } from "./functions/registerDevice";
+export { unregisterDevice } from "./functions/unregisterDevice";
+export { setDeviceEnabled } from "./functions/setDeviceEnabled";
+export { listDevices } from "./functions/listDevices";
+export { resetBadge } from "./functions/resetBadge";

@@ -1,0 +1,50 @@
+import { HttpsError, onCall, type CallableOptions, type CallableRequest } from "firebase-functions/v2/https";
+import type { z } from "zod";
+import { logger } from "firebase-functions";
+
+export interface Caller {
+  uid: string;
+  claims: Record<string, unknown>;
+}
+
+/** The first problem zod found, as a field path and a sentence a developer can act on. */
+export function describeZodError(error: z.ZodError): { field: string; message: string } {
+  const issue = error.issues[0];
+  if (!issue) return { field: "", message: "Invalid input." };
+  if (issue.code === "unrecognized_keys") {
+    const field = [...issue.path.map(String), issue.keys[0] ?? ""].filter(Boolean).join(".");
+    return { field, message: `Unknown field "${field}".` };
+  }
+  const field = issue.path.map(String).join(".");
+  return { field, message: field ? `Invalid "${field}": ${issue.message}` : issue.message };
+}
+
+/**
+ * An `onCall` function that requires a signed-in caller and parses its input
+ * with a zod schema: a parse failure becomes `invalid-argument` naming the
+ * field, before the handler runs, so bad input changes nothing.
+ */
+export function validatedOnCall<S extends z.ZodType, R>(
+  schema: S,
+  handler: (data: z.infer<S>, caller: Caller, request: CallableRequest<unknown>) => Promise<R>,
+  options: CallableOptions = {},
+) {
+  return onCall<unknown, Promise<R>>(options, async (request) => {
+    if (!request.auth) {
+      throw new HttpsError("unauthenticated", "Sign in to call this function.");
+    }
+    const parsed = schema.safeParse(request.data ?? {});
+    if (!parsed.success) {
+      const { field, message } = describeZodError(parsed.error);
+      throw new HttpsError("invalid-argument", message, { field });
+    }
+    try {
+      return await handler(parsed.data, { uid: request.auth.uid, claims: request.auth.token }, request);
+    } catch (err) {
+      if (err instanceof HttpsError) throw err;
+      // Never hand a stack trace or an internal message to a client.
+      logger.error("callable failed", { error: err instanceof Error ? err.message : String(err) });
+      throw new HttpsError("internal", "Something went wrong; try again later.");
+    }
+  });
+}

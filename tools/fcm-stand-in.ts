@@ -1,0 +1,244 @@
+/**
+ * The FCM stand-in: a small HTTP server that speaks the FCM HTTP v1 send API
+ * (`POST /v1/projects/{project}/messages:send`) with FCM's JSON error bodies, so
+ * that firebase-admin's own `sendEach` is what the local stack and the tests run.
+ *
+ * The token decides the answer (see README, "The FCM stand-in"). Inspection:
+ *   GET    /_stand-in/messages  accepted messages in arrival order
+ *   DELETE /_stand-in/messages  forget accepted messages, attempts and counters
+ *   GET    /_stand-in/stats     counts of requests and of each answer
+ *   GET    /_stand-in/attempts?token=…  how many send requests one token got
+ *   PUT    /_stand-in/config    { latencyMs?, failureRate? } while running
+ *
+ * Run alone with `npm run stand-in -- [--port 9399] [--latency-ms 0] [--failure-rate 0]`.
+ */
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { pathToFileURL } from "node:url";
+
+/** FCM rejects a message whose payload is larger than this. */
+export const FCM_MAX_PAYLOAD_BYTES = 4096;
+
+export interface StandInConfig {
+  /** Delay before every answer, in milliseconds. */
+  latencyMs: number;
+  /** Share (0–1) of otherwise successful sends answered with a random transient error. */
+  failureRate: number;
+}
+
+export interface AcceptedMessage {
+  name: string;
+  receivedAt: string;
+  message: Record<string, unknown>;
+}
+
+export interface StandInStats {
+  requests: number;
+  accepted: number;
+  /** Answers by FCM error code (UNREGISTERED, QUOTA_EXCEEDED, …). */
+  errors: Record<string, number>;
+  /** Transient errors injected by `failureRate`. */
+  injectedFailures: number;
+}
+
+export interface StandIn {
+  url: string;
+  port: number;
+  config: StandInConfig;
+  accepted: AcceptedMessage[];
+  close(): Promise<void>;
+}
+
+interface FcmAnswer {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+function fcmError(status: number, grpcStatus: string, errorCode: string, message: string, headers?: Record<string, string>): FcmAnswer {
+  return {
+    status,
+    headers,
+    body: {
+      error: {
+        code: status,
+        message,
+        status: grpcStatus,
+        details: [{ "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", errorCode }],
+      },
+    },
+  };
+}
+
+const TRANSIENT: ReadonlyArray<() => FcmAnswer> = [
+  () => fcmError(503, "UNAVAILABLE", "UNAVAILABLE", "The service is currently unavailable."),
+  () => fcmError(500, "INTERNAL", "INTERNAL", "Internal error encountered."),
+  () => fcmError(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED", "Quota exceeded for the project.", { "Retry-After": "1" }),
+];
+
+/** The size FCM's limit applies to: everything in the message but its target. */
+export function payloadBytes(message: Record<string, unknown>): number {
+  const rest = Object.fromEntries(Object.entries(message).filter(([key]) => !["token", "topic", "condition"].includes(key)));
+  return Buffer.byteLength(JSON.stringify(rest), "utf8");
+}
+
+export async function startStandIn(options: { port?: number; host?: string } & Partial<StandInConfig> = {}): Promise<StandIn> {
+  const config: StandInConfig = { latencyMs: options.latencyMs ?? 0, failureRate: options.failureRate ?? 0 };
+  const accepted: AcceptedMessage[] = [];
+  const attempts = new Map<string, number>();
+  let stats: StandInStats = { requests: 0, accepted: 0, errors: {}, injectedFailures: 0 };
+
+  function answerSend(project: string, body: unknown): FcmAnswer {
+    const message = (body as { message?: unknown } | null)?.message;
+    if (typeof message !== "object" || message === null || Array.isArray(message)) {
+      return fcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "Request contains an invalid argument: message is required.");
+    }
+    const msg = message as Record<string, unknown>;
+    const targets = ["token", "topic", "condition"].filter((key) => typeof msg[key] === "string" && msg[key] !== "");
+    if (targets.length !== 1) {
+      return fcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "Request contains an invalid argument: exactly one of token, topic or condition is required.");
+    }
+    if (payloadBytes(msg) > FCM_MAX_PAYLOAD_BYTES) {
+      return fcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", `Request contains an invalid argument: message is too big (over ${FCM_MAX_PAYLOAD_BYTES} bytes).`);
+    }
+    const token = typeof msg.token === "string" ? msg.token : "";
+    const seen = attempts.get(token) ?? 0;
+    attempts.set(token, seen + 1);
+    if (token.startsWith("unregistered-")) {
+      return fcmError(404, "NOT_FOUND", "UNREGISTERED", "Requested entity was not found.");
+    }
+    if (token.startsWith("invalid-")) {
+      return fcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "The registration token is not a valid FCM registration token");
+    }
+    if (token.startsWith("mismatch-")) {
+      return fcmError(403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH", "SenderId mismatch");
+    }
+    if (token.startsWith("quota-")) {
+      return fcmError(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED", "Quota exceeded for the project.", { "Retry-After": "1" });
+    }
+    if (token.startsWith("unavailable-")) {
+      return fcmError(503, "UNAVAILABLE", "UNAVAILABLE", "The service is currently unavailable.");
+    }
+    if (token.startsWith("flaky-") && seen === 0) {
+      return fcmError(503, "UNAVAILABLE", "UNAVAILABLE", "The service is currently unavailable.");
+    }
+    if (config.failureRate > 0 && Math.random() < config.failureRate) {
+      stats.injectedFailures += 1;
+      const pick = TRANSIENT[Math.floor(Math.random() * TRANSIENT.length)] ?? TRANSIENT[0]!;
+      return pick();
+    }
+    const name = `projects/${project}/messages/${randomUUID()}`;
+    accepted.push({ name, receivedAt: new Date().toISOString(), message: msg });
+    return { status: 200, body: { name } };
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://stand-in");
+    const raw = await readBody(req);
+    const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { "Content-Type": "application/json; charset=UTF-8", ...headers });
+      res.end(JSON.stringify(body));
+    };
+
+    const send = /^\/v1\/projects\/([^/]+)\/messages:send$/.exec(url.pathname);
+    if (send && req.method === "POST") {
+      stats.requests += 1;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw);
+      } catch {
+        parsed = null;
+      }
+      const answer = !(req.headers.authorization ?? "").startsWith("Bearer ")
+        ? fcmError(401, "UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR", "Request is missing required authentication credential.")
+        : answerSend(send[1] ?? "", parsed);
+      if (answer.status === 200) {
+        stats.accepted += 1;
+      } else {
+        const code = (answer.body as { error: { details: Array<{ errorCode: string }> } }).error.details[0]?.errorCode ?? "UNKNOWN";
+        stats.errors[code] = (stats.errors[code] ?? 0) + 1;
+      }
+      if (config.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, config.latencyMs));
+      reply(answer.status, answer.body, answer.headers);
+      return;
+    }
+    if (url.pathname === "/_stand-in/messages" && req.method === "GET") {
+      reply(200, { messages: accepted });
+      return;
+    }
+    if (url.pathname === "/_stand-in/messages" && req.method === "DELETE") {
+      accepted.length = 0;
+      attempts.clear();
+      stats = { requests: 0, accepted: 0, errors: {}, injectedFailures: 0 };
+      reply(200, { cleared: true });
+      return;
+    }
+    if (url.pathname === "/_stand-in/stats" && req.method === "GET") {
+      reply(200, stats);
+      return;
+    }
+    if (url.pathname === "/_stand-in/attempts" && req.method === "GET") {
+      reply(200, { token: url.searchParams.get("token"), attempts: attempts.get(url.searchParams.get("token") ?? "") ?? 0 });
+      return;
+    }
+    if (url.pathname === "/_stand-in/config" && (req.method === "PUT" || req.method === "GET")) {
+      if (req.method === "PUT") {
+        const next = JSON.parse(raw || "{}") as Partial<StandInConfig>;
+        if (typeof next.latencyMs === "number" && next.latencyMs >= 0) config.latencyMs = next.latencyMs;
+        if (typeof next.failureRate === "number" && next.failureRate >= 0 && next.failureRate <= 1) config.failureRate = next.failureRate;
+      }
+      reply(200, config);
+      return;
+    }
+    reply(404, { error: { code: 404, message: `No route for ${req.method} ${url.pathname}`, status: "NOT_FOUND" } });
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      res.writeHead(500, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ error: { code: 500, message: String(err), status: "INTERNAL" } }));
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    config,
+    accepted,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+function flag(name: string): string | undefined {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const standIn = await startStandIn({
+    port: Number(flag("port") ?? process.env.FCM_STAND_IN_PORT ?? 9399),
+    latencyMs: Number(flag("latency-ms") ?? process.env.FCM_STAND_IN_LATENCY_MS ?? 0),
+    failureRate: Number(flag("failure-rate") ?? process.env.FCM_STAND_IN_FAILURE_RATE ?? 0),
+  });
+  console.log(`FCM stand-in listening on ${standIn.url} (latency ${standIn.config.latencyMs} ms, failure rate ${standIn.config.failureRate})`);
+}

@@ -1,0 +1,212 @@
+/**
+ * The local stack: the Firebase Emulator Suite (Firestore, Functions, Cloud Tasks,
+ * Auth, Pub/Sub) plus the FCM stand-in.
+ *
+ *   tsx tools/stack.ts -- <command> [args…]   run a command inside the stack, exit with its code
+ *   tsx tools/stack.ts --interactive          run the stack in the foreground (npm start)
+ *
+ * On machines with Google's gcloud emulator packages (no internet needed) the
+ * emulators come from there; elsewhere firebase-tools downloads its own.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startStandIn } from "./fcm-stand-in.ts";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const PROJECT = "demo-push";
+const EMULATORS = "functions,firestore,tasks,auth,pubsub";
+const STAND_IN_PORT = Number(process.env.FCM_STAND_IN_PORT ?? 9399);
+
+interface EmulatorAddress {
+  host: string;
+  port: number;
+}
+
+const emulatorConfig = (JSON.parse(readFileSync(join(root, "firebase.json"), "utf8")) as { emulators: Record<string, Partial<EmulatorAddress>> }).emulators;
+
+function address(name: string): EmulatorAddress {
+  const entry = emulatorConfig[name];
+  if (!entry?.host || !entry.port) throw new Error(`firebase.json has no host and port for the ${name} emulator`);
+  return { host: entry.host, port: entry.port };
+}
+
+function portIsFree(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", () => resolve(false));
+    probe.listen(port, host, () => probe.close(() => resolve(true)));
+  });
+}
+
+/** A stack left running (or anything else on our ports) would make the emulators hang or fail oddly: say so plainly. */
+async function checkPorts(): Promise<void> {
+  const wanted: Array<[string, number, string]> = [["FCM stand-in", STAND_IN_PORT, "127.0.0.1"]];
+  for (const [name, entry] of Object.entries(emulatorConfig)) {
+    if (entry.port) wanted.push([name, entry.port, entry.host ?? "127.0.0.1"]);
+    const ws = (entry as { websocketPort?: number }).websocketPort;
+    if (ws) wanted.push([`${name} websocket`, ws, entry.host ?? "127.0.0.1"]);
+  }
+  const busy: string[] = [];
+  for (const [name, port, host] of wanted) {
+    if (!(await portIsFree(port, host))) busy.push(`${name} (${host}:${port})`);
+  }
+  if (busy.length > 0) {
+    console.error(
+      `[stack] These ports are already in use: ${busy.join(", ")}.\n` +
+        "[stack] A local stack from an earlier run is probably still running (npm start in another terminal?).\n" +
+        "[stack] Stop it first (Ctrl-C in its terminal, or end its java/firebase processes), then try again.",
+    );
+    process.exit(1);
+  }
+}
+
+/** Points firebase-tools at the gcloud emulators when they are installed, so nothing is downloaded. */
+function localEmulatorOverrides(): Record<string, string> {
+  const sdkRoot = findSdkRoot();
+  if (!sdkRoot) {
+    console.log("[stack] gcloud emulators not found: firebase-tools will download its own.");
+    return {};
+  }
+  const overrides: Record<string, string> = {};
+  const firestoreJar = join(sdkRoot, "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar");
+  if (existsSync(firestoreJar) && !process.env.FIRESTORE_EMULATOR_BINARY_PATH) {
+    // gcloud's jar has no Main-Class, and firebase-tools starts it with `java -jar`:
+    // a manifest-only launcher jar names the class and puts gcloud's jar on the class path.
+    const cache = join(root, ".cache", "emulators");
+    mkdirSync(cache, { recursive: true });
+    const launcher = join(cache, "firestore-launcher.jar");
+    const manifest = join(cache, "firestore-manifest.txt");
+    const text = `Main-Class: com.google.cloud.datastore.emulator.firestore.CloudFirestore\nClass-Path: ${pathToManifestUrl(firestoreJar)}\n`;
+    if (!existsSync(launcher) || !existsSync(manifest) || readFileSync(manifest, "utf8") !== text) {
+      writeFileSync(manifest, text);
+      const built = spawnSync("jar", ["cfm", launcher, manifest], { stdio: "inherit" });
+      if (built.status !== 0) throw new Error("could not build the Firestore launcher jar with the JDK's `jar` tool");
+    }
+    overrides.FIRESTORE_EMULATOR_BINARY_PATH = launcher;
+  }
+  const pubsub = join(sdkRoot, "platform/pubsub-emulator/bin/cloud-pubsub-emulator");
+  if (existsSync(pubsub) && !process.env.PUBSUB_EMULATOR_BINARY_PATH) overrides.PUBSUB_EMULATOR_BINARY_PATH = pubsub;
+  return overrides;
+}
+
+function pathToManifestUrl(path: string): string {
+  // Manifest Class-Path entries are URLs: absolute file URLs work wherever the cache lives.
+  return new URL(`file://${path}`).href;
+}
+
+function findSdkRoot(): string | undefined {
+  const asked = spawnSync("gcloud", ["info", "--format=value(installation.sdk_root)"], { encoding: "utf8" });
+  const fromGcloud = asked.status === 0 ? asked.stdout.trim() : "";
+  for (const candidate of [fromGcloud, "/usr/lib/google-cloud-sdk"]) {
+    if (candidate && existsSync(join(candidate, "platform"))) return candidate;
+  }
+  return undefined;
+}
+
+function stackEnvironment(standInUrl: string): Record<string, string> {
+  const firestore = address("firestore");
+  const auth = address("auth");
+  const tasks = address("tasks");
+  const functions = address("functions");
+  const pubsub = address("pubsub");
+  return {
+    GCLOUD_PROJECT: PROJECT,
+    GOOGLE_CLOUD_PROJECT: PROJECT,
+    FIRESTORE_EMULATOR_HOST: `${firestore.host}:${firestore.port}`,
+    FIREBASE_AUTH_EMULATOR_HOST: `${auth.host}:${auth.port}`,
+    CLOUD_TASKS_EMULATOR_HOST: `${tasks.host}:${tasks.port}`,
+    PUBSUB_EMULATOR_HOST: `${pubsub.host}:${pubsub.port}`,
+    FUNCTIONS_EMULATOR_ORIGIN: `http://${functions.host}:${functions.port}`,
+    FCM_STAND_IN_URL: standInUrl,
+  };
+}
+
+function printWelcome(env: Record<string, string>): void {
+  const fn = env.FUNCTIONS_EMULATOR_ORIGIN;
+  console.log(`
+┌──────────────────────────────────────────────────────────────────────────────
+│ Push service local stack is ready (project ${PROJECT}, region us-central1).
+│
+│   Firestore     ${env.FIRESTORE_EMULATOR_HOST}
+│   Auth          ${env.FIREBASE_AUTH_EMULATOR_HOST}
+│   Functions     ${fn}   callables at ${fn}/${PROJECT}/us-central1/<name>
+│   Cloud Tasks   ${env.CLOUD_TASKS_EMULATOR_HOST}
+│   Pub/Sub       ${env.PUBSUB_EMULATOR_HOST}
+│   FCM stand-in  ${env.FCM_STAND_IN_URL}   (GET /_stand-in/messages lists what was "delivered")
+│
+│ Try it (in another terminal): sign up a user in the Auth emulator, then register a device:
+│   TOKEN=$(curl -s -X POST -H 'Content-Type: application/json' -d '{"email":"me@example.com","password":"secret123","returnSecureToken":true}' \\
+│     'http://${env.FIREBASE_AUTH_EMULATOR_HOST}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=any' | sed 's/.*"idToken": *"\\([^"]*\\)".*/\\1/')
+│   curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+│     -d '{"data":{"deviceId":"my-phone-0001","token":"demo-token-1","platform":"android"}}' ${fn}/${PROJECT}/us-central1/registerDevice
+│
+│ Press Ctrl-C to stop.
+└──────────────────────────────────────────────────────────────────────────────`);
+}
+
+async function waitForHub(timeoutMs: number): Promise<boolean> {
+  const hub = address("hub");
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`http://${hub.host}:${hub.port}/emulators`);
+      if (res.ok) {
+        const running = Object.keys((await res.json()) as Record<string, unknown>);
+        if (EMULATORS.split(",").every((name) => running.includes(name))) return true;
+      }
+    } catch {
+      // not up yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return false;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const interactive = args[0] === "--interactive";
+  const dashdash = args.indexOf("--");
+  const command = dashdash >= 0 ? args.slice(dashdash + 1) : [];
+  if (!interactive && command.length === 0) {
+    console.error("usage: npm run with-stack -- <command> [args…]   (or npm start for an interactive stack)");
+    process.exit(2);
+  }
+
+  await checkPorts();
+  const standIn = await startStandIn({
+    port: STAND_IN_PORT,
+    latencyMs: Number(process.env.FCM_STAND_IN_LATENCY_MS ?? 0),
+    failureRate: Number(process.env.FCM_STAND_IN_FAILURE_RATE ?? 0),
+  });
+  const env = { ...process.env, ...localEmulatorOverrides(), ...stackEnvironment(standIn.url) };
+  // firebase-tools would otherwise look for updates on a network these machines do not have.
+  env.NO_UPDATE_NOTIFIER = "1";
+  const firebase = join(root, "node_modules", ".bin", "firebase");
+  const base = ["--project", PROJECT, "--only", EMULATORS];
+  const firebaseArgs = interactive
+    ? ["emulators:start", ...base]
+    : ["emulators:exec", ...base, command.map(shellQuote).join(" ")];
+
+  const child = spawn(firebase, firebaseArgs, { cwd: root, env, stdio: "inherit" });
+  const stop = () => child.kill("SIGINT");
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  if (interactive) {
+    void waitForHub(180_000).then((ready) => {
+      if (ready) printWelcome(stackEnvironment(standIn.url));
+      else console.error("[stack] the emulators did not all come up within 3 minutes; see the log above.");
+    });
+  }
+  const code = await new Promise<number>((resolve) => child.on("exit", (status, signal) => resolve(status ?? (signal ? 1 : 0))));
+  await standIn.close();
+  process.exit(code);
+}
+
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`;
+}
+
+await main();
