@@ -9,7 +9,8 @@
  * emulators come from there; elsewhere firebase-tools downloads its own.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -190,7 +191,9 @@ async function main(): Promise<void> {
     ? ["emulators:start", ...base]
     : ["emulators:exec", ...base, command.map(shellQuote).join(" ")];
 
-  const child = spawn(firebase, firebaseArgs, { cwd: root, env, stdio: "inherit" });
+  const child = spawn(firebase, firebaseArgs, { cwd: root, env, stdio: ["inherit", "pipe", "inherit"] });
+  const logPath = join(root, ".cache", "functions.log");
+  routeOutput(child.stdout, logPath, interactive || process.env.STACK_VERBOSE === "1");
   const stop = () => child.kill("SIGINT");
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
@@ -202,7 +205,24 @@ async function main(): Promise<void> {
   }
   const code = await new Promise<number>((resolve) => child.on("exit", (status, signal) => resolve(status ?? (signal ? 1 : 0))));
   await standIn.close();
+  if (!interactive) console.log(`[stack] function logs of this run: ${logPath}`);
   process.exit(code);
+}
+
+/**
+ * Function log lines (firebase-tools prefixes them with ">") go to a log file so
+ * that a test run's own output stays readable; everything else passes through.
+ */
+function routeOutput(stream: NodeJS.ReadableStream, logPath: string, showFunctionLogs: boolean): void {
+  mkdirSync(dirname(logPath), { recursive: true });
+  const log = createWriteStream(logPath);
+  createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
+    if (line.startsWith(">  ")) {
+      log.write(`${line}\n`);
+      if (!showFunctionLogs) return;
+    }
+    process.stdout.write(`${line}\n`);
+  });
 }
 
 function shellQuote(arg: string): string {

@@ -1,0 +1,54 @@
+import { randomUUID } from "node:crypto";
+import { deleteApp, initializeApp, type FirebaseApp } from "firebase/app";
+import { connectAuthEmulator, getAuth, signInWithCustomToken } from "firebase/auth";
+import { connectFunctionsEmulator, getFunctions, httpsCallable, type FunctionsError } from "firebase/functions";
+import { adminAuth } from "./admin.ts";
+import { PROJECT_ID, REGION, stackEnv } from "./env.ts";
+
+/** An app instance as a phone or a staff console has it, signed in (or not) to the Auth emulator. */
+export interface ClientUser {
+  uid: string | null;
+  app: FirebaseApp;
+  call<R = unknown>(name: string, data?: unknown): Promise<R>;
+  close(): Promise<void>;
+}
+
+function newClientApp(): FirebaseApp {
+  const app = initializeApp({ projectId: PROJECT_ID, apiKey: "demo-key", appId: "demo-app" }, `client-${randomUUID()}`);
+  connectAuthEmulator(getAuth(app), `http://${stackEnv("FIREBASE_AUTH_EMULATOR_HOST")}`, { disableWarnings: true });
+  const functionsOrigin = new URL(stackEnv("FUNCTIONS_EMULATOR_ORIGIN"));
+  connectFunctionsEmulator(getFunctions(app, REGION), functionsOrigin.hostname, Number(functionsOrigin.port));
+  return app;
+}
+
+function wrap(app: FirebaseApp, uid: string | null): ClientUser {
+  const functions = getFunctions(app, REGION);
+  return {
+    uid,
+    app,
+    call: async <R>(name: string, data: unknown = {}) => (await httpsCallable<unknown, R>(functions, name)(data)).data,
+    close: () => deleteApp(app),
+  };
+}
+
+/** A user signed in with a custom token minted by the Auth emulator; `claims` become custom claims. */
+export async function signedInUser(claims: Record<string, unknown> = {}, uid = `user-${randomUUID()}`): Promise<ClientUser> {
+  const app = newClientApp();
+  const token = await adminAuth().createCustomToken(uid, claims);
+  await signInWithCustomToken(getAuth(app), token);
+  return wrap(app, uid);
+}
+
+export function anonymousClient(): ClientUser {
+  return wrap(newClientApp(), null);
+}
+
+/** The error a callable rejected with, for asserting on its code, message and details. */
+export async function callError(promise: Promise<unknown>): Promise<FunctionsError> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as FunctionsError;
+  }
+  throw new Error("expected the call to fail, but it succeeded");
+}

@@ -1,0 +1,27 @@
+import { stackEnv } from "./env.ts";
+
+export interface AcceptedMessage {
+  name: string;
+  receivedAt: string;
+  message: Record<string, unknown> & { token?: string };
+}
+
+export async function acceptedMessages(): Promise<AcceptedMessage[]> {
+  const res = await fetch(`${stackEnv("FCM_STAND_IN_URL")}/_stand-in/messages`);
+  return ((await res.json()) as { messages: AcceptedMessage[] }).messages;
+}
+
+/** Accepted messages sent to any of `tokens`. */
+export async function acceptedFor(tokens: Iterable<string>): Promise<AcceptedMessage[]> {
+  const wanted = new Set(tokens);
+  return (await acceptedMessages()).filter((entry) => entry.message.token !== undefined && wanted.has(entry.message.token));
+}
+
+export async function sendAttempts(token: string): Promise<number> {
+  const res = await fetch(`${stackEnv("FCM_STAND_IN_URL")}/_stand-in/attempts?token=${encodeURIComponent(token)}`);
+  return ((await res.json()) as { attempts: number }).attempts;
+}
+
+export async function configureStandIn(config: { latencyMs?: number; failureRate?: number }): Promise<void> {
+  await fetch(`${stackEnv("FCM_STAND_IN_URL")}/_stand-in/config`, { method: "PUT", body: JSON.stringify(config) });
+}
