@@ -7,7 +7,7 @@
  *   GET    /_stand-in/messages  accepted messages in arrival order
  *   DELETE /_stand-in/messages  forget accepted messages, attempts and counters
  *   GET    /_stand-in/stats     counts of requests and of each answer
- *   GET    /_stand-in/attempts?token=…  how many send requests one token got
+ *   GET    /_stand-in/attempts?token=…  send requests one token got: { attempts, times }
  *   PUT    /_stand-in/config    { latencyMs?, failureRate? } while running
  *
  * Run alone with `npm run stand-in -- [--port 9399] [--latency-ms 0] [--failure-rate 0]`.
@@ -86,7 +86,8 @@ export function payloadBytes(message: Record<string, unknown>): number {
 export async function startStandIn(options: { port?: number; host?: string } & Partial<StandInConfig> = {}): Promise<StandIn> {
   const config: StandInConfig = { latencyMs: options.latencyMs ?? 0, failureRate: options.failureRate ?? 0 };
   const accepted: AcceptedMessage[] = [];
-  const attempts = new Map<string, number>();
+  /** Arrival times (ms since epoch) of every send request, per token. */
+  const attempts = new Map<string, number[]>();
   let stats: StandInStats = { requests: 0, accepted: 0, errors: {}, injectedFailures: 0 };
 
   function answerSend(project: string, body: unknown): FcmAnswer {
@@ -103,8 +104,10 @@ export async function startStandIn(options: { port?: number; host?: string } & P
       return fcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", `Request contains an invalid argument: message is too big (over ${FCM_MAX_PAYLOAD_BYTES} bytes).`);
     }
     const token = typeof msg.token === "string" ? msg.token : "";
-    const seen = attempts.get(token) ?? 0;
-    attempts.set(token, seen + 1);
+    const times = attempts.get(token) ?? [];
+    const seen = times.length;
+    times.push(Date.now());
+    attempts.set(token, times);
     if (token.startsWith("unregistered-")) {
       return fcmError(404, "NOT_FOUND", "UNREGISTERED", "Requested entity was not found.");
     }
@@ -179,7 +182,8 @@ export async function startStandIn(options: { port?: number; host?: string } & P
       return;
     }
     if (url.pathname === "/_stand-in/attempts" && req.method === "GET") {
-      reply(200, { token: url.searchParams.get("token"), attempts: attempts.get(url.searchParams.get("token") ?? "") ?? 0 });
+      const times = attempts.get(url.searchParams.get("token") ?? "") ?? [];
+      reply(200, { token: url.searchParams.get("token"), attempts: times.length, times });
       return;
     }
     if (url.pathname === "/_stand-in/config" && (req.method === "PUT" || req.method === "GET")) {

@@ -167,10 +167,7 @@ async function waitForHub(timeoutMs: number): Promise<boolean> {
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const interactive = args[0] === "--interactive";
-  const dashdash = args.indexOf("--");
-  const command = dashdash >= 0 ? args.slice(dashdash + 1) : [];
+  const { interactive, command } = parseArgs(process.argv.slice(2));
   if (!interactive && command.length === 0) {
     console.error("usage: npm run with-stack -- <command> [args…]   (or npm start for an interactive stack)");
     process.exit(2);
@@ -191,7 +188,8 @@ async function main(): Promise<void> {
     ? ["emulators:start", ...base]
     : ["emulators:exec", ...base, command.map(shellQuote).join(" ")];
 
-  const child = spawn(firebase, firebaseArgs, { cwd: root, env, stdio: ["inherit", "pipe", "inherit"] });
+  // No stdin for a scripted run: a prompt (a param without a value) must fail loudly, not wait forever.
+  const child = spawn(firebase, firebaseArgs, { cwd: root, env, stdio: [interactive ? "inherit" : "ignore", "pipe", "inherit"] });
   const logPath = join(root, ".cache", "functions.log");
   routeOutput(child.stdout, logPath, interactive || process.env.STACK_VERBOSE === "1");
   const stop = () => child.kill("SIGINT");
@@ -223,6 +221,12 @@ function routeOutput(stream: NodeJS.ReadableStream, logPath: string, showFunctio
     }
     process.stdout.write(`${line}\n`);
   });
+}
+
+/** `--interactive` (npm start), or the command to run, optionally after `--`. */
+function parseArgs(args: string[]): { interactive: boolean; command: string[] } {
+  if (args[0] === "--interactive") return { interactive: true, command: [] };
+  return { interactive: false, command: args[0] === "--" ? args.slice(1) : args };
 }
 
 function shellQuote(arg: string): string {

@@ -7,3 +7,5 @@ export { unregisterDevice } from "./functions/unregisterDevice";
 export { setDeviceEnabled } from "./functions/setDeviceEnabled";
 export { listDevices } from "./functions/listDevices";
 export { resetBadge } from "./functions/resetBadge";
+export { onRecipientCreated } from "./functions/onRecipientCreated";
+export { dispatchBatch } from "./functions/dispatchBatch";

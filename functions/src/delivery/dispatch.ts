@@ -1,0 +1,281 @@
+import { Timestamp } from "firebase-admin/firestore";
+import { logger } from "firebase-functions";
+import { devicesCollection } from "../devices/collection";
+import { deviceDoc, type DeviceDoc } from "../devices/schema";
+import { buildFcmMessage, RecipientError } from "../fcm/build";
+import { messagingClient } from "../fcm/client";
+import { classify, type SendOutcome } from "../fcm/outcome";
+import { messageRef } from "../messages/collection";
+import { messageDoc, type MessageDoc } from "../messages/schema";
+import { describeZodError } from "../shared/callable";
+import { COLLECTIONS, STATUS, type RetiredReason } from "../shared/contract";
+import { db } from "../shared/firestore";
+import { BATCH_SIZE, LEASE_SECONDS, MAX_ATTEMPTS, RETRY_BASE_MS, RETRY_MAX_SECONDS, SHARDS, WINDOW_SECONDS } from "../shared/params";
+import { claimBatch, type ClaimedRecipient } from "./claim";
+import { enqueueDispatch, windowOf, type DispatchTask } from "./queue";
+import { shardRange } from "./shards";
+
+/** FCM's sendEach takes at most 500 messages. */
+const FCM_BATCH_LIMIT = 500;
+
+export interface DispatchSummary {
+  messageId: string;
+  shard: number;
+  claimed: number;
+  accepted: number;
+  retrying: number;
+  final: number;
+  reads: number;
+  writes: number;
+}
+
+interface Settings {
+  batchSize: number;
+  shards: number;
+  leaseSeconds: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  windowSeconds: number;
+}
+
+function settings(): Settings {
+  return {
+    batchSize: Math.max(1, Math.min(FCM_BATCH_LIMIT, BATCH_SIZE.value())),
+    shards: SHARDS.value(),
+    leaseSeconds: LEASE_SECONDS.value(),
+    maxAttempts: Math.max(1, MAX_ATTEMPTS.value()),
+    retryBaseMs: RETRY_BASE_MS.value(),
+    retryMaxMs: RETRY_MAX_SECONDS.value() * 1000,
+    windowSeconds: WINDOW_SECONDS.value(),
+  };
+}
+
+/** The update that ends (or re-queues) one claimed recipient. */
+type RecipientUpdate = Record<string, unknown> & { status: number };
+
+interface Retirement {
+  deviceId: string;
+  token: string;
+  reason: RetiredReason;
+}
+
+function finalUpdate(status: number, statusMessage: string | null): RecipientUpdate {
+  return { status, statusMessage, leaseExpiresAt: null, retryAt: null };
+}
+
+/**
+ * One dispatch task: claim a batch of one shard of a message, send it with one
+ * `sendEach`, write every outcome back. Safe to run twice: only pending
+ * recipients are claimed, inside a transaction.
+ */
+export async function dispatchBatch(task: DispatchTask): Promise<DispatchSummary> {
+  const config = settings();
+  const summary: DispatchSummary = { messageId: task.messageId, shard: task.shard, claimed: 0, accepted: 0, retrying: 0, final: 0, reads: 0, writes: 0 };
+  const messageSnapshot = await messageRef(task.messageId).get();
+  summary.reads += 1;
+  if (!messageSnapshot.exists) {
+    logger.warn("dispatch: message not found; its recipients stay pending", { messageId: task.messageId });
+    return summary;
+  }
+  const parsedMessage = messageDoc.safeParse(messageSnapshot.data());
+
+  const claim = await claimBatch(task.messageId, shardRange(task.shard, config.shards), task.after, config.batchSize, config.leaseSeconds);
+  summary.reads += claim.reads;
+  summary.writes += claim.claimed.length;
+  summary.claimed = claim.claimed.length;
+  const { window } = windowOf(Date.now(), config.windowSeconds);
+  if (claim.full && claim.lastId !== undefined) {
+    // More may follow in this shard: schedule the rest now so it is sent while this batch is.
+    await enqueueDispatch({ messageId: task.messageId, shard: task.shard, after: claim.lastId }, ["c", window], 0);
+  }
+  if (claim.nextRetryAt) await scheduleRetry(task, claim.nextRetryAt);
+  if (claim.claimed.length === 0) return summary;
+
+  const updates = new Map<string, RecipientUpdate>();
+  if (!parsedMessage.success) {
+    const { field, message } = describeZodError(parsedMessage.error);
+    for (const recipient of claim.claimed) updates.set(recipient.id, finalUpdate(400, `message document is invalid (${field}): ${message}`));
+  } else {
+    await sendClaimed(task.messageId, parsedMessage.data, claim.claimed, config, updates, summary);
+  }
+
+  await writeUpdates(claim.claimed, updates, summary);
+  const latestRetry = [...updates.values()].reduce<number | undefined>((latest, update) => {
+    const at = update.retryAt instanceof Timestamp ? update.retryAt.toMillis() : undefined;
+    return at === undefined ? latest : Math.max(latest ?? 0, at);
+  }, undefined);
+  if (latestRetry !== undefined) await scheduleRetry(task, Timestamp.fromMillis(latestRetry));
+  logger.info("dispatch: batch done", { ...summary, full: claim.full });
+  return summary;
+}
+
+async function sendClaimed(
+  messageId: string,
+  message: MessageDoc,
+  claimed: ClaimedRecipient[],
+  config: Settings,
+  updates: Map<string, RecipientUpdate>,
+  summary: DispatchSummary,
+): Promise<void> {
+  const devices = await readDevices(claimed.map((r) => r.data.deviceId));
+  summary.reads += devices.size;
+
+  const live: ClaimedRecipient[] = [];
+  for (const recipient of claimed) {
+    const device = devices.get(recipient.data.deviceId);
+    if (!device) updates.set(recipient.id, finalUpdate(STATUS.notRegistered, "device not registered"));
+    else if (device.retired) updates.set(recipient.id, finalUpdate(STATUS.notRegistered, `device retired (${device.retiredReason ?? "unknown reason"})`));
+    else if (!device.enabled) updates.set(recipient.id, finalUpdate(STATUS.skippedDisabled, "device switched off by its owner"));
+    else live.push(recipient);
+  }
+
+  const badges = await badgesFor(message, live, summary);
+  const toSend: Array<{ recipient: ClaimedRecipient; device: DeviceDoc; badge?: number }> = [];
+  const fcmMessages = [];
+  for (const recipient of live) {
+    const device = devices.get(recipient.data.deviceId) as DeviceDoc;
+    const badge = badges.get(recipient.id);
+    try {
+      fcmMessages.push(
+        buildFcmMessage({ messageId, recipientId: recipient.id, message, token: device.token, platform: device.platform, vars: recipient.data.vars ?? {}, badge }),
+      );
+      toSend.push({ recipient, device, badge });
+    } catch (err) {
+      if (!(err instanceof RecipientError)) throw err;
+      updates.set(recipient.id, finalUpdate(400, err.message));
+    }
+  }
+  if (fcmMessages.length === 0) return;
+
+  const result = await messagingClient().sendEach(fcmMessages);
+  const retirements: Retirement[] = [];
+  const now = Date.now();
+  result.responses.forEach((response, index) => {
+    const sent = toSend[index];
+    if (!sent) return;
+    const outcome = classify(response);
+    updates.set(sent.recipient.id, updateFor(outcome, sent.recipient.attempt, config, now, sent.badge));
+    if (outcome.kind === "dead-token") retirements.push({ deviceId: sent.recipient.data.deviceId, token: sent.device.token, reason: outcome.retire });
+  });
+  if (retirements.length > 0) await retireDevices(retirements, summary);
+}
+
+function updateFor(outcome: SendOutcome, attempt: number, config: Settings, nowMs: number, badge: number | undefined): RecipientUpdate {
+  switch (outcome.kind) {
+    case "accepted":
+      return { ...finalUpdate(STATUS.accepted, null), sentAt: Timestamp.fromMillis(nowMs), fcmMessageId: outcome.fcmMessageId, ...(badge !== undefined && { badgeValue: badge }) };
+    case "dead-token":
+    case "failed":
+      return finalUpdate(outcome.status, outcome.statusMessage);
+    case "transient": {
+      if (attempt >= config.maxAttempts) {
+        return finalUpdate(outcome.status, `${outcome.statusMessage} (gave up after ${attempt} attempts)`);
+      }
+      const backoff = Math.min(config.retryMaxMs, config.retryBaseMs * 2 ** (attempt - 1)) * (0.8 + Math.random() * 0.4);
+      const wait = Math.max(backoff, (outcome.retryAfterSeconds ?? 0) * 1000);
+      // Back to pending, not to be claimed before the backoff ends; the badge already shown is reused.
+      return {
+        status: STATUS.pending,
+        statusMessage: `${outcome.statusMessage} (attempt ${attempt} of ${config.maxAttempts}, will retry)`,
+        leaseExpiresAt: null,
+        retryAt: Timestamp.fromMillis(nowMs + wait),
+        ...(badge !== undefined && { badgeValue: badge }),
+      };
+    }
+  }
+}
+
+async function readDevices(deviceIds: string[]): Promise<Map<string, DeviceDoc>> {
+  const unique = [...new Set(deviceIds)];
+  const devices = new Map<string, DeviceDoc>();
+  if (unique.length === 0) return devices;
+  // Read raw and parse here: a malformed device must fail its recipient, not the batch.
+  const raw = db().collection(COLLECTIONS.devices);
+  const snapshots = await db().getAll(...unique.map((id) => raw.doc(id)));
+  for (const snapshot of snapshots) {
+    if (!snapshot.exists) continue;
+    const parsed = deviceDoc.safeParse(snapshot.data());
+    // A malformed device document cannot be sent to; treating it as absent records -99 for it.
+    if (parsed.success) devices.set(snapshot.id, parsed.data);
+    else logger.warn("dispatch: malformed device document", { deviceId: snapshot.id });
+  }
+  return devices;
+}
+
+/**
+ * The badge each live recipient shows. `"increment"` adds one to each device's
+ * counter atomically (one transaction for the batch) and sends the new value;
+ * a retried recipient reuses the value computed on its first attempt.
+ */
+async function badgesFor(message: MessageDoc, live: ClaimedRecipient[], summary: DispatchSummary): Promise<Map<string, number>> {
+  const badges = new Map<string, number>();
+  if (message.badge === undefined) return badges;
+  const fresh: ClaimedRecipient[] = [];
+  for (const recipient of live) {
+    if (typeof recipient.data.badgeValue === "number") badges.set(recipient.id, recipient.data.badgeValue);
+    else fresh.push(recipient);
+  }
+  if (fresh.length === 0) return badges;
+  const badge = message.badge;
+  const devicesRef = devicesCollection();
+  const computed = await db().runTransaction(async (tx) => {
+    const ids = [...new Set(fresh.map((r) => r.data.deviceId))];
+    const snapshots = await tx.getAll(...ids.map((id) => devicesRef.doc(id)));
+    const counters = new Map<string, number>();
+    snapshots.forEach((snapshot, i) => {
+      const id = ids[i] as string;
+      const current = snapshot.exists ? (snapshot.data()?.badge ?? 0) : 0;
+      const next = badge === "increment" ? current + 1 : badge;
+      counters.set(id, next);
+      if (snapshot.exists) tx.update(snapshot.ref, { badge: next });
+    });
+    summary.reads += ids.length;
+    summary.writes += ids.length;
+    return counters;
+  });
+  for (const recipient of fresh) badges.set(recipient.id, computed.get(recipient.data.deviceId) ?? 0);
+  return badges;
+}
+
+/** Retires each device whose token FCM rejected, but only if it still holds that token (re-registered ones stay). */
+async function retireDevices(retirements: Retirement[], summary: DispatchSummary): Promise<void> {
+  const devicesRef = devicesCollection();
+  await db().runTransaction(async (tx) => {
+    const snapshots = await tx.getAll(...retirements.map((r) => devicesRef.doc(r.deviceId)));
+    const now = Timestamp.now();
+    snapshots.forEach((snapshot, i) => {
+      const retirement = retirements[i] as Retirement;
+      const device = snapshot.data();
+      if (device && !device.retired && device.token === retirement.token) {
+        tx.update(snapshot.ref, { retired: true, retiredAt: now, retiredReason: retirement.reason });
+        summary.writes += 1;
+      }
+    });
+    summary.reads += retirements.length;
+  });
+}
+
+async function writeUpdates(claimed: ClaimedRecipient[], updates: Map<string, RecipientUpdate>, summary: DispatchSummary): Promise<void> {
+  const writer = db().bulkWriter();
+  const writes: Array<Promise<unknown>> = [];
+  for (const recipient of claimed) {
+    const update = updates.get(recipient.id);
+    if (!update) continue;
+    writes.push(writer.update(recipient.ref, update));
+    summary.writes += 1;
+    if (update.status === STATUS.pending) summary.retrying += 1;
+    else if (update.status === STATUS.accepted) {
+      summary.accepted += 1;
+      summary.final += 1;
+    } else summary.final += 1;
+  }
+  await writer.close();
+  // A write that failed after BulkWriter's own retries fails the task, so Cloud Tasks runs it again.
+  await Promise.all(writes);
+}
+
+async function scheduleRetry(task: DispatchTask, at: Timestamp): Promise<void> {
+  const seconds = Math.ceil(at.toMillis() / 1000);
+  await enqueueDispatch({ messageId: task.messageId, shard: task.shard }, ["r", seconds], seconds - Date.now() / 1000);
+}

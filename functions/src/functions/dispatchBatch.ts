@@ -1,0 +1,24 @@
+import { logger } from "firebase-functions";
+import { onTaskDispatched } from "firebase-functions/v2/tasks";
+import { dispatchBatch as dispatch } from "../delivery/dispatch";
+import { dispatchTask } from "../delivery/queue";
+import { TASK_MAX_CONCURRENT, TASK_MAX_PER_SECOND } from "../shared/params";
+
+/** One Cloud Task = one FCM batch. A thrown error makes Cloud Tasks retry; claimed work is protected by leases. */
+export const dispatchBatch = onTaskDispatched(
+  {
+    retryConfig: { maxAttempts: 10, minBackoffSeconds: 5, maxBackoffSeconds: 300 },
+    rateLimits: { maxConcurrentDispatches: TASK_MAX_CONCURRENT, maxDispatchesPerSecond: TASK_MAX_PER_SECOND },
+    timeoutSeconds: 120,
+    memory: "512MiB",
+  },
+  async (request) => {
+    const task = dispatchTask.safeParse(request.data);
+    if (!task.success) {
+      // A malformed task will never succeed: record it and let it go instead of retrying forever.
+      logger.error("dispatch: malformed task dropped", { issues: task.error.issues.length });
+      return;
+    }
+    await dispatch(task.data);
+  },
+);

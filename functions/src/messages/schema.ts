@@ -1,0 +1,54 @@
+import { z } from "zod";
+import { LIMITS } from "../shared/contract";
+import { zTimestamp } from "../shared/firestore";
+
+/** FCM's longest time to live: 28 days. */
+export const MAX_TTL_SECONDS = 28 * 24 * 3600;
+
+const locArgs = z.array(z.string().max(200)).max(20);
+
+/**
+ * `messages/{messageId}` as the delivery reads it. Documents may be written
+ * directly (console, scripts), so this is also where a malformed one is caught.
+ */
+export const messageDoc = z.object({
+  title: z.string().min(1).max(LIMITS.titleMax),
+  body: z.string().min(1).max(LIMITS.bodyMax),
+  data: z.record(z.string(), z.string()).optional(),
+  link: z.string().max(2048).optional(),
+  imageUrl: z.url().max(2048).optional(),
+  sound: z.string().max(256).optional(),
+  collapseKey: z.string().max(64).optional(),
+  ttlSeconds: z.number().int().min(0).max(MAX_TTL_SECONDS).optional(),
+  priority: z.enum(["normal", "high"]).optional(),
+  badge: z.union([z.literal("increment"), z.number().int().min(0)]).optional(),
+  titleLocKey: z.string().max(256).optional(),
+  titleLocArgs: locArgs.optional(),
+  bodyLocKey: z.string().max(256).optional(),
+  bodyLocArgs: locArgs.optional(),
+  actionLocKey: z.string().max(256).optional(),
+  launchImage: z.string().max(256).optional(),
+  senderId: z.string().nullable().optional(),
+  createdAt: zTimestamp.optional(),
+});
+export type MessageDoc = z.infer<typeof messageDoc>;
+
+const varValue = z.union([z.string(), z.number(), z.boolean()]);
+
+/** `messages/{messageId}/recipients/{recipientId}`; writers set only the contract fields, the rest default. */
+export const recipientDoc = z.object({
+  deviceId: z.string().min(1),
+  userId: z.string().nullable().optional(),
+  vars: z.record(z.string(), varValue).optional(),
+  status: z.number().int(),
+  statusMessage: z.string().nullable().optional(),
+  attempts: z.number().int().min(0).optional(),
+  leaseExpiresAt: zTimestamp.nullable().optional(),
+  /** Not to be claimed before this time: the backoff after a transient failure. */
+  retryAt: zTimestamp.nullable().optional(),
+  /** The badge value computed for this recipient, reused if the send is retried. */
+  badgeValue: z.number().int().nullable().optional(),
+  sentAt: zTimestamp.nullable().optional(),
+  fcmMessageId: z.string().nullable().optional(),
+});
+export type RecipientDoc = z.infer<typeof recipientDoc>;

@@ -1,0 +1,249 @@
+/**
+ * The FCM stand-in driven through firebase-admin's own `sendEach`, via the same
+ * seam the functions use (`standInMessaging`). Runs without the emulators: the
+ * stand-in is started in-process on a free port.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import type { BatchResponse, Message, SendResponse } from "firebase-admin/messaging";
+import { startStandIn, type AcceptedMessage, type StandIn, type StandInStats } from "../tools/fcm-stand-in.ts";
+import { standInMessaging } from "../functions/src/fcm/client.ts";
+
+const PROJECT = "demo-push";
+const NAME = new RegExp(`^projects/${PROJECT}/messages/[0-9a-f-]{36}$`);
+const TRANSIENT_CODES = ["messaging/server-unavailable", "messaging/internal-error", "messaging/message-rate-exceeded"];
+
+const ok = () => `ok-${randomUUID()}`;
+const prefixed = (prefix: string) => `${prefix}-${randomUUID()}`;
+
+describe("FCM stand-in through firebase-admin", () => {
+  let standIn: StandIn;
+  let messaging: ReturnType<typeof standInMessaging>;
+
+  const inspect = async <T>(path: string, init?: RequestInit): Promise<T> => {
+    const res = await fetch(`${standIn.url}${path}`, init);
+    assert.equal(res.status, 200, `${init?.method ?? "GET"} ${path}`);
+    return (await res.json()) as T;
+  };
+  const acceptedMessages = async () => (await inspect<{ messages: AcceptedMessage[] }>("/_stand-in/messages")).messages;
+  const attempts = async (token: string) =>
+    (await inspect<{ token: string; attempts: number }>(`/_stand-in/attempts?token=${encodeURIComponent(token)}`)).attempts;
+  const stats = () => inspect<StandInStats>("/_stand-in/stats");
+  const clear = () => inspect<{ cleared: boolean }>("/_stand-in/messages", { method: "DELETE" });
+  const configure = (config: { latencyMs?: number; failureRate?: number }) =>
+    inspect<{ latencyMs: number; failureRate: number }>("/_stand-in/config", { method: "PUT", body: JSON.stringify(config) });
+
+  const failed = (response: SendResponse | undefined, code: string, label: string) => {
+    assert.ok(response, `${label}: no response`);
+    assert.equal(response.success, false, `${label}: expected a failure`);
+    assert.equal(response.messageId, undefined, label);
+    assert.equal(response.error?.code, code, `${label}: ${response.error?.message}`);
+    return response.error;
+  };
+  const succeeded = (response: SendResponse | undefined, label: string) => {
+    assert.ok(response, `${label}: no response`);
+    assert.equal(response.success, true, `${label}: ${response.error?.code} ${response.error?.message}`);
+    assert.match(response.messageId ?? "", NAME, label);
+    return response.messageId ?? "";
+  };
+
+  before(async () => {
+    standIn = await startStandIn({});
+    messaging = standInMessaging(new URL(standIn.url), PROJECT);
+  });
+  after(async () => {
+    await configure({ latencyMs: 0, failureRate: 0 }).catch(() => undefined);
+    await standIn.close();
+  });
+
+  it("maps every token scenario to firebase-admin's success flags and error codes in one sendEach", async () => {
+    await clear();
+    const okToken = ok();
+    const flakyToken = prefixed("flaky");
+    const bigToken = ok();
+    const quotaToken = prefixed("quota");
+    const unavailableToken = prefixed("unavailable");
+    const messages: Message[] = [
+      {
+        token: okToken,
+        notification: { title: "Field trip", body: "Buses leave at 8:15" },
+        data: { kind: "announcement", id: "a-1" },
+        android: { priority: "high", notification: { channelId: "news", tag: "trip" } },
+        apns: { headers: { "apns-priority": "10" }, payload: { aps: { badge: 3, sound: "default" } } },
+      },
+      { token: prefixed("unregistered"), notification: { title: "t", body: "b" } },
+      { token: prefixed("invalid"), notification: { title: "t", body: "b" } },
+      { token: prefixed("mismatch"), notification: { title: "t", body: "b" } },
+      { token: quotaToken, notification: { title: "t", body: "b" } },
+      { token: unavailableToken, notification: { title: "t", body: "b" } },
+      { token: flakyToken, notification: { title: "Flaky", body: "second time lucky" }, data: { n: "2" } },
+      { token: bigToken, notification: { title: "Big", body: "x".repeat(4200) } },
+    ];
+
+    const result: BatchResponse = await messaging.sendEach(messages);
+    const [okRes, unregistered, invalid, mismatch, quota, unavailable, flaky, big] = result.responses;
+
+    assert.equal(result.responses.length, messages.length);
+    const okName = succeeded(okRes, "normal token");
+    failed(unregistered, "messaging/registration-token-not-registered", "unregistered-");
+    failed(invalid, "messaging/invalid-argument", "invalid-");
+    failed(mismatch, "messaging/mismatched-credential", "mismatch-");
+    const quotaError = failed(quota, "messaging/message-rate-exceeded", "quota-");
+    failed(unavailable, "messaging/server-unavailable", "unavailable-");
+    const flakyName = succeeded(flaky, "flaky-");
+    failed(big, "messaging/invalid-argument", "oversized");
+    assert.equal(result.successCount, 2);
+    assert.equal(result.failureCount, 6);
+
+    // firebase-admin keeps the raw HTTP answer on the error: status, lower-cased headers, parsed body.
+    assert.equal(quotaError?.httpResponse?.status, 429);
+    assert.equal(quotaError?.httpResponse?.headers["retry-after"], "1");
+    assert.deepEqual(quotaError?.httpResponse?.data, {
+      error: {
+        code: 429,
+        message: "Quota exceeded for the project.",
+        status: "RESOURCE_EXHAUSTED",
+        details: [{ "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", errorCode: "QUOTA_EXCEEDED" }],
+      },
+    });
+    assert.equal(quotaError?.hasCode("message-rate-exceeded"), true);
+
+    // One internal firebase-admin retry turned the flaky 503 into a success; the 503s were retried 4 times.
+    assert.equal(await attempts(flakyToken), 2);
+    assert.equal(await attempts(unavailableToken), 5);
+    assert.equal(await attempts(quotaToken), 1, "429 is not retried by firebase-admin");
+
+    const accepted = await acceptedMessages();
+    assert.deepEqual(
+      accepted.map((entry) => entry.name).sort(),
+      [okName, flakyName].sort(),
+    );
+    const byName = new Map(accepted.map((entry) => [entry.name, entry]));
+    // The wire form of what was sent (firebase-admin renames a few fields, e.g. channelId → channel_id).
+    assert.deepEqual(byName.get(okName)?.message, {
+      token: okToken,
+      notification: { title: "Field trip", body: "Buses leave at 8:15" },
+      data: { kind: "announcement", id: "a-1" },
+      android: { priority: "high", notification: { channel_id: "news", tag: "trip" } },
+      apns: { headers: { "apns-priority": "10" }, payload: { aps: { badge: 3, sound: "default" } } },
+    });
+    assert.deepEqual(byName.get(flakyName)?.message, {
+      token: flakyToken,
+      notification: { title: "Flaky", body: "second time lucky" },
+      data: { n: "2" },
+    });
+    const times = accepted.map((entry) => Date.parse(entry.receivedAt));
+    assert.deepEqual([...times].sort((a, b) => a - b), times, "listed in arrival order");
+
+    const counts = await stats();
+    assert.equal(counts.accepted, 2);
+    assert.equal(counts.errors.UNAVAILABLE, 5 + 1);
+    assert.equal(counts.errors.QUOTA_EXCEEDED, 1);
+  });
+
+  it("lists accepted messages in the order they arrived", async () => {
+    await clear();
+    const tokens = [ok(), ok(), ok()];
+    const names: string[] = [];
+    for (const [i, token] of tokens.entries()) {
+      names.push(await messaging.send({ token, data: { seq: String(i) } }));
+    }
+    const accepted = await acceptedMessages();
+    assert.deepEqual(accepted.map((entry) => entry.name), names);
+    assert.deepEqual(accepted.map((entry) => entry.message), tokens.map((token, i) => ({ token, data: { seq: String(i) } })));
+  });
+
+  it("answers a message without a target with FCM's INVALID_ARGUMENT body; firebase-admin refuses it client-side", async () => {
+    const before = (await stats()).requests;
+    const res = await fetch(`${standIn.url}/v1/projects/${PROJECT}/messages:send`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: "Bearer x" },
+      body: JSON.stringify({ message: { notification: { title: "x" } } }),
+    });
+    assert.equal(res.status, 400);
+    const body = (await res.json()) as {
+      error: { code: number; status: string; details: Array<{ "@type": string; errorCode: string }> };
+    };
+    assert.equal(body.error.code, 400);
+    assert.equal(body.error.status, "INVALID_ARGUMENT");
+    assert.equal(body.error.details[0]?.["@type"], "type.googleapis.com/google.firebase.fcm.v1.FcmError");
+    assert.equal(body.error.details[0]?.errorCode, "INVALID_ARGUMENT");
+
+    // sendEach does not reject: it yields a per-message error without any request leaving.
+    const result = await messaging.sendEach([{ notification: { title: "x" } } as unknown as Message]);
+    assert.equal(result.successCount, 0);
+    assert.equal(result.failureCount, 1);
+    failed(result.responses[0], "messaging/invalid-payload", "no target");
+    assert.equal(result.responses[0]?.error?.httpResponse, undefined);
+    assert.equal((await stats()).requests, before + 1, "only the direct fetch reached the stand-in");
+  });
+
+  it("measures the size limit in UTF-8 bytes", async () => {
+    await clear();
+    const fits = ok();
+    const tooBig = ok();
+    const result = await messaging.sendEach([
+      { token: fits, notification: { title: "accents", body: "é".repeat(1500) } },
+      { token: tooBig, notification: { title: "accents", body: "é".repeat(2100) } },
+    ]);
+    const name = succeeded(result.responses[0], "3,000 bytes of é");
+    const error = failed(result.responses[1], "messaging/invalid-argument", "4,200 bytes of é");
+    assert.equal(error?.httpResponse?.status, 400);
+    const accepted = await acceptedMessages();
+    assert.deepEqual(accepted.map((entry) => entry.name), [name]);
+    assert.equal(accepted[0]?.message.token, fits);
+  });
+
+  it("accepts a batch of 500 in one sendEach", async () => {
+    await clear();
+    const tokens = Array.from({ length: 500 }, ok);
+    const result = await messaging.sendEach(tokens.map((token, i) => ({ token, data: { i: String(i) } })));
+    assert.equal(result.successCount, 500);
+    assert.equal(result.failureCount, 0);
+    assert.ok(result.responses.every((response) => response.success));
+    const accepted = await acceptedMessages();
+    assert.equal(accepted.length, 500);
+    assert.deepEqual(new Set(accepted.map((entry) => entry.message.token)), new Set(tokens));
+    assert.equal((await stats()).accepted, 500);
+  });
+
+  it("clears its record on DELETE and injects transient failures at failureRate 1", async () => {
+    await messaging.send({ token: ok(), data: { k: "v" } });
+    assert.ok((await acceptedMessages()).length > 0);
+    assert.deepEqual(await clear(), { cleared: true });
+    assert.deepEqual(await acceptedMessages(), []);
+    assert.deepEqual(await stats(), { requests: 0, accepted: 0, errors: {}, injectedFailures: 0 });
+
+    try {
+      assert.deepEqual(await configure({ failureRate: 1 }), { latencyMs: 0, failureRate: 1 });
+      const result = await messaging.sendEach([ok(), ok(), ok()].map((token) => ({ token, data: { k: "v" } })));
+      assert.equal(result.successCount, 0);
+      assert.equal(result.failureCount, 3);
+      for (const [i, response] of result.responses.entries()) {
+        assert.equal(response.success, false);
+        assert.ok(TRANSIENT_CODES.includes(response.error?.code ?? ""), `message ${i}: ${response.error?.code}`);
+      }
+      const counts = await stats();
+      assert.equal(counts.accepted, 0);
+      assert.ok(counts.injectedFailures >= 3, `injected ${counts.injectedFailures}`);
+      assert.deepEqual(await acceptedMessages(), []);
+    } finally {
+      await configure({ failureRate: 0 });
+    }
+    succeeded((await messaging.sendEach([{ token: ok() }])).responses[0], "after failureRate 0");
+  });
+
+  it("delays every answer by latencyMs", async () => {
+    try {
+      assert.deepEqual(await configure({ latencyMs: 300 }), { latencyMs: 300, failureRate: 0 });
+      const started = performance.now();
+      const result = await messaging.sendEach([{ token: ok(), notification: { title: "slow" } }]);
+      const elapsed = performance.now() - started;
+      succeeded(result.responses[0], "slow send");
+      assert.ok(elapsed >= 300, `took ${elapsed.toFixed(0)} ms`);
+    } finally {
+      await configure({ latencyMs: 0 });
+    }
+  });
+});

@@ -1,0 +1,96 @@
+import { randomUUID } from "node:crypto";
+import { FieldValue, Timestamp, type DocumentData } from "firebase-admin/firestore";
+import { adminDb } from "./admin.ts";
+import { waitFor } from "./wait.ts";
+
+export interface DeviceSeed {
+  deviceId?: string;
+  token?: string;
+  userId?: string;
+  platform?: "ios" | "android" | "web";
+  enabled?: boolean;
+  retired?: boolean;
+  retiredReason?: string;
+  badge?: number;
+  userInfo?: Record<string, string | number | boolean>;
+  updatedAt?: Timestamp;
+}
+
+/** Writes a device document directly, as registerDevice would have left it. */
+export async function seedDevices(seeds: DeviceSeed[]): Promise<Array<Required<Pick<DeviceSeed, "deviceId" | "token">>>> {
+  const db = adminDb();
+  const writer = db.bulkWriter();
+  const created = seeds.map((seed) => {
+    const deviceId = seed.deviceId ?? `dev-${randomUUID()}`;
+    const token = seed.token ?? `ok-${randomUUID()}`;
+    void writer.set(db.collection("devices").doc(deviceId), {
+      userId: seed.userId ?? `user-${randomUUID()}`,
+      token,
+      platform: seed.platform ?? "android",
+      enabled: seed.enabled ?? true,
+      badge: seed.badge ?? 0,
+      ...(seed.userInfo && { userInfo: seed.userInfo }),
+      createdAt: seed.updatedAt ?? Timestamp.now(),
+      updatedAt: seed.updatedAt ?? Timestamp.now(),
+      retired: seed.retired ?? false,
+      retiredAt: seed.retired ? Timestamp.now() : null,
+      retiredReason: seed.retired ? (seed.retiredReason ?? "unregistered") : null,
+    });
+    return { deviceId, token };
+  });
+  await writer.close();
+  return created;
+}
+
+/** Writes a message document directly, the way a script or console does. */
+export async function createMessage(fields: DocumentData = {}): Promise<string> {
+  const ref = adminDb().collection("messages").doc();
+  await ref.set({ title: "Hello", body: "A test message", senderId: null, createdAt: FieldValue.serverTimestamp(), ...fields });
+  return ref.id;
+}
+
+export interface RecipientSeed {
+  deviceId: string;
+  userId?: string | null;
+  vars?: Record<string, string | number | boolean>;
+  recipientId?: string;
+}
+
+/** Adds recipient documents with the contract's writer fields only: status -1, statusMessage null. */
+export async function addRecipients(messageId: string, seeds: RecipientSeed[]): Promise<string[]> {
+  const collection = adminDb().collection("messages").doc(messageId).collection("recipients");
+  const writer = adminDb().bulkWriter();
+  const ids = seeds.map((seed) => {
+    const ref = seed.recipientId ? collection.doc(seed.recipientId) : collection.doc();
+    void writer.create(ref, { deviceId: seed.deviceId, userId: seed.userId ?? null, ...(seed.vars && { vars: seed.vars }), status: -1, statusMessage: null, attempts: 0 });
+    return ref.id;
+  });
+  await writer.close();
+  return ids;
+}
+
+export interface RecipientState extends DocumentData {
+  id: string;
+  status: number;
+  statusMessage: string | null;
+  attempts: number;
+}
+
+export async function recipientStates(messageId: string): Promise<Map<string, RecipientState>> {
+  const snapshot = await adminDb().collection("messages").doc(messageId).collection("recipients").get();
+  return new Map(snapshot.docs.map((doc) => [doc.id, { ...(doc.data() as Omit<RecipientState, "id">), id: doc.id } as RecipientState]));
+}
+
+/** Waits until every recipient of the message has a final status (not -1 or -2), then returns them all. */
+export async function waitUntilFinal(messageId: string, expected: number, timeoutMs = 60_000): Promise<Map<string, RecipientState>> {
+  return waitFor(
+    `${expected} recipients of ${messageId} to reach a final status`,
+    async () => {
+      const states = await recipientStates(messageId);
+      const open = [...states.values()].filter((r) => r.status === -1 || r.status === -2).length;
+      return states.size === expected && open === 0 ? states : undefined;
+    },
+    timeoutMs,
+    500,
+  );
+}
