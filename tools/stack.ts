@@ -19,14 +19,32 @@ import { startStandIn } from "./fcm-stand-in.ts";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PROJECT = "demo-push";
 const EMULATORS = "functions,firestore,tasks,auth,pubsub";
-const STAND_IN_PORT = Number(process.env.FCM_STAND_IN_PORT ?? 9399);
+/**
+ * STACK_PORT_OFFSET shifts every port, so that a second stack (another
+ * checkout, a benchmark beside the tests) can run on the same machine.
+ */
+const PORT_OFFSET = Number(process.env.STACK_PORT_OFFSET ?? 0);
+const STAND_IN_PORT = Number(process.env.FCM_STAND_IN_PORT ?? 9399) + PORT_OFFSET;
 
 interface EmulatorAddress {
   host: string;
   port: number;
 }
 
-const emulatorConfig = (JSON.parse(readFileSync(join(root, "firebase.json"), "utf8")) as { emulators: Record<string, Partial<EmulatorAddress>> }).emulators;
+const firebaseConfig = JSON.parse(readFileSync(join(root, "firebase.json"), "utf8")) as { emulators: Record<string, Partial<EmulatorAddress> & { websocketPort?: number }> };
+const emulatorConfig = firebaseConfig.emulators;
+for (const entry of Object.values(emulatorConfig)) {
+  if (entry.port) entry.port += PORT_OFFSET;
+  if (entry.websocketPort) entry.websocketPort += PORT_OFFSET;
+}
+
+/** The config file firebase-tools runs with: firebase.json itself, or a copy with shifted ports beside it. */
+function configFile(): string {
+  if (PORT_OFFSET === 0) return "firebase.json";
+  const name = `.firebase.stack-${PORT_OFFSET}.json`;
+  writeFileSync(join(root, name), JSON.stringify(firebaseConfig, null, 2));
+  return name;
+}
 
 function address(name: string): EmulatorAddress {
   const entry = emulatorConfig[name];
@@ -47,7 +65,7 @@ async function checkPorts(): Promise<void> {
   const wanted: Array<[string, number, string]> = [["FCM stand-in", STAND_IN_PORT, "127.0.0.1"]];
   for (const [name, entry] of Object.entries(emulatorConfig)) {
     if (entry.port) wanted.push([name, entry.port, entry.host ?? "127.0.0.1"]);
-    const ws = (entry as { websocketPort?: number }).websocketPort;
+    const ws = entry.websocketPort;
     if (ws) wanted.push([`${name} websocket`, ws, entry.host ?? "127.0.0.1"]);
   }
   const busy: string[] = [];
@@ -183,7 +201,7 @@ async function main(): Promise<void> {
   // firebase-tools would otherwise look for updates on a network these machines do not have.
   env.NO_UPDATE_NOTIFIER = "1";
   const firebase = join(root, "node_modules", ".bin", "firebase");
-  const base = ["--project", PROJECT, "--only", EMULATORS];
+  const base = ["--config", configFile(), "--project", PROJECT, "--only", EMULATORS];
   const firebaseArgs = interactive
     ? ["emulators:start", ...base]
     : ["emulators:exec", ...base, command.map(shellQuote).join(" ")];
