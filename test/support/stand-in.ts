@@ -23,5 +23,11 @@ export async function sendAttempts(token: string): Promise<number> {
 }
 
 export async function configureStandIn(config: { latencyMs?: number; failureRate?: number }): Promise<void> {
-  await fetch(`${stackEnv("FCM_STAND_IN_URL")}/_stand-in/config`, { method: "PUT", body: JSON.stringify(config) });
+  const res = await fetch(`${stackEnv("FCM_STAND_IN_URL")}/_stand-in/config`, { method: "PUT", body: JSON.stringify(config) });
+  if (!res.ok) throw new Error(`stand-in refused the config: ${res.status}`);
+}
+
+export async function attemptTimes(token: string): Promise<number[]> {
+  const res = await fetch(`${stackEnv("FCM_STAND_IN_URL")}/_stand-in/attempts?token=${encodeURIComponent(token)}`);
+  return ((await res.json()) as { times: number[] }).times;
 }

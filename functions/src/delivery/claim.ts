@@ -1,4 +1,4 @@
-import { FieldPath, Timestamp } from "firebase-admin/firestore";
+import { FieldPath, GrpcStatus, Timestamp } from "firebase-admin/firestore";
 import { STATUS } from "../shared/contract";
 import { db } from "../shared/firestore";
 import { recipientsCollection } from "../messages/collection";
@@ -26,41 +26,52 @@ export interface Claim {
 
 /**
  * Claims up to `limit` pending (-1) recipients of one shard of a message:
- * `-1 → -2`, `attempts + 1`, a lease. The query runs inside the transaction,
- * so each document is re-read and changed atomically: a task or trigger
- * delivered twice finds nothing left to claim and sends nothing twice.
- * Recipients still backing off (`retryAt` in the future) are left for later.
+ * `-1 → -2`, `attempts + 1`, a lease. Recipients still backing off (`retryAt`
+ * in the future) are left for later.
+ *
+ * Each claim is a compare-and-set: the update carries the update time the
+ * query read, so it lands only if nobody has changed the document since. Two
+ * tasks (a task delivered twice, a retry racing a new batch) cannot both claim
+ * one recipient, and no transaction holds locks over a whole page, which on a
+ * busy message would serialise every shard behind one another.
  */
 export async function claimBatch(messageId: string, range: ShardRange, after: string | undefined, limit: number, leaseSeconds: number): Promise<Claim> {
   let query = recipientsCollection(messageId).where("status", "==", STATUS.pending).orderBy(FieldPath.documentId());
-  const from = after ?? range.from;
-  if (after !== undefined) query = query.startAfter(after);
-  else if (from !== undefined) query = query.where(FieldPath.documentId(), ">=", from);
+  if (range.from !== undefined) query = query.where(FieldPath.documentId(), ">=", range.from);
   if (range.to !== undefined) query = query.where(FieldPath.documentId(), "<", range.to);
-  query = query.limit(limit);
+  if (after !== undefined) query = query.startAfter(after);
+  const snapshot = await query.limit(limit).get();
 
-  return db().runTransaction(async (tx) => {
-    const snapshot = await tx.get(query);
-    const now = Timestamp.now();
-    const lease = Timestamp.fromMillis(now.toMillis() + leaseSeconds * 1000);
-    const claimed: ClaimedRecipient[] = [];
-    let nextRetryAt: Timestamp | undefined;
-    for (const doc of snapshot.docs) {
-      const data = doc.data();
-      if (data.retryAt && data.retryAt.toMillis() > now.toMillis()) {
-        if (!nextRetryAt || data.retryAt.toMillis() < nextRetryAt.toMillis()) nextRetryAt = data.retryAt;
-        continue;
-      }
-      const attempt = (data.attempts ?? 0) + 1;
-      tx.update(doc.ref, { status: STATUS.inProcess, attempts: attempt, leaseExpiresAt: lease });
-      claimed.push({ id: doc.id, ref: doc.ref, data, attempt });
+  const now = Timestamp.now();
+  const lease = Timestamp.fromMillis(now.toMillis() + leaseSeconds * 1000);
+  const writer = db().bulkWriter();
+  // A failed precondition means someone else got there first: not an error, just not ours.
+  writer.onWriteError((error) => error.code !== GrpcStatus.FAILED_PRECONDITION && error.failedAttempts < 5);
+  let nextRetryAt: Timestamp | undefined;
+  const attempts: Array<Promise<ClaimedRecipient | undefined>> = [];
+  for (const doc of snapshot.docs) {
+    const data = doc.data();
+    if (data.retryAt && data.retryAt.toMillis() > now.toMillis()) {
+      if (!nextRetryAt || data.retryAt.toMillis() < nextRetryAt.toMillis()) nextRetryAt = data.retryAt;
+      continue;
     }
-    return {
-      claimed,
-      full: snapshot.size >= limit,
-      lastId: snapshot.docs[snapshot.size - 1]?.id,
-      nextRetryAt,
-      reads: Math.max(1, snapshot.size),
-    };
-  });
+    const attempt = (data.attempts ?? 0) + 1;
+    attempts.push(
+      writer
+        .update(doc.ref, { status: STATUS.inProcess, attempts: attempt, leaseExpiresAt: lease }, { lastUpdateTime: doc.updateTime })
+        .then(
+          () => ({ id: doc.id, ref: doc.ref, data, attempt }),
+          () => undefined,
+        ),
+    );
+  }
+  await writer.close();
+  const claimed = (await Promise.all(attempts)).filter((c): c is ClaimedRecipient => c !== undefined);
+  return {
+    claimed,
+    full: snapshot.size >= limit,
+    lastId: snapshot.docs[snapshot.size - 1]?.id,
+    nextRetryAt,
+    reads: Math.max(1, snapshot.size),
+  };
 }

@@ -69,7 +69,7 @@ function finalUpdate(status: number, statusMessage: string | null): RecipientUpd
  * `sendEach`, write every outcome back. Safe to run twice: only pending
  * recipients are claimed, inside a transaction.
  */
-export async function dispatchBatch(task: DispatchTask): Promise<DispatchSummary> {
+export async function dispatchBatch(task: DispatchTask, taskId: string): Promise<DispatchSummary> {
   const config = settings();
   const summary: DispatchSummary = { messageId: task.messageId, shard: task.shard, claimed: 0, accepted: 0, retrying: 0, final: 0, reads: 0, writes: 0 };
   const messageSnapshot = await messageRef(task.messageId).get();
@@ -89,8 +89,11 @@ export async function dispatchBatch(task: DispatchTask): Promise<DispatchSummary
     // More may follow in this shard: schedule the rest now so it is sent while this batch is.
     await enqueueDispatch({ messageId: task.messageId, shard: task.shard, after: claim.lastId }, ["c", window], 0);
   }
-  if (claim.nextRetryAt) await scheduleRetry(task, claim.nextRetryAt);
-  if (claim.claimed.length === 0) return summary;
+  if (claim.nextRetryAt) await scheduleRetry(task, taskId, claim.nextRetryAt);
+  if (claim.claimed.length === 0) {
+    logger.debug("dispatch: nothing to claim", { messageId: task.messageId, shard: task.shard, waiting: claim.nextRetryAt !== undefined });
+    return summary;
+  }
 
   const updates = new Map<string, RecipientUpdate>();
   if (!parsedMessage.success) {
@@ -105,7 +108,7 @@ export async function dispatchBatch(task: DispatchTask): Promise<DispatchSummary
     const at = update.retryAt instanceof Timestamp ? update.retryAt.toMillis() : undefined;
     return at === undefined ? latest : Math.max(latest ?? 0, at);
   }, undefined);
-  if (latestRetry !== undefined) await scheduleRetry(task, Timestamp.fromMillis(latestRetry));
+  if (latestRetry !== undefined) await scheduleRetry(task, taskId, Timestamp.fromMillis(latestRetry));
   logger.info("dispatch: batch done", { ...summary, full: claim.full });
   return summary;
 }
@@ -275,7 +278,12 @@ async function writeUpdates(claimed: ClaimedRecipient[], updates: Map<string, Re
   await Promise.all(writes);
 }
 
-async function scheduleRetry(task: DispatchTask, at: Timestamp): Promise<void> {
+/**
+ * A task for the shard once its backoff is over. The id includes the current
+ * task's, so a duplicate delivery of this task schedules nothing new, while a
+ * task that ran a little early (nothing due yet) can still schedule the next.
+ */
+async function scheduleRetry(task: DispatchTask, taskId: string, at: Timestamp): Promise<void> {
   const seconds = Math.ceil(at.toMillis() / 1000);
-  await enqueueDispatch({ messageId: task.messageId, shard: task.shard }, ["r", seconds], seconds - Date.now() / 1000);
+  await enqueueDispatch({ messageId: task.messageId, shard: task.shard }, ["r", seconds, taskId], seconds - Date.now() / 1000);
 }

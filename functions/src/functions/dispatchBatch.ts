@@ -19,6 +19,6 @@ export const dispatchBatch = onTaskDispatched(
       logger.error("dispatch: malformed task dropped", { issues: task.error.issues.length });
       return;
     }
-    await dispatch(task.data);
+    await dispatch(task.data, request.id);
   },
 );
