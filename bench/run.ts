@@ -1,0 +1,101 @@
+/**
+ * `npm run bench`: drains messages of 1,000 and 10,000 recipients through the
+ * local stack and prints throughput, latency and Firestore operations per
+ * recipient; and, for comparison, raw sendEach batches against the stand-in.
+ */
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { standInMessaging } from "../functions/src/fcm/client.ts";
+import { adminDb } from "../test/support/admin.ts";
+import { stackEnv } from "../test/support/env.ts";
+import { addRecipients, createMessage, seedDevices } from "../test/support/fixtures.ts";
+import { waitFor } from "../test/support/wait.ts";
+
+const SIZES = (process.env.BENCH_SIZES ?? "1000,10000").split(",").map(Number);
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+async function rawSendEach(batches: number): Promise<void> {
+  const messaging = standInMessaging(new URL(stackEnv("FCM_STAND_IN_URL")), "demo-push");
+  const batch = Array.from({ length: 500 }, (_, i) => ({ token: `bench-raw-${i}`, notification: { title: "Bench", body: "Raw sendEach" } }));
+  await messaging.sendEach(batch.slice(0, 10)); // warm the connection pool
+  const started = performance.now();
+  for (let i = 0; i < batches; i++) {
+    const result = await messaging.sendEach(batch);
+    if (result.successCount !== batch.length) throw new Error(`raw batch ${i}: ${result.failureCount} failures`);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`raw sendEach, no Firestore: ${batches} batches of 500 in ${seconds.toFixed(1)} s = ${Math.round((batches * 500) / seconds)} messages/s`);
+}
+
+/** Sums what the dispatch tasks counted for one message (each logs its reads and writes). */
+function countedOperations(messageId: string): { reads: number; writes: number; tasks: number } {
+  const log = readFileSync(join(process.cwd(), ".cache", "functions.log"), "utf8");
+  let reads = 0;
+  let writes = 0;
+  let tasks = 0;
+  for (const line of log.split("\n")) {
+    if (!line.includes(messageId) || !line.includes("dispatch: batch done")) continue;
+    const entry = JSON.parse(line.slice(line.indexOf("{"))) as { reads: number; writes: number };
+    reads += entry.reads;
+    writes += entry.writes;
+    tasks += 1;
+  }
+  return { reads, writes, tasks };
+}
+
+async function drain(size: number): Promise<void> {
+  const devices: Array<{ deviceId: string }> = [];
+  for (let i = 0; i < size; i += 2000) {
+    devices.push(...(await seedDevices(Array.from({ length: Math.min(2000, size - i) }, (_, j) => ({ token: `ok-bench-${randomUUID()}-${i + j}`, platform: "android" as const })))));
+  }
+  const messageId = await createMessage({ title: "Benchmark", body: `A message to ${size} devices` });
+  const started = Date.now();
+  await addRecipients(messageId, devices.map((d) => ({ deviceId: d.deviceId })));
+  const written = Date.now();
+  const recipients = adminDb().collection("messages").doc(messageId).collection("recipients");
+  await waitFor(
+    `${size} recipients to be final`,
+    async () => {
+      const open = (await recipients.where("status", "in", [-1, -2]).count().get()).data().count;
+      return open === 0 ? true : undefined;
+    },
+    30 * 60_000,
+    1000,
+  );
+  const snapshot = await recipients.get();
+  const latencies: number[] = [];
+  let first = Infinity;
+  let last = 0;
+  const statuses = new Map<number, number>();
+  for (const doc of snapshot.docs) {
+    const created = doc.createTime.toMillis();
+    const finished = doc.updateTime.toMillis();
+    first = Math.min(first, created);
+    last = Math.max(last, finished);
+    latencies.push(finished - created);
+    statuses.set(doc.get("status") as number, (statuses.get(doc.get("status") as number) ?? 0) + 1);
+  }
+  latencies.sort((a, b) => a - b);
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // let the last log lines reach the file
+  const ops = countedOperations(messageId);
+  const seconds = (last - first) / 1000;
+  console.log(
+    [
+      `drain of ${size} recipients (message ${messageId}):`,
+      `  recipients written in ${((written - started) / 1000).toFixed(1)} s; all final ${seconds.toFixed(1)} s after the first was created`,
+      `  end to end: ${Math.round(size / seconds)} recipients/s`,
+      `  creation → final status: p50 ${(percentile(latencies, 50) / 1000).toFixed(2)} s, p95 ${(percentile(latencies, 95) / 1000).toFixed(2)} s`,
+      `  final statuses: ${[...statuses].map(([status, count]) => `${status}×${count}`).join(", ")}`,
+      `  dispatch tasks: ${ops.tasks}; Firestore per recipient (counted by the tasks): ${(ops.reads / size).toFixed(2)} reads, ${(ops.writes / size).toFixed(2)} writes`,
+      `  (plus the writer's own create; the trigger reads and writes nothing)`,
+    ].join("\n"),
+  );
+}
+
+await rawSendEach(Number(process.env.BENCH_RAW_BATCHES ?? 20));
+for (const size of SIZES) await drain(size);
+process.exit(0);
