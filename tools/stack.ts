@@ -226,14 +226,15 @@ async function main(): Promise<void> {
 }
 
 /**
- * Function log lines (firebase-tools prefixes them with ">") go to a log file so
+ * Function log lines (firebase-tools prefixes them with ">") and the per-call
+ * start/finish lines go to a log file so
  * that a test run's own output stays readable; everything else passes through.
  */
 function routeOutput(stream: NodeJS.ReadableStream, logPath: string, showFunctionLogs: boolean): void {
   mkdirSync(dirname(logPath), { recursive: true });
   const log = createWriteStream(logPath);
   createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
-    if (line.startsWith(">  ")) {
+    if (line.startsWith(">  ") || /^i {2}functions: (Beginning execution|Finished) /.test(line)) {
       log.write(`${line}\n`);
       if (!showFunctionLogs) return;
     }

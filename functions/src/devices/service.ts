@@ -1,4 +1,4 @@
-import { FieldValue, Timestamp } from "firebase-admin/firestore";
+import { Timestamp } from "firebase-admin/firestore";
 import { HttpsError } from "firebase-functions/v2/https";
 import { db } from "../shared/firestore";
 import type { RetiredReason } from "../shared/contract";
@@ -138,6 +138,3 @@ function summarize(deviceId: string, device: DeviceDoc): DeviceSummary {
     updatedAt: device.updatedAt.toDate().toISOString(),
   };
 }
-
-/** Used by delivery: adds one to the badge atomically. */
-export const badgeIncrement = () => FieldValue.increment(1);
