@@ -166,24 +166,6 @@ function printWelcome(env: Record<string, string>): void {
 └──────────────────────────────────────────────────────────────────────────────`);
 }
 
-async function waitForHub(timeoutMs: number): Promise<boolean> {
-  const hub = address("hub");
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(`http://${hub.host}:${hub.port}/emulators`);
-      if (res.ok) {
-        const running = Object.keys((await res.json()) as Record<string, unknown>);
-        if (EMULATORS.split(",").every((name) => running.includes(name))) return true;
-      }
-    } catch {
-      // not up yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  return false;
-}
-
 async function main(): Promise<void> {
   const { interactive, command } = parseArgs(process.argv.slice(2));
   if (!interactive && command.length === 0) {
@@ -209,16 +191,12 @@ async function main(): Promise<void> {
   // No stdin for a scripted run: a prompt (a param without a value) must fail loudly, not wait forever.
   const child = spawn(firebase, firebaseArgs, { cwd: root, env, stdio: [interactive ? "inherit" : "ignore", "pipe", "inherit"] });
   const logPath = join(root, ".cache", "functions.log");
-  routeOutput(child.stdout, logPath, interactive || process.env.STACK_VERBOSE === "1");
+  routeOutput(child.stdout, logPath, interactive || process.env.STACK_VERBOSE === "1", (line) => {
+    if (interactive && line.includes("All emulators ready")) setImmediate(() => printWelcome(stackEnvironment(standIn.url)));
+  });
   const stop = () => child.kill("SIGINT");
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-  if (interactive) {
-    void waitForHub(180_000).then((ready) => {
-      if (ready) printWelcome(stackEnvironment(standIn.url));
-      else console.error("[stack] the emulators did not all come up within 3 minutes; see the log above.");
-    });
-  }
   const code = await new Promise<number>((resolve) => child.on("exit", (status, signal) => resolve(status ?? (signal ? 1 : 0))));
   await standIn.close();
   if (!interactive) console.log(`[stack] function logs of this run: ${logPath}`);
@@ -230,7 +208,7 @@ async function main(): Promise<void> {
  * start/finish lines go to a log file so
  * that a test run's own output stays readable; everything else passes through.
  */
-function routeOutput(stream: NodeJS.ReadableStream, logPath: string, showFunctionLogs: boolean): void {
+function routeOutput(stream: NodeJS.ReadableStream, logPath: string, showFunctionLogs: boolean, onLine: (line: string) => void): void {
   mkdirSync(dirname(logPath), { recursive: true });
   const log = createWriteStream(logPath);
   createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
@@ -239,6 +217,7 @@ function routeOutput(stream: NodeJS.ReadableStream, logPath: string, showFunctio
       if (!showFunctionLogs) return;
     }
     process.stdout.write(`${line}\n`);
+    onLine(line);
   });
 }
 
