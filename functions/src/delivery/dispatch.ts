@@ -67,7 +67,7 @@ function finalUpdate(status: number, statusMessage: string | null): RecipientUpd
 /**
  * One dispatch task: claim a batch of one shard of a message, send it with one
  * `sendEach`, write every outcome back. Safe to run twice: only pending
- * recipients are claimed, inside a transaction.
+ * recipients are claimed, each by a compare-and-set (see claim.ts).
  */
 export async function dispatchBatch(task: DispatchTask, taskId: string): Promise<DispatchSummary> {
   const config = settings();
@@ -121,8 +121,9 @@ async function sendClaimed(
   updates: Map<string, RecipientUpdate>,
   summary: DispatchSummary,
 ): Promise<void> {
-  const devices = await readDevices(claimed.map((r) => r.data.deviceId));
-  summary.reads += devices.size;
+  const deviceIds = claimed.map((r) => r.data.deviceId);
+  const devices = await readDevices(deviceIds);
+  summary.reads += new Set(deviceIds).size;
 
   const live: ClaimedRecipient[] = [];
   for (const recipient of claimed) {
