@@ -7,7 +7,9 @@ import { PROJECT_ID, stackEnv } from "./env.ts";
 export function adminApp(): App {
   stackEnv("FIRESTORE_EMULATOR_HOST");
   stackEnv("FIREBASE_AUTH_EMULATOR_HOST");
-  return getApps()[0] ?? initializeApp({ projectId: PROJECT_ID });
+  // A named service account spares firebase-admin a metadata-server lookup (there is none here)
+  // when it mints custom tokens or enqueues tasks on the emulators.
+  return getApps()[0] ?? initializeApp({ projectId: PROJECT_ID, serviceAccountId: `tests@${PROJECT_ID}.iam.gserviceaccount.com` });
 }
 
 export function adminDb(): Firestore {
