@@ -1,11 +1,7 @@
 import { Timestamp } from "firebase-admin/firestore";
 import { COLLECTIONS } from "../shared/contract";
-import { db, typedCollection } from "../shared/firestore";
+import { db } from "../shared/firestore";
 import { preferencesDoc } from "./schema";
-
-export function preferencesCollection() {
-  return typedCollection(COLLECTIONS.preferences, preferencesDoc);
-}
 
 /** The users among `userIds` who muted `category`: one batched read per page of the audience. */
 export async function mutedUsers(userIds: string[], category: string): Promise<Set<string>> {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { deviceIdSchema, userInfoSchema } from "../devices/schema";
-import { buildFcmMessage, payloadBytes } from "../fcm/build";
+import { buildFcmMessage, payloadBytes, RecipientError } from "../fcm/build";
 import { LIMITS, PLATFORMS } from "../shared/contract";
 import { MAX_TTL_SECONDS, type MessageDoc } from "../messages/schema";
 
@@ -99,9 +99,9 @@ export const sendMessageInput = z
           const fcm = buildFcmMessage({ messageId: LONGEST_MESSAGE_ID, recipientId: "r".repeat(22), message, token: "t", platform, vars, badge: input.badge === undefined ? undefined : 99999 });
           largest = Math.max(largest, payloadBytes(fcm));
         } catch (err) {
-          // buildFcmMessage refuses an oversized payload; measure it to say by how much.
+          // buildFcmMessage refuses an oversized payload itself.
+          if (!(err instanceof RecipientError)) throw err;
           largest = Math.max(largest, LIMITS.fcmPayloadBytes + 1);
-          if (!(err instanceof Error)) throw err;
         }
       }
     }
