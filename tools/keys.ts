@@ -80,8 +80,10 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    // zod's message for a bad --scopes or --ip names the field; anything else is shown as is.
-    console.error(err instanceof Error ? err.message : String(err));
+    // A bad --scopes or --ip fails the key schema: say which value and why, not zod's JSON.
+    const issues = (err as { issues?: Array<{ path: PropertyKey[]; message: string }> }).issues;
+    if (Array.isArray(issues)) for (const issue of issues) console.error(`--${issue.path[0] === "ipRanges" ? "ip" : String(issue.path[0] ?? "")} ${issue.path.slice(1).map(String).join(".")}: ${issue.message}`.replace(/ :/, ":"));
+    else console.error(err instanceof Error ? err.message : String(err));
     process.exit(1);
   },
 );
