@@ -2,6 +2,7 @@
  * `npm run bench`: drains messages of 1,000 and 10,000 recipients through the
  * local stack and prints throughput, latency and Firestore operations per
  * recipient; and, for comparison, raw sendEach batches against the stand-in.
+ * Then a broadcast to BENCH_BROADCAST (10,000) devices through sendMessage.
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -9,10 +10,13 @@ import { join } from "node:path";
 import { standInMessaging } from "../functions/src/fcm/client.ts";
 import { adminDb } from "../test/support/admin.ts";
 import { stackEnv } from "../test/support/env.ts";
+import { signedInUser } from "../test/support/client.ts";
 import { addRecipients, createMessage, seedDevices } from "../test/support/fixtures.ts";
 import { waitFor } from "../test/support/wait.ts";
 
-const SIZES = (process.env.BENCH_SIZES ?? "1000,10000").split(",").map(Number);
+const SIZES = (process.env.BENCH_SIZES ?? "1000,10000").split(",").filter(Boolean).map(Number);
+/** Devices in the broadcast run (0 skips it). */
+const BROADCAST = Number(process.env.BENCH_BROADCAST ?? 10000);
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -97,8 +101,41 @@ async function drain(size: number, report = true): Promise<void> {
   );
 }
 
+/**
+ * A broadcast ({ all: true }) through the sendMessage callable, as staff send
+ * one: the time the call takes to write every recipient, and the time until
+ * all are final. Devices seeded by earlier runs are in the audience too.
+ */
+async function broadcast(size: number): Promise<void> {
+  for (let i = 0; i < size; i += 2000) {
+    await seedDevices(Array.from({ length: Math.min(2000, size - i) }, (_, j) => ({ token: `ok-broadcast-${randomUUID()}-${i + j}`, platform: "android" as const })));
+  }
+  const staff = await signedInUser({ pushSender: true });
+  const started = Date.now();
+  const { messageId, recipients } = await staff.call<{ messageId: string; recipients: number }>("sendMessage", { title: "Broadcast", body: "To every device", audience: { all: true } });
+  const written = Date.now();
+  await staff.close();
+  const collection = adminDb().collection("messages").doc(messageId).collection("recipients");
+  await waitFor(
+    `${recipients} broadcast recipients to be final`,
+    async () => ((await collection.where("status", "in", [-1, -2]).count().get()).data().count === 0 ? true : undefined),
+    30 * 60_000,
+    1000,
+  );
+  const final = Date.now();
+  const accepted = (await collection.where("status", "==", 200).count().get()).data().count;
+  console.log(
+    [
+      `broadcast { all: true } to ${recipients} devices (message ${messageId}):`,
+      `  sendMessage wrote all recipients in ${((written - started) / 1000).toFixed(1)} s (${Math.round(recipients / ((written - started) / 1000))} recipients/s)`,
+      `  all final ${((final - started) / 1000).toFixed(1)} s after the call began (${Math.round(recipients / ((final - started) / 1000))} recipients/s end to end); ${accepted} accepted`,
+    ].join("\n"),
+  );
+}
+
 await rawSendEach(Number(process.env.BENCH_RAW_BATCHES ?? 20));
 // Warm-up: the emulator starts a worker process per function on first use; keep that out of the figures.
 await drain(100, false);
 for (const size of SIZES) await drain(size);
+if (BROADCAST > 0) await broadcast(BROADCAST);
 process.exit(0);

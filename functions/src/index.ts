@@ -9,3 +9,8 @@ export { listDevices } from "./functions/listDevices";
 export { resetBadge } from "./functions/resetBadge";
 export { onRecipientCreated } from "./functions/onRecipientCreated";
 export { dispatchBatch } from "./functions/dispatchBatch";
+export { sendMessage } from "./functions/sendMessage";
+export { cancelMessage } from "./functions/cancelMessage";
+export { getMessageReport } from "./functions/getMessageReport";
+export { setPreferences } from "./functions/setPreferences";
+export { api } from "./functions/api";

@@ -7,6 +7,7 @@ import { messagingClient } from "../fcm/client";
 import { classify, type SendOutcome } from "../fcm/outcome";
 import { messageRef } from "../messages/collection";
 import { messageDoc, type MessageDoc } from "../messages/schema";
+import { holdDispatch } from "../sending/hold";
 import { describeZodError } from "../shared/callable";
 import { COLLECTIONS, STATUS, type RetiredReason } from "../shared/contract";
 import { db } from "../shared/firestore";
@@ -78,6 +79,8 @@ export async function dispatchBatch(task: DispatchTask, taskId: string): Promise
     logger.warn("dispatch: message not found; its recipients stay pending", { messageId: task.messageId });
     return summary;
   }
+  // Sending (issue #5): a cancelled message claims nothing more; a scheduled one waits for its sendAt.
+  if (await holdDispatch(task, taskId, messageSnapshot.data(), config.shards)) return summary;
   const parsedMessage = messageDoc.safeParse(messageSnapshot.data());
 
   const claim = await claimBatch(task.messageId, shardRange(task.shard, config.shards), task.after, config.batchSize, config.leaseSeconds);

@@ -138,3 +138,14 @@ function summarize(deviceId: string, device: DeviceDoc): DeviceSummary {
     updatedAt: device.updatedAt.toDate().toISOString(),
   };
 }
+
+/** Deletes a device whoever owns it: for a partner server holding the `devices:write` scope. */
+export async function removeDevice(deviceId: string): Promise<{ deviceId: string; deleted: true }> {
+  const ref = devicesCollection().doc(deviceId);
+  await db().runTransaction(async (tx) => {
+    const snapshot = await tx.get(ref);
+    if (!snapshot.exists) throw new HttpsError("not-found", "No device with this ID is registered.", { field: "deviceId" });
+    tx.delete(ref);
+  });
+  return { deviceId, deleted: true };
+}

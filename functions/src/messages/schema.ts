@@ -30,6 +30,23 @@ export const messageDoc = z.object({
   launchImage: z.string().max(256).optional(),
   senderId: z.string().nullable().optional(),
   createdAt: zTimestamp.optional(),
+  // Written by sendMessage (issue #5); a message written directly has none of them.
+  /** Users who muted this category get no recipient. */
+  category: z.string().max(64).optional(),
+  /** Delivery waits until then (the dispatch holds the message's tasks). */
+  sendAt: zTimestamp.nullable().optional(),
+  /** Set by cancelMessage: nothing pending is sent any more. */
+  cancelledAt: zTimestamp.nullable().optional(),
+  /** The audience as asked for (without vars). */
+  audience: z.record(z.string(), z.unknown()).optional(),
+  /** Recipient documents written for the audience; null while they are being written. */
+  recipientCount: z.number().int().min(0).nullable().optional(),
+  recipientsWrittenAt: zTimestamp.nullable().optional(),
+  /** The sender's idempotency key and a hash of the request it came with (a repeat with another body is a conflict). */
+  idempotencyKey: z.string().optional(),
+  requestHash: z.string().optional(),
+  /** How the message was sent: `callable` (staff) or `api` (an access key). */
+  via: z.enum(["callable", "api"]).optional(),
 });
 export type MessageDoc = z.infer<typeof messageDoc>;
 

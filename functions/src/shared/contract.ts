@@ -7,6 +7,12 @@ export const COLLECTIONS = {
   devices: "devices",
   messages: "messages",
   recipients: "recipients",
+  /** `preferences/{uid}`: a user's own settings (muted categories); readable by that user only. */
+  preferences: "preferences",
+  /** `accessKeys/{keyId}`: partner servers' API keys, stored as hashes; no client access. */
+  accessKeys: "accessKeys",
+  /** `apiGuards/{id}`: IP-ban and rate-limit counters of the HTTPS API; no client access. */
+  apiGuards: "apiGuards",
 } as const;
 
 /** Per-recipient delivery status. Positive values other than 200 are FCM's HTTP status of a final failure. */
@@ -36,4 +42,19 @@ export const LIMITS = {
   /** FCM rejects a message whose payload exceeds this many bytes. */
   fcmPayloadBytes: 4096,
   userInfoEntries: 20,
+  /** How far ahead `sendAt` may be: Cloud Tasks schedules at most 30 days ahead. */
+  sendAheadDays: 30,
+  /** Users or devices named in one audience (the rest of a large audience is a `where` or `all`). */
+  audienceListMax: 1000,
+  /** Key/value pairs in one `where` audience (Firestore allows 30 disjunctions in an OR query). */
+  audienceWhereMax: 10,
+  mutedCategoriesMax: 50,
 } as const;
+
+/** Lifecycle of a message as the report shows it. */
+export const MESSAGE_STATES = ["scheduled", "sending", "done", "cancelled"] as const;
+export type MessageState = (typeof MESSAGE_STATES)[number];
+
+/** Scopes an access key of the HTTPS API may hold. */
+export const KEY_SCOPES = ["devices:write", "messages:send", "messages:broadcast"] as const;
+export type KeyScope = (typeof KEY_SCOPES)[number];

@@ -48,3 +48,28 @@ export const TASK_MAX_PER_SECOND = defineInt("DISPATCH_MAX_PER_SECOND", {
   default: 15,
   description: "Cloud Tasks: batches started per second. 15 × 500 = 450,000 messages a minute, under FCM's default 600,000.",
 });
+
+export const API_BAN_FAILURES = defineInt("API_BAN_FAILURES", {
+  default: 10,
+  description: "HTTPS API: failed authentications from one IP within the window that ban the IP.",
+});
+
+export const API_BAN_WINDOW_SECONDS = defineInt("API_BAN_WINDOW_SECONDS", {
+  default: 600,
+  description: "HTTPS API: the fixed window in which failed authentications from one IP are counted.",
+});
+
+export const API_BAN_SECONDS = defineInt("API_BAN_SECONDS", {
+  default: 3600,
+  description: "HTTPS API: how long a banned IP gets 429 to every request.",
+});
+
+export const API_KEY_RATE_PER_MINUTE = defineInt("API_KEY_RATE_PER_MINUTE", {
+  default: 600,
+  description: "HTTPS API: requests one access key may make per minute (fixed one-minute windows).",
+});
+
+export const API_MAX_BODY_BYTES = defineInt("API_MAX_BODY_BYTES", {
+  default: 262144,
+  description: "HTTPS API: larger request bodies are refused with 413.",
+});

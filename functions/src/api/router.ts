@@ -1,0 +1,160 @@
+import type { Response } from "express";
+import type { Request } from "firebase-functions/v2/https";
+import { z } from "zod";
+import { registerDeviceInput } from "../devices/schema";
+import { registerDevice, removeDevice } from "../devices/service";
+import { rangeList } from "../keys/schema";
+import { verifyKey, type VerifiedKey } from "../keys/service";
+import { describeZodError } from "../shared/callable";
+import type { KeyScope } from "../shared/contract";
+import { API_MAX_BODY_BYTES } from "../shared/params";
+import { cancelMessage } from "../sending/cancel";
+import { messageReport } from "../sending/report";
+import { keySender } from "../sending/sender";
+import { messageRefInput, sendMessageInput, userIdSchema } from "../sending/schema";
+import { sendMessage } from "../sending/send";
+import { clientIp } from "./clientIp";
+import { ApiError, sendError, unauthenticated } from "./errors";
+import { banRemaining, rateLimited, recordAuthFailure } from "./guards";
+
+/** A partner server registers devices for its own users: the registerDevice body plus whose device it is. */
+const apiRegisterDeviceInput = registerDeviceInput.extend({ userId: userIdSchema });
+
+interface Context {
+  req: Request;
+  key: VerifiedKey;
+  /** Path segments after `/v1`. */
+  segments: string[];
+}
+
+/**
+ * The request body, parsed from the raw bytes rather than taken from
+ * `req.body`: the platform's parser only runs for `Content-Type:
+ * application/json`, and a body sent as anything else should still mean the
+ * same thing (or fail with our JSON error, not an empty object).
+ */
+function jsonBody(req: Request): unknown {
+  const raw = req.rawBody?.toString("utf8") ?? "";
+  if (raw.trim() === "") return {};
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new ApiError(400, "invalid-argument", "The body is not valid JSON.");
+  }
+}
+
+function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const { field, message } = describeZodError(parsed.error);
+    throw new ApiError(400, "invalid-argument", message, field);
+  }
+  return parsed.data;
+}
+
+function requireScope(context: Context, scope: KeyScope): void {
+  if (!context.key.key.scopes.includes(scope)) throw new ApiError(403, "permission-denied", `This key lacks the "${scope}" scope.`);
+}
+
+type Handler = (context: Context) => Promise<{ status: number; body: unknown }>;
+
+const notFound = () => new ApiError(404, "not-found", "No such route.");
+
+/** Routes by method and path (`/v1/...`); anything else is 404. */
+function route(method: string, segments: string[]): Handler | undefined {
+  const [resource, id, action, ...rest] = segments;
+  if (rest.length > 0) return undefined;
+  if (resource === "devices") {
+    if (method === "POST" && id === undefined) {
+      return async (c) => {
+        requireScope(c, "devices:write");
+        const { userId, ...device } = parse(apiRegisterDeviceInput, jsonBody(c.req));
+        const result = await registerDevice(userId, device);
+        return { status: result.created ? 201 : 200, body: result };
+      };
+    }
+    if (method === "DELETE" && id !== undefined && action === undefined) {
+      return async (c) => {
+        requireScope(c, "devices:write");
+        const { deviceId } = parse(registerDeviceInput.pick({ deviceId: true }), { deviceId: id });
+        return { status: 200, body: await removeDevice(deviceId) };
+      };
+    }
+  }
+  if (resource === "messages") {
+    if (method === "POST" && id === undefined) {
+      return async (c) => {
+        requireScope(c, "messages:send");
+        const input = parse(sendMessageInput, jsonBody(c.req));
+        if ("all" in input.audience) requireScope(c, "messages:broadcast");
+        const result = await sendMessage(keySender(c.key.keyId), input);
+        return { status: 201, body: result };
+      };
+    }
+    if (method === "GET" && id !== undefined && action === undefined) {
+      return async (c) => {
+        requireScope(c, "messages:send");
+        const { messageId } = parse(messageRefInput, { messageId: id });
+        return { status: 200, body: await messageReport(keySender(c.key.keyId), messageId) };
+      };
+    }
+    if (method === "POST" && id !== undefined && action === "cancel") {
+      return async (c) => {
+        requireScope(c, "messages:send");
+        const { messageId } = parse(messageRefInput, { messageId: id });
+        return { status: 200, body: await cancelMessage(keySender(c.key.keyId), messageId) };
+      };
+    }
+  }
+  return undefined;
+}
+
+/** The bearer secret, or undefined when the header is missing or not a bearer. */
+function bearer(req: Request): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get("authorization") ?? "");
+  return match?.[1];
+}
+
+/**
+ * One request of the partner API, checked in this order: a banned IP is
+ * refused before anything else is looked at; then the body size; then the
+ * key (a failure counts toward the IP's ban); the key's IP ranges; its rate;
+ * the route; the scope; the body.
+ */
+export async function handleApiRequest(req: Request, res: Response): Promise<void> {
+  try {
+    const ip = clientIp(req);
+    const banned = await banRemaining(ip);
+    if (banned !== undefined) throw new ApiError(429, "rate-limited", "Too many failed authentications from this address; try again later.", undefined, banned);
+
+    const size = req.rawBody?.length ?? Number(req.get("content-length") ?? 0);
+    if (size > API_MAX_BODY_BYTES.value()) throw new ApiError(413, "payload-too-large", `The body is larger than ${API_MAX_BODY_BYTES.value()} bytes.`);
+
+    const secret = bearer(req);
+    const key = secret ? await verifyKey(secret) : undefined;
+    if (!key) {
+      await recordAuthFailure(ip);
+      throw unauthenticated();
+    }
+    if (key.key.ipRanges.length > 0 && !rangeList(key.key.ipRanges).check(ip, ip.includes(":") ? "ipv6" : "ipv4")) {
+      throw new ApiError(403, "permission-denied", "This key may not be used from this address.");
+    }
+    const retryAfter = await rateLimited(key.keyId);
+    if (retryAfter !== undefined) throw new ApiError(429, "rate-limited", "This key made too many requests; slow down.", undefined, retryAfter);
+
+    const segments = req.path.split("/").filter(Boolean);
+    if (segments[0] !== "v1") throw notFound();
+    let decoded: string[];
+    try {
+      decoded = segments.slice(1).map(decodeURIComponent);
+    } catch {
+      throw notFound();
+    }
+    const handler = route(req.method, decoded);
+    if (!handler) throw notFound();
+    const { status, body } = await handler({ req, key, segments: segments.slice(1) });
+    res.status(status).json(body);
+  } catch (err) {
+    sendError(res, err);
+  }
+}

@@ -1,0 +1,6 @@
+import { validatedOnCall } from "../shared/callable";
+import { setPreferences as set } from "../sending/preferences";
+import { setPreferencesInput } from "../sending/schema";
+
+/** Any signed-in user: the notification categories they do not want. */
+export const setPreferences = validatedOnCall(setPreferencesInput, (data, caller) => set(caller.uid, data.mutedCategories));

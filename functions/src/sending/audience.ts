@@ -1,0 +1,85 @@
+import { FieldPath, Filter, type DocumentData, type DocumentSnapshot, type Query } from "firebase-admin/firestore";
+import { COLLECTIONS } from "../shared/contract";
+import { db } from "../shared/firestore";
+import type { Audience } from "./schema";
+
+/** Devices read per query page: bounded memory however large the audience. */
+export const AUDIENCE_PAGE = 500;
+/** Firestore's limit on the values of one `in` filter. */
+const IN_LIMIT = 30;
+
+export interface AudienceDevice {
+  deviceId: string;
+  userId: string;
+}
+
+// Devices are read raw, field by field: one malformed device document (they may
+// be written by scripts) must not fail a whole send.
+type DeviceQuery = Query<DocumentData>;
+
+function audienceDevice(snapshot: DocumentSnapshot): AudienceDevice | undefined {
+  const userId: unknown = snapshot.get("userId");
+  return typeof userId === "string" ? { deviceId: snapshot.id, userId } : undefined;
+}
+
+/** Only live devices the owner has not switched off are in any audience. */
+function live(query: DeviceQuery): DeviceQuery {
+  return query.where("retired", "==", false).where("enabled", "==", true);
+}
+
+/**
+ * Pages through a query ordered by document id (`startAfter` the last id):
+ * no offsets, each page costs what it returns, and the order is stable while
+ * devices are added or removed during the walk.
+ */
+async function* paged(query: DeviceQuery): AsyncGenerator<AudienceDevice[]> {
+  let after: string | undefined;
+  for (;;) {
+    let page = query.orderBy(FieldPath.documentId()).limit(AUDIENCE_PAGE);
+    if (after !== undefined) page = page.startAfter(after);
+    const snapshot = await page.get();
+    if (snapshot.empty) return;
+    yield snapshot.docs.map(audienceDevice).filter((d) => d !== undefined);
+    if (snapshot.size < AUDIENCE_PAGE) return;
+    after = snapshot.docs[snapshot.size - 1]?.id;
+  }
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * The devices of an audience, in pages. Every query carries the live/enabled
+ * filters, and all of them are equality filters ordered by document id, which
+ * Firestore serves by merging its single-field indexes: no composite index is
+ * needed, whatever `userInfo` keys a `where` audience names.
+ *
+ * A device may appear twice only across the chunks of a `users` list naming
+ * the same user twice or a `devices` list naming a device twice; the writer
+ * keys recipients by device, so that still yields one recipient.
+ */
+export async function* audienceDevices(audience: Audience): AsyncGenerator<AudienceDevice[]> {
+  const devices = db().collection(COLLECTIONS.devices);
+  if ("all" in audience) {
+    yield* paged(live(devices));
+  } else if ("users" in audience) {
+    for (const chunk of chunks([...new Set(audience.users)], IN_LIMIT)) yield* paged(live(devices.where("userId", "in", chunk)));
+  } else if ("devices" in audience) {
+    for (const chunk of chunks([...new Set(audience.devices)], AUDIENCE_PAGE)) {
+      const snapshots = await devices.firestore.getAll(...chunk.map((id) => devices.doc(id)));
+      const page: AudienceDevice[] = [];
+      for (const snapshot of snapshots) {
+        const device = snapshot.exists ? audienceDevice(snapshot) : undefined;
+        if (device && snapshot.get("retired") === false && snapshot.get("enabled") === true) page.push(device);
+      }
+      if (page.length > 0) yield page;
+    }
+  } else {
+    const pairs = Object.entries(audience.where).map(([key, value]) => Filter.where(new FieldPath("userInfo", key), "==", value));
+    const match = audience.match === "any" ? Filter.or(...pairs) : Filter.and(...pairs);
+    yield* paged(live(devices.where(match)));
+  }
+}

@@ -1,0 +1,128 @@
+import { z } from "zod";
+import { deviceIdSchema, userInfoSchema } from "../devices/schema";
+import { buildFcmMessage, payloadBytes, RecipientError } from "../fcm/build";
+import { LIMITS, PLATFORMS } from "../shared/contract";
+import { MAX_TTL_SECONDS, type MessageDoc } from "../messages/schema";
+
+/**
+ * Inputs of the staff callables and of the HTTPS API: one schema each, shared
+ * by both entry points so that a body is valid for one exactly when it is
+ * valid for the other.
+ */
+
+export const userIdSchema = z.string({ error: "must be a string" }).min(1, "must not be empty").max(128, "must be at most 128 characters");
+
+export const categorySchema = z
+  .string({ error: "must be a string" })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "must be 1–64 letters, digits, '.', '-' or '_', starting with a letter or digit");
+
+const varValue = z.union([z.string().max(1024), z.number().finite(), z.boolean()], { error: "values must be strings, numbers or booleans" });
+const varsOfUser = z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "names must be 1–64 letters, digits, '.', '-' or '_'"), varValue);
+
+const whereSchema = userInfoSchema.refine((value) => Object.keys(value).length >= 1 && Object.keys(value).length <= LIMITS.audienceWhereMax, {
+  error: `must have 1 to ${LIMITS.audienceWhereMax} key/value pairs`,
+});
+
+const AUDIENCE_HELP = "must be one of { users: [...] }, { devices: [...] }, { all: true } or { where: {...}, match: \"all\" | \"any\" }";
+
+/**
+ * Who a message goes to. Picked by its key before parsing, so that an error
+ * names the field inside the audience (`audience.users.3`) rather than only
+ * "no option matched".
+ */
+const audienceShapes = {
+  users: z.strictObject({ users: z.array(userIdSchema).min(1, "must name at least one user").max(LIMITS.audienceListMax, `must name at most ${LIMITS.audienceListMax} users`) }),
+  devices: z.strictObject({ devices: z.array(deviceIdSchema).min(1, "must name at least one device").max(LIMITS.audienceListMax, `must name at most ${LIMITS.audienceListMax} devices`) }),
+  all: z.strictObject({ all: z.literal(true, { error: "must be true" }) }),
+  where: z.strictObject({ where: whereSchema, match: z.enum(["all", "any"], { error: "must be \"all\" or \"any\"" }).default("all") }),
+};
+
+export const audienceSchema = z.unknown().transform((value, ctx) => {
+  const kind = value && typeof value === "object" && !Array.isArray(value) ? Object.keys(audienceShapes).find((k) => k in value) : undefined;
+  if (!kind) {
+    ctx.addIssue({ code: "custom", message: AUDIENCE_HELP });
+    return z.NEVER;
+  }
+  const parsed = audienceShapes[kind as keyof typeof audienceShapes].safeParse(value);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: issue.path } as Parameters<typeof ctx.addIssue>[0]);
+    return z.NEVER;
+  }
+  return parsed.data;
+});
+export type Audience = z.output<typeof audienceShapes.users> | z.output<typeof audienceShapes.devices> | z.output<typeof audienceShapes.all> | z.output<typeof audienceShapes.where>;
+
+/** Longest ids a message gets (an idempotent id is 40 hex characters): used to size the payload before the id exists. */
+const LONGEST_MESSAGE_ID = "m".repeat(40);
+const PLACEHOLDER_NAMES = /\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g;
+
+export const sendMessageInput = z
+  .strictObject({
+    title: z.string({ error: "must be a string" }).min(1, "must not be empty").max(LIMITS.titleMax, `must be at most ${LIMITS.titleMax} characters`),
+    body: z.string({ error: "must be a string" }).min(1, "must not be empty").max(LIMITS.bodyMax, `must be at most ${LIMITS.bodyMax} characters`),
+    data: z
+      .record(z.string().min(1).max(256), z.string().max(4096), { error: "must map strings to strings" })
+      .refine((value) => !("messageId" in value) && !("link" in value) && !("badge" in value), "must not use the reserved keys messageId, link or badge")
+      .optional(),
+    link: z.string().min(1).max(2048, "must be at most 2048 characters").optional(),
+    imageUrl: z.url({ error: "must be an absolute URL" }).max(2048, "must be at most 2048 characters").optional(),
+    sound: z.string().min(1).max(256).optional(),
+    badge: z.union([z.literal("increment"), z.number().int().min(0).max(99999)], { error: "must be \"increment\" or a whole number from 0 to 99999" }).optional(),
+    collapseKey: z.string().min(1).max(64, "must be at most 64 characters").optional(),
+    ttlSeconds: z.number().int("must be a whole number").min(0).max(MAX_TTL_SECONDS, `must be at most ${MAX_TTL_SECONDS} (28 days)`).optional(),
+    priority: z.enum(["normal", "high"], { error: "must be \"normal\" or \"high\"" }).optional(),
+    category: categorySchema.optional(),
+    audience: audienceSchema,
+    /** Per-user placeholder values: `{ [userId]: { name: value } }`. */
+    vars: z
+      .record(userIdSchema, varsOfUser)
+      .refine((value) => Object.keys(value).length <= LIMITS.audienceListMax, `must hold at most ${LIMITS.audienceListMax} users`)
+      .optional(),
+    sendAt: z.iso
+      .datetime({ offset: true, error: "must be an ISO 8601 date-time such as 2030-01-31T08:00:00Z" })
+      .transform((value) => new Date(value))
+      .refine((date) => date.getTime() <= Date.now() + LIMITS.sendAheadDays * 86_400_000, `must be at most ${LIMITS.sendAheadDays} days ahead`)
+      .optional(),
+    idempotencyKey: z.string().regex(/^[\x21-\x7e]{1,128}$/, "must be 1–128 visible ASCII characters").optional(),
+  })
+  .superRefine((input, ctx) => {
+    // The 4096-byte limit, checked on the largest payload any recipient could get:
+    // every platform, placeholders unfilled and filled with each user's vars.
+    const message: MessageDoc = { ...input, sendAt: undefined };
+    const names = new Set([...`${input.title}${input.body}`.matchAll(PLACEHOLDER_NAMES)].map((m) => m[1] as string));
+    const asWritten = Object.fromEntries([...names].map((name) => [name, `{{${name}}}`]));
+    const varSets = [asWritten, ...Object.values(input.vars ?? {}).map((vars) => ({ ...asWritten, ...vars }))];
+    let largest = 0;
+    for (const platform of PLATFORMS) {
+      for (const vars of varSets) {
+        try {
+          const fcm = buildFcmMessage({ messageId: LONGEST_MESSAGE_ID, recipientId: "r".repeat(22), message, token: "t", platform, vars, badge: input.badge === undefined ? undefined : 99999 });
+          largest = Math.max(largest, payloadBytes(fcm));
+        } catch (err) {
+          // buildFcmMessage refuses an oversized payload itself.
+          if (!(err instanceof RecipientError)) throw err;
+          largest = Math.max(largest, LIMITS.fcmPayloadBytes + 1);
+        }
+      }
+    }
+    if (largest > LIMITS.fcmPayloadBytes) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["body"],
+        message: `the notification would exceed FCM's ${LIMITS.fcmPayloadBytes}-byte payload limit (multi-byte characters count in bytes); shorten the body, title or data`,
+      });
+    }
+  });
+export type SendMessageInput = z.output<typeof sendMessageInput>;
+
+export const messageRefInput = z.strictObject({ messageId: z.string().min(1, "must not be empty").max(128).regex(/^[A-Za-z0-9_-]+$/, "is not a message id") });
+
+export const setPreferencesInput = z.strictObject({
+  mutedCategories: z
+    .array(categorySchema)
+    .max(LIMITS.mutedCategoriesMax, `must hold at most ${LIMITS.mutedCategoriesMax} categories`)
+    .transform((list) => [...new Set(list)]),
+});
+
+/** `preferences/{uid}` as stored. */
+export const preferencesDoc = z.object({ mutedCategories: z.array(z.string()).default([]) });

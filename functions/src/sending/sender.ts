@@ -1,0 +1,31 @@
+import { HttpsError } from "firebase-functions/v2/https";
+import type { MessageDoc } from "../messages/schema";
+
+/**
+ * Who sends: a staff member through the callables (their uid) or a partner
+ * server through the HTTPS API (`key:<keyId>`). Idempotency keys are scoped
+ * to the sender; partner keys see only their own messages.
+ */
+export interface Sender {
+  senderId: string;
+  via: "callable" | "api";
+}
+
+export function staffSender(uid: string): Sender {
+  return { senderId: uid, via: "callable" };
+}
+
+export function keySender(keyId: string): Sender {
+  return { senderId: `key:${keyId}`, via: "api" };
+}
+
+/**
+ * Staff (the `pushSender` claim) may see and cancel any message, as the rules
+ * let them read every message; an access key only the messages it sent. A
+ * message of another key is "not found", so an id says nothing about others.
+ */
+export function assertMayManage(sender: Sender, message: MessageDoc | undefined): asserts message is MessageDoc {
+  if (!message || (sender.via === "api" && message.senderId !== sender.senderId)) {
+    throw new HttpsError("not-found", "No message with this id.", { field: "messageId" });
+  }
+}

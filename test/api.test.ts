@@ -1,0 +1,212 @@
+import assert from "node:assert/strict";
+import { randomInt, randomUUID } from "node:crypto";
+import { describe, it } from "node:test";
+import { createKey, revokeKey } from "../functions/src/keys/service.ts";
+import type { KeyScope } from "../functions/src/shared/contract.ts";
+import { PROJECT_ID, REGION, stackEnv } from "./support/env.ts";
+import { seedDevices, waitUntilFinal } from "./support/fixtures.ts";
+import { acceptedFor } from "./support/stand-in.ts";
+import { waitFor } from "./support/wait.ts";
+
+/** Must match functions/.env.demo-push. */
+const BAN_FAILURES = 5;
+const RATE_PER_MINUTE = 30;
+const MAX_BODY_BYTES = 16384;
+
+interface ApiResponse {
+  status: number;
+  headers: Headers;
+  body: unknown;
+  text: string;
+}
+
+/** A fresh simulated client address per test, so bans and failures never spill over. */
+const newIp = () => `198.51.${randomInt(0, 256)}.${randomInt(1, 255)}`;
+
+async function api(path: string, options: { method?: string; key?: string; body?: unknown; raw?: string; contentType?: string; ip?: string; authorization?: string } = {}): Promise<ApiResponse> {
+  const headers: Record<string, string> = { "x-forwarded-for": options.ip ?? newIp() };
+  if (options.key) headers.authorization = `Bearer ${options.key}`;
+  if (options.authorization) headers.authorization = options.authorization;
+  let body: string | undefined = options.raw;
+  if (options.body !== undefined) body = JSON.stringify(options.body);
+  if (body !== undefined) headers["content-type"] = options.contentType ?? "application/json";
+  const res = await fetch(`${stackEnv("FUNCTIONS_EMULATOR_ORIGIN")}/${PROJECT_ID}/${REGION}/api${path}`, { method: options.method ?? (body === undefined ? "GET" : "POST"), headers, body });
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, headers: res.headers, body: parsed, text };
+}
+
+const errorCode = (res: ApiResponse) => (res.body as { error?: { code?: string } } | undefined)?.error?.code;
+
+async function key(scopes: KeyScope[], ipRanges: string[] = []): Promise<string> {
+  return (await createKey({ name: `test ${randomUUID()}`, scopes, ipRanges })).secret;
+}
+
+const device = (userId = `u-${randomUUID()}`) => ({ userId, deviceId: `dev-${randomUUID()}`, token: `ok-${randomUUID()}`, platform: "android" });
+
+describe("HTTPS API for partner servers", () => {
+  it("registers a device, sends to its user, reports, cancels and deletes", { timeout: 60_000 }, async () => {
+    const secret = await key(["devices:write", "messages:send"]);
+    const d = device();
+    const registered = await api("/v1/devices", { key: secret, body: d });
+    assert.equal(registered.status, 201, registered.text);
+    assert.deepEqual(registered.body, { deviceId: d.deviceId, created: true });
+    assert.equal((await api("/v1/devices", { key: secret, body: d })).status, 200);
+
+    const sent = await api("/v1/messages", { key: secret, body: { title: "Grades", body: "New grades for {{name}}", audience: { users: [d.userId] }, vars: { [d.userId]: { name: "Kim" } } } });
+    assert.equal(sent.status, 201, sent.text);
+    const { messageId, recipients } = sent.body as { messageId: string; recipients: number };
+    assert.equal(recipients, 1);
+    await waitUntilFinal(messageId, 1);
+    const [received] = await acceptedFor([d.token]);
+    assert.equal((received?.message.notification as { body: string }).body, "New grades for Kim");
+
+    const report = await api(`/v1/messages/${messageId}`, { key: secret });
+    assert.equal(report.status, 200);
+    assert.equal((report.body as { state: string }).state, "done");
+    assert.deepEqual((report.body as { counts: unknown }).counts, { "200": 1 });
+    const cancel = await api(`/v1/messages/${messageId}/cancel`, { key: secret, method: "POST" });
+    assert.deepEqual(cancel.body, { messageId, cancelled: 0 });
+
+    // Another key, even with every scope, does not see this key's messages.
+    const other = await key(["messages:send", "messages:broadcast", "devices:write"]);
+    assert.equal((await api(`/v1/messages/${messageId}`, { key: other })).status, 404);
+    assert.equal((await api(`/v1/messages/${messageId}/cancel`, { key: other, method: "POST" })).status, 404);
+
+    const deleted = await api(`/v1/devices/${d.deviceId}`, { key: secret, method: "DELETE" });
+    assert.deepEqual([deleted.status, deleted.body], [200, { deviceId: d.deviceId, deleted: true }]);
+    assert.equal(errorCode(await api(`/v1/devices/${d.deviceId}`, { key: secret, method: "DELETE" })), "not-found");
+  });
+
+  it("allows exactly what each combination of scopes allows", { timeout: 120_000 }, async () => {
+    const target = await seedDevices([{}]);
+    const combos: KeyScope[][] = [
+      ["devices:write"],
+      ["messages:send"],
+      ["messages:broadcast"],
+      ["messages:send", "messages:broadcast"],
+      ["devices:write", "messages:send"],
+      ["devices:write", "messages:send", "messages:broadcast"],
+    ];
+    // Broadcasts are scheduled a day ahead and cancelled at once, so the scope check sends nothing.
+    const later = new Date(Date.now() + 86_400_000).toISOString();
+    for (const scopes of combos) {
+      const secret = await key(scopes);
+      const has = (s: KeyScope) => scopes.includes(s);
+      const register = await api("/v1/devices", { key: secret, body: device() });
+      assert.equal(register.status, has("devices:write") ? 201 : 403, `${scopes} register: ${register.text}`);
+      const direct = await api("/v1/messages", { key: secret, body: { title: "t", body: "b", audience: { devices: [target[0]!.deviceId] }, sendAt: later } });
+      assert.equal(direct.status, has("messages:send") ? 201 : 403, `${scopes} send: ${direct.text}`);
+      const broadcast = await api("/v1/messages", { key: secret, body: { title: "t", body: "b", audience: { all: true }, sendAt: later } });
+      assert.equal(broadcast.status, has("messages:send") && has("messages:broadcast") ? 201 : 403, `${scopes} broadcast: ${broadcast.text}`);
+      for (const res of [direct, broadcast]) {
+        if (res.status === 201) {
+          const id = (res.body as { messageId: string }).messageId;
+          assert.equal((await api(`/v1/messages/${id}/cancel`, { key: secret, method: "POST" })).status, 200);
+        } else assert.equal(errorCode(res), "permission-denied");
+      }
+      if (!has("messages:send")) assert.equal((await api("/v1/messages/abc", { key: secret })).status, 403);
+    }
+  });
+
+  it("answers a missing, malformed, wrong or revoked key with the same 401", async () => {
+    const created = await createKey({ name: "to revoke", scopes: ["messages:send"] });
+    assert.equal((await api("/v1/messages/none", { key: created.secret })).status, 404);
+    assert.equal(await revokeKey(created.keyId), true);
+    const wrongSecret = created.secret.slice(0, -4) + "AAAA";
+    const answers = await Promise.all([
+      api("/v1/messages/none"),
+      api("/v1/messages/none", { authorization: "Basic abc" }),
+      api("/v1/messages/none", { key: "not-a-key" }),
+      api("/v1/messages/none", { key: `pk_0123456789abcdef_${"A".repeat(43)}` }),
+      api("/v1/messages/none", { key: wrongSecret }),
+      api("/v1/messages/none", { key: created.secret }),
+    ]);
+    for (const answer of answers) {
+      assert.equal(answer.status, 401);
+      assert.equal(answer.text, answers[0]!.text);
+    }
+    assert.deepEqual(answers[0]!.body, { error: { code: "unauthenticated", message: "A valid access key is required: Authorization: Bearer <key>." } });
+  });
+
+  it("refuses a key from an address outside its allowed ranges (IPv4 and IPv6)", async () => {
+    const secret = await key(["devices:write"], ["203.0.113.0/24", "2001:db8::/32"]);
+    assert.equal((await api("/v1/devices", { key: secret, body: device(), ip: "203.0.113.77" })).status, 201);
+    assert.equal((await api("/v1/devices", { key: secret, body: device(), ip: "2001:db8:1::5" })).status, 201);
+    const outside = await api("/v1/devices", { key: secret, body: device(), ip: "192.0.2.1" });
+    assert.deepEqual([outside.status, errorCode(outside)], [403, "permission-denied"]);
+    assert.equal((await api("/v1/devices", { key: secret, body: device(), ip: "2001:db9::1" })).status, 403);
+    // Only the last X-Forwarded-For entry (added by Google's front end) counts: a forged first entry does not help.
+    assert.equal((await api("/v1/devices", { key: secret, body: device(), ip: "203.0.113.77, 192.0.2.1" })).status, 403);
+  });
+
+  it("bans an address after repeated failed authentications, then lets it back when the ban expires", { timeout: 30_000 }, async () => {
+    const secret = await key(["messages:send"]);
+    const ip = newIp();
+    for (let i = 0; i < BAN_FAILURES; i++) assert.equal((await api("/v1/messages/x", { key: "wrong", ip })).status, 401);
+    const banned = await api("/v1/messages/x", { key: secret, ip });
+    assert.deepEqual([banned.status, errorCode(banned)], [429, "rate-limited"]);
+    assert.ok(Number(banned.headers.get("retry-after")) >= 1);
+    // Other addresses are unaffected.
+    assert.equal((await api("/v1/messages/x", { key: secret })).status, 404);
+    const after = await waitFor("the ban to expire", async () => {
+      const res = await api("/v1/messages/x", { key: secret, ip });
+      return res.status === 429 ? undefined : res;
+    }, 15_000, 500);
+    assert.equal(after.status, 404);
+  });
+
+  it("limits each key's request rate with 429 and Retry-After", { timeout: 60_000 }, async () => {
+    const secret = await key(["messages:send"]);
+    const other = await key(["messages:send"]);
+    // Fixed one-minute windows: within 2 × limit + 1 requests one window must fill, even across a minute boundary.
+    let limited: ApiResponse | undefined;
+    for (let i = 0; i <= 2 * RATE_PER_MINUTE && !limited; i++) {
+      const res = await api("/v1/messages/x", { key: secret });
+      if (res.status === 429) limited = res;
+      else assert.equal(res.status, 404);
+    }
+    assert.ok(limited, "never rate limited");
+    assert.equal(errorCode(limited), "rate-limited");
+    assert.ok(Number(limited.headers.get("retry-after")) >= 1);
+    assert.equal((await api("/v1/messages/x", { key: other })).status, 404);
+  });
+
+  it("refuses oversize, malformed and invalid bodies, and unknown routes, with JSON errors", async () => {
+    const secret = await key(["devices:write", "messages:send"]);
+    const big = await api("/v1/messages", { key: secret, body: { title: "t", body: "b", audience: { all: true }, data: { x: "y".repeat(MAX_BODY_BYTES) } } });
+    assert.deepEqual([big.status, errorCode(big)], [413, "payload-too-large"]);
+    const malformed = await api("/v1/messages", { key: secret, raw: "{ not json", contentType: "text/plain" });
+    assert.deepEqual([malformed.status, errorCode(malformed)], [400, "invalid-argument"]);
+    // Sent as application/json, the platform's body parser refuses it before the function runs: still a 400.
+    assert.equal((await api("/v1/messages", { key: secret, raw: "{ not json" })).status, 400);
+    const invalid = await api("/v1/messages", { key: secret, body: { title: "t", body: "b", audience: { users: [42] } } });
+    assert.equal(invalid.status, 400);
+    assert.deepEqual(invalid.body, { error: { code: "invalid-argument", message: (invalid.body as { error: { message: string } }).error.message, field: "audience.users.0" } });
+    const badDevice = await api("/v1/devices", { key: secret, body: { ...device(), platform: "symbian" } });
+    assert.equal((badDevice.body as { error: { field: string } }).error.field, "platform");
+    for (const [method, path] of [["GET", "/v1/nothing"], ["GET", "/v2/messages"], ["PUT", "/v1/messages"], ["GET", "/v1/devices/x"]] as const) {
+      const res = await api(path, { key: secret, method });
+      assert.deepEqual([res.status, errorCode(res)], [404, "not-found"], `${method} ${path}`);
+    }
+  });
+
+  it("makes POST /v1/messages idempotent per key, and a reused key with another body a 409", { timeout: 60_000 }, async () => {
+    const secret = await key(["messages:send"]);
+    const [target] = await seedDevices([{}]);
+    const body = { title: "t", body: "b", audience: { devices: [target!.deviceId] }, idempotencyKey: "job-2024-06-01" };
+    const first = await api("/v1/messages", { key: secret, body });
+    const second = await api("/v1/messages", { key: secret, body });
+    assert.equal(first.status, 201);
+    assert.deepEqual(second.body, first.body);
+    const conflict = await api("/v1/messages", { key: secret, body: { ...body, title: "other" } });
+    assert.deepEqual([conflict.status, errorCode(conflict)], [409, "already-exists"]);
+    await waitUntilFinal((first.body as { messageId: string }).messageId, 1);
+    assert.equal((await acceptedFor([target!.token])).length, 1);
+  });
+});

@@ -1,0 +1,260 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { adminDb } from "./support/admin.ts";
+import { callError, signedInUser, type ClientUser } from "./support/client.ts";
+import { recipientStates, seedDevices, waitUntilFinal, type DeviceSeed } from "./support/fixtures.ts";
+import { acceptedFor, sendAttempts } from "./support/stand-in.ts";
+import { waitFor } from "./support/wait.ts";
+
+interface SendResult {
+  messageId: string;
+  recipients: number;
+}
+
+interface Report {
+  messageId: string;
+  state: "scheduled" | "sending" | "done" | "cancelled";
+  recipients: number;
+  counts: Record<string, number>;
+  other: number;
+}
+
+/** The device ids that got a recipient in the message. */
+async function recipientDevices(messageId: string): Promise<string[]> {
+  return [...(await recipientStates(messageId)).values()].map((r) => r.deviceId as string).sort();
+}
+
+const sorted = (ids: Iterable<string>) => [...ids].sort();
+
+describe("sending to audiences (staff callables)", () => {
+  let staff: ClientUser;
+  before(async () => {
+    staff = await signedInUser({ pushSender: true });
+  });
+  after(async () => {
+    await staff.close();
+  });
+
+  it("refuses callers without the pushSender claim, and bad input with the failing field", async () => {
+    const user = await signedInUser();
+    try {
+      const denied = await callError(user.call("sendMessage", { title: "Hi", body: "There", audience: { all: true } }));
+      assert.equal(denied.code, "functions/permission-denied");
+      for (const name of ["cancelMessage", "getMessageReport"]) {
+        assert.equal((await callError(user.call(name, { messageId: "abc" }))).code, "functions/permission-denied");
+      }
+    } finally {
+      await user.close();
+    }
+    const cases: Array<[unknown, string]> = [
+      [{ title: "x".repeat(51), body: "b", audience: { all: true } }, "title"],
+      [{ title: "t", body: "b", audience: { users: [] } }, "audience.users"],
+      [{ title: "t", body: "b", audience: { where: { grade: 9 }, match: "some" } }, "audience.match"],
+      [{ title: "t", body: "b", audience: { everyone: true } }, "audience"],
+      [{ title: "t", body: "b", audience: { all: true }, sendAt: new Date(Date.now() + 31 * 86_400_000).toISOString() }, "sendAt"],
+      [{ title: "t", body: "é".repeat(1800), data: { extra: "x".repeat(1000) }, audience: { all: true } }, "body"],
+      [{ title: "t", body: "b", audience: { all: true }, surprise: 1 }, "surprise"],
+    ];
+    for (const [input, field] of cases) {
+      const error = await callError(staff.call("sendMessage", input));
+      assert.equal(error.code, "functions/invalid-argument", `${field}: ${error.message}`);
+      assert.equal((error.details as { field?: string }).field, field, error.message);
+    }
+  });
+
+  it("{ users } reaches every live, enabled device of each user, leaves out muted users, fills per-user vars", { timeout: 60_000 }, async () => {
+    const ann = `ann-${randomUUID()}`;
+    const bob = `bob-${randomUUID()}`;
+    const muted = await signedInUser();
+    try {
+      assert.deepEqual(await muted.call("setPreferences", { mutedCategories: ["news", "news", "sport"] }), { mutedCategories: ["news", "sport"] });
+      const seeds: Array<DeviceSeed & { expect: boolean }> = [
+        { userId: ann, platform: "android", expect: true },
+        { userId: ann, platform: "ios", expect: true },
+        { userId: ann, enabled: false, expect: false },
+        { userId: bob, platform: "web", expect: true },
+        { userId: bob, retired: true, expect: false },
+        { userId: muted.uid as string, expect: false },
+      ];
+      const devices = await seedDevices(seeds);
+      const result = await staff.call<SendResult>("sendMessage", {
+        title: "Hello {{name}}",
+        body: "Your grade: {{grade}}",
+        category: "news",
+        audience: { users: [ann, bob, muted.uid, ann] },
+        vars: { [ann]: { name: "Ann", grade: "A" }, [bob]: { name: "Bob", grade: 2 }, [muted.uid as string]: { name: "M", grade: "C" } },
+      });
+      const wanted = devices.filter((_, i) => seeds[i]?.expect);
+      assert.equal(result.recipients, wanted.length);
+      assert.deepEqual(await recipientDevices(result.messageId), sorted(wanted.map((d) => d.deviceId)));
+      const states = await waitUntilFinal(result.messageId, wanted.length);
+      assert.ok([...states.values()].every((r) => r.status === 200));
+      const received = await acceptedFor(devices.map((d) => d.token));
+      assert.equal(received.length, wanted.length);
+      const bodies = received.map((m) => (m.message.notification as { title: string; body: string }).title + " / " + (m.message.notification as { body: string }).body).sort();
+      assert.deepEqual(bodies, ["Hello Ann / Your grade: A", "Hello Ann / Your grade: A", "Hello Bob / Your grade: 2"]);
+
+      // Without a category (or another one) the muted user is reached.
+      const other = await staff.call<SendResult>("sendMessage", { title: "t", body: "b", category: "weather", audience: { users: [muted.uid] } });
+      assert.equal(other.recipients, 1);
+    } finally {
+      await muted.close();
+    }
+  });
+
+  it("{ devices } reaches only the named devices that are live and enabled, once each", { timeout: 60_000 }, async () => {
+    const [live, disabled, retired, second] = await seedDevices([{}, { enabled: false }, { retired: true }, {}]);
+    const named = [live, disabled, retired, second].map((d) => d!.deviceId);
+    const result = await staff.call<SendResult>("sendMessage", { title: "t", body: "b", audience: { devices: [...named, named[0], `missing-${randomUUID()}`] } });
+    assert.equal(result.recipients, 2);
+    assert.deepEqual(await recipientDevices(result.messageId), sorted([live!.deviceId, second!.deviceId]));
+    await waitUntilFinal(result.messageId, 2);
+    assert.equal((await acceptedFor([live!.token, second!.token, disabled!.token, retired!.token])).length, 2);
+  });
+
+  it("{ where } matches userInfo with AND (match: all) or OR (match: any)", { timeout: 60_000 }, async () => {
+    const grade = `g-${randomUUID()}`;
+    const school = `s-${randomUUID()}`;
+    const [both, gradeOnly, schoolOnly, neither, bothDisabled] = await seedDevices([
+      { userInfo: { grade, school, extra: 1 } },
+      { userInfo: { grade } },
+      { userInfo: { school } },
+      { userInfo: { grade: "other", school: "other" } },
+      { userInfo: { grade, school }, enabled: false },
+    ]);
+    void neither;
+    void bothDisabled;
+    const and = await staff.call<SendResult>("sendMessage", { title: "t", body: "b", audience: { where: { grade, school } } });
+    assert.deepEqual(await recipientDevices(and.messageId), [both!.deviceId]);
+    const or = await staff.call<SendResult>("sendMessage", { title: "t", body: "b", audience: { where: { grade, school }, match: "any" } });
+    assert.deepEqual(await recipientDevices(or.messageId), sorted([both!.deviceId, gradeOnly!.deviceId, schoolOnly!.deviceId]));
+    await waitUntilFinal(or.messageId, 3);
+  });
+
+  it("{ all: true } reaches every live, enabled device in the project and nothing else", { timeout: 120_000 }, async () => {
+    await seedDevices([{}, {}, { enabled: false }, { retired: true }]);
+    const snapshot = await adminDb().collection("devices").get();
+    const expected = snapshot.docs.filter((d) => d.get("retired") === false && d.get("enabled") === true).map((d) => d.id);
+    const result = await staff.call<SendResult>("sendMessage", { title: "To everyone", body: "School is closed tomorrow.", audience: { all: true } });
+    assert.equal(result.recipients, expected.length);
+    assert.deepEqual(await recipientDevices(result.messageId), sorted(expected));
+    const states = await waitUntilFinal(result.messageId, expected.length, 100_000);
+    assert.equal(states.size, expected.length);
+  });
+
+  it("returns the first message for a repeated idempotencyKey and sends once; a different body with the key is refused", { timeout: 60_000 }, async () => {
+    const userId = `u-${randomUUID()}`;
+    const devices = await seedDevices([{ userId }, { userId }]);
+    const key = `nightly-${randomUUID()}`;
+    const input = { title: "Report ready", body: "Your report is ready.", audience: { users: [userId] }, idempotencyKey: key };
+    const first = await staff.call<SendResult>("sendMessage", input);
+    const again = await staff.call<SendResult>("sendMessage", { ...input });
+    assert.deepEqual(again, first);
+    assert.equal(first.recipients, 2);
+    await waitUntilFinal(first.messageId, 2);
+    const conflict = await callError(staff.call("sendMessage", { ...input, body: "Something else" }));
+    assert.equal(conflict.code, "functions/already-exists");
+    assert.equal((conflict.details as { field?: string }).field, "idempotencyKey");
+    // Another sender with the same key sends its own message.
+    const otherStaff = await signedInUser({ pushSender: true });
+    try {
+      const theirs = await otherStaff.call<SendResult>("sendMessage", input);
+      assert.notEqual(theirs.messageId, first.messageId);
+      await waitUntilFinal(theirs.messageId, 2);
+    } finally {
+      await otherStaff.close();
+    }
+    assert.equal((await acceptedFor(devices.map((d) => d.token))).length, 4);
+  });
+
+  it("holds a scheduled message until sendAt, then delivers it", { timeout: 60_000 }, async () => {
+    const userId = `u-${randomUUID()}`;
+    const devices = await seedDevices([{ userId }, { userId }]);
+    const sendAt = new Date(Date.now() + 8000);
+    const result = await staff.call<SendResult>("sendMessage", { title: "Later", body: "Scheduled", audience: { users: [userId] }, sendAt: sendAt.toISOString() });
+    assert.equal((await staff.call<Report>("getMessageReport", { messageId: result.messageId })).state, "scheduled");
+    // Until sendAt, the dispatch tasks that ran (one per shard, at the end of the trigger window) sent nothing.
+    await waitFor("the trigger window to pass", async () => (Date.now() > sendAt.getTime() - 3000 ? true : undefined), 10_000, 250);
+    assert.equal((await acceptedFor(devices.map((d) => d.token))).length, 0);
+    assert.ok([...(await recipientStates(result.messageId)).values()].every((r) => r.status === -1));
+
+    const states = await waitUntilFinal(result.messageId, 2, 40_000);
+    for (const state of states.values()) {
+      assert.equal(state.status, 200);
+      assert.ok((state.sentAt as { toMillis(): number }).toMillis() >= sendAt.getTime(), "sent before sendAt");
+    }
+    assert.equal((await staff.call<Report>("getMessageReport", { messageId: result.messageId })).state, "done");
+  });
+
+  it("cancels a scheduled message: every recipient -3, nothing sent", { timeout: 60_000 }, async () => {
+    const userId = `u-${randomUUID()}`;
+    const devices = await seedDevices([{ userId }, { userId }, { userId }]);
+    const sendAt = new Date(Date.now() + 5000);
+    const { messageId } = await staff.call<SendResult>("sendMessage", { title: "t", body: "b", audience: { users: [userId] }, sendAt: sendAt.toISOString() });
+    const cancelled = await staff.call<{ cancelled: number }>("cancelMessage", { messageId });
+    assert.equal(cancelled.cancelled, 3);
+    const report = await staff.call<Report>("getMessageReport", { messageId });
+    assert.equal(report.state, "cancelled");
+    assert.deepEqual(report.counts, { "-3": 3 });
+    // Past sendAt, the held tasks run and find nothing to send.
+    await waitFor("sendAt to pass", async () => (Date.now() > sendAt.getTime() + 4000 ? true : undefined), 15_000, 250);
+    assert.equal((await acceptedFor(devices.map((d) => d.token))).length, 0);
+    assert.equal((await callError(staff.call("cancelMessage", { messageId: "no-such-message" }))).code, "functions/not-found");
+  });
+
+  it("cancels mid-flight: sent recipients stay 200, ones waiting to retry become -3", { timeout: 60_000 }, async () => {
+    const userId = `u-${randomUUID()}`;
+    const tag = randomUUID().slice(0, 8);
+    const devices = await seedDevices([
+      ...Array.from({ length: 4 }, (_, i) => ({ userId, token: `ok-${tag}-${i}` })),
+      ...Array.from({ length: 4 }, (_, i) => ({ userId, token: `quota-${tag}-${i}` })),
+    ]);
+    const { messageId } = await staff.call<SendResult>("sendMessage", { title: "t", body: "b", audience: { users: [userId] } });
+    const byDevice = new Map(devices.map((d) => [d.deviceId, d.token]));
+    // Wait until the ok ones are sent and the quota ones are back at -1, backing off (Retry-After: 1).
+    await waitFor("first attempts done", async () => {
+      const states = [...(await recipientStates(messageId)).values()];
+      const ok = states.filter((r) => byDevice.get(r.deviceId as string)?.startsWith("ok-"));
+      const quota = states.filter((r) => byDevice.get(r.deviceId as string)?.startsWith("quota-"));
+      return ok.every((r) => r.status === 200) && quota.every((r) => r.status === -1 && r.attempts === 1) ? true : undefined;
+    }, 30_000, 100);
+    await staff.call("cancelMessage", { messageId });
+    const states = await waitUntilFinal(messageId, 8);
+    const quotaStatuses: number[] = [];
+    for (const r of states.values()) {
+      const token = byDevice.get(r.deviceId as string) as string;
+      if (token.startsWith("ok-")) assert.equal(r.status, 200);
+      else quotaStatuses.push(r.status);
+    }
+    // A retry already claimed (-2) when the cancel landed is let finish; the rest are cancelled.
+    assert.ok(quotaStatuses.every((s) => s === -3 || s === 429), `quota statuses ${quotaStatuses}`);
+    assert.ok(quotaStatuses.includes(-3), `quota statuses ${quotaStatuses}`);
+    const attempts = await Promise.all(devices.filter((d) => d.token.startsWith("quota-")).map((d) => sendAttempts(d.token)));
+    assert.ok(attempts.every((a) => a <= 2), `attempts ${attempts}`);
+    assert.equal((await staff.call<Report>("getMessageReport", { messageId })).state, "cancelled");
+  });
+
+  it("reports counts per status that match the recipient documents", { timeout: 60_000 }, async () => {
+    const userId = `u-${randomUUID()}`;
+    const tag = randomUUID().slice(0, 8);
+    await seedDevices([
+      { userId, token: `ok-${tag}-1` },
+      { userId, token: `ok-${tag}-2` },
+      { userId, token: `unregistered-${tag}` },
+      { userId, token: `invalid-${tag}` },
+      { userId, token: `mismatch-${tag}` },
+    ]);
+    const { messageId } = await staff.call<SendResult>("sendMessage", { title: "t", body: "b", audience: { users: [userId] } });
+    const states = await waitUntilFinal(messageId, 5);
+    const fromDocs: Record<string, number> = {};
+    for (const r of states.values()) fromDocs[String(r.status)] = (fromDocs[String(r.status)] ?? 0) + 1;
+    const report = await staff.call<Report>("getMessageReport", { messageId });
+    assert.deepEqual(report.counts, fromDocs);
+    assert.deepEqual(fromDocs, { "200": 2, "-99": 1, "400": 1, "403": 1 });
+    assert.equal(report.recipients, 5);
+    assert.equal(report.other, 0);
+    assert.equal(report.state, "done");
+    assert.equal((await callError(staff.call("getMessageReport", { messageId: "no-such-message" }))).code, "functions/not-found");
+  });
+});
