@@ -14,3 +14,4 @@ export { cancelMessage } from "./functions/cancelMessage";
 export { getMessageReport } from "./functions/getMessageReport";
 export { setPreferences } from "./functions/setPreferences";
 export { api } from "./functions/api";
+export { sweep } from "./functions/sweep";

@@ -1,4 +1,4 @@
-import { defineInt } from "firebase-functions/params";
+import { defineInt, defineString } from "firebase-functions/params";
 
 /**
  * Tunables, as firebase-functions params: set them in `functions/.env.<project>`
@@ -72,4 +72,41 @@ export const API_KEY_RATE_PER_MINUTE = defineInt("API_KEY_RATE_PER_MINUTE", {
 export const API_MAX_BODY_BYTES = defineInt("API_MAX_BODY_BYTES", {
   default: 262144,
   description: "HTTPS API: larger request bodies are refused with 413.",
+});
+
+export const SWEEP_SCHEDULE = defineString("SWEEP_SCHEDULE", {
+  default: "every 5 minutes",
+  description: "How often the sweep runs (Cloud Scheduler's App Engine syntax, e.g. \"every 5 minutes\", or a crontab line).",
+});
+
+export const SWEEP_PAGE_SIZE = defineInt("SWEEP_PAGE_SIZE", {
+  default: 200,
+  description: "Documents the sweep reads and changes per page (and per transaction; at most 500).",
+});
+
+export const SWEEP_TIME_BUDGET_SECONDS = defineInt("SWEEP_TIME_BUDGET_SECONDS", {
+  default: 240,
+  description: "The sweep starts no new page after this many seconds; what is left waits for the next run. Kept under the function's time limit.",
+});
+
+export const SWEEP_PENDING_AFTER_SECONDS = defineInt("SWEEP_PENDING_AFTER_SECONDS", {
+  default: 600,
+  description:
+    "A message older than this that still has pending (-1) recipients gets its dispatch tasks enqueued again, in case one was lost. Longer than a normal delivery with its retries, so a healthy message rarely gets a spare task.",
+});
+
+export const DEVICE_RETENTION_DAYS = defineInt("DEVICE_RETENTION_DAYS", {
+  default: 30,
+  description: "Retired devices are deleted this many days after they were retired.",
+});
+
+export const STALE_TOKEN_DAYS = defineInt("STALE_TOKEN_DAYS", {
+  default: 270,
+  description:
+    "A live device whose token was not re-registered for this many days is retired as `stale`. FCM already calls a token unused for a month stale, and Android tokens expire after 270 days; apps refresh their token on start, so a device this quiet is gone.",
+});
+
+export const MESSAGE_RETENTION_DAYS = defineInt("MESSAGE_RETENTION_DAYS", {
+  default: 90,
+  description: "Messages and their recipients are deleted this many days after the message was created.",
 });
