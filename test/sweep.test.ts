@@ -122,7 +122,7 @@ describe("the sweep", () => {
     assert.equal(spent.statusMessage, `worker lease expired after ${MAX_ATTEMPTS} attempts; last error: ${lastError}`);
     const spentQuiet = states.get(silent!)!;
     assert.equal(spentQuiet.status, 504);
-    assert.match(spentQuiet.statusMessage ?? "", /^worker lease expired after 3 attempts/);
+    assert.equal(spentQuiet.statusMessage, `worker lease expired after ${MAX_ATTEMPTS} attempts; no error was recorded`);
     assert.equal(await sendAttempts(spentWithError!.token), 0, "a recipient whose attempts are spent is not sent again");
     assert.equal(await sendAttempts(spentSilent!.token), 0);
 

@@ -65,14 +65,18 @@ export async function requeueExpiredLeases(ctx: SweepContext, maxAttempts: numbe
     if (cursor) query = query.startAfter(cursor);
     const page = await query.get();
     cursor = page.docs[page.size - 1];
-    const refs = page.docs.filter((doc) => messageIdOf(doc.ref) !== undefined).map((doc) => doc.ref);
-    if (refs.length > 0) {
+    const rows = page.docs.flatMap((doc) => {
+      const messageId = messageIdOf(doc.ref);
+      return messageId === undefined ? [] : [{ ref: doc.ref, messageId, shard: shardOf(doc.id, redispatch.shards) }];
+    });
+    if (rows.length > 0) {
       const outcome = await db().runTransaction(async (tx) => {
-        const snapshots = await tx.getAll(...refs);
+        const snapshots = await tx.getAll(...rows.map((row) => row.ref));
         const nowMs = Date.now();
-        const moved = { requeued: [] as DocumentReference[], exhausted: 0, malformed: 0 };
-        for (const snapshot of snapshots) {
-          if (!snapshot.exists) continue;
+        const moved = { requeued: [] as typeof rows, exhausted: 0, malformed: 0 };
+        for (const [index, snapshot] of snapshots.entries()) {
+          const row = rows[index];
+          if (!row || !snapshot.exists) continue;
           const parsed = recipientDoc.safeParse(snapshot.data());
           if (!parsed.success) {
             moved.malformed += 1;
@@ -93,7 +97,7 @@ export async function requeueExpiredLeases(ctx: SweepContext, maxAttempts: numbe
           } else {
             // The attempt stays counted: the dead worker may have sent it. statusMessage keeps the last real error.
             tx.update(snapshot.ref, { status: STATUS.pending, leaseExpiresAt: null, retryAt: null });
-            moved.requeued.push(snapshot.ref);
+            moved.requeued.push(row);
           }
         }
         return moved;
@@ -102,7 +106,7 @@ export async function requeueExpiredLeases(ctx: SweepContext, maxAttempts: numbe
       result.exhausted += outcome.exhausted;
       result.malformed += outcome.malformed;
       // Enqueued after the commit, so the task finds them pending. If this enqueue is lost, the pending pass finds them.
-      for (const ref of outcome.requeued) await redispatch.dispatch(messageIdOf(ref) as string, shardOf(ref.id, redispatch.shards));
+      for (const row of outcome.requeued) await redispatch.dispatch(row.messageId, row.shard);
     }
     if (page.size < ctx.pageSize) {
       result.done = true;
