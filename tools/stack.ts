@@ -156,7 +156,9 @@ function printWelcome(env: Record<string, string>): void {
 │   Pub/Sub       ${env.PUBSUB_EMULATOR_HOST}
 │   FCM stand-in  ${env.FCM_STAND_IN_URL}   (GET /_stand-in/messages lists what was "delivered")
 │
-│ Try it (in another terminal): sign up a user in the Auth emulator, then register a device:
+│ Try it (in another terminal): \`npm run demo\` registers a phone, sends it a message through
+│ sendMessage and prints the report and what the stand-in received. Or by hand, sign up a user
+│ in the Auth emulator, then register a device:
 │   TOKEN=$(curl -s -X POST -H 'Content-Type: application/json' -d '{"email":"me@example.com","password":"secret123","returnSecureToken":true}' \\
 │     'http://${env.FIREBASE_AUTH_EMULATOR_HOST}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=any' | sed 's/.*"idToken": *"\\([^"]*\\)".*/\\1/')
 │   curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
