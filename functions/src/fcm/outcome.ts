@@ -1,5 +1,5 @@
 import type { FirebaseError } from "firebase-admin/app";
-import type { RetiredReason } from "../shared/contract";
+import { NO_ANSWER_STATUS, type RetiredReason } from "../shared/contract";
 
 /** What one FCM answer means for its recipient. */
 export type SendOutcome =
@@ -19,6 +19,14 @@ const TRANSIENT_CODES = new Set([
   "app/network-timeout",
   "app/network-error",
 ]);
+
+/** The HTTP status behind a transient code, for errors that arrive without a response. */
+const STATUS_OF_CODE: Record<string, number> = {
+  "messaging/message-rate-exceeded": 429,
+  "messaging/device-message-rate-exceeded": 429,
+  "messaging/server-unavailable": 503,
+  "messaging/internal-error": 500,
+};
 
 /** Retry-After in seconds (a number or an HTTP date), if the answer had one. */
 function retryAfterSeconds(err: Pick<FirebaseError, "httpResponse">): number | undefined {
@@ -49,8 +57,9 @@ export function classify(response: { success: boolean; messageId?: string; error
       return { kind: "dead-token", status: 403, retire: "sender-mismatch", statusMessage };
   }
   if (TRANSIENT_CODES.has(err.code) || httpStatus === 429 || (httpStatus !== undefined && httpStatus >= 500)) {
-    // A timeout or dropped connection has no HTTP status; 504 records it as one.
-    return { kind: "transient", status: httpStatus ?? (err.code === "messaging/message-rate-exceeded" ? 429 : err.code === "messaging/server-unavailable" ? 503 : err.code === "messaging/internal-error" ? 500 : 504), statusMessage, retryAfterSeconds: retryAfterSeconds(err) };
+    // A timeout or dropped connection has no HTTP status of its own.
+    const status = httpStatus ?? STATUS_OF_CODE[err.code] ?? NO_ANSWER_STATUS;
+    return { kind: "transient", status, statusMessage, retryAfterSeconds: retryAfterSeconds(err) };
   }
   return { kind: "failed", status: httpStatus ?? 400, statusMessage };
 }

@@ -1,10 +1,10 @@
 import { Timestamp } from "firebase-admin/firestore";
-import { STATUS, type MessageState } from "../shared/contract";
+import { NO_ANSWER_STATUS, STATUS, type MessageState } from "../shared/contract";
 import { messagesCollection, recipientsCollection } from "../messages/collection";
 import { assertMayManage, type Sender } from "./sender";
 
 /** Codes the report counts one by one; any other code is in `other`. */
-const REPORTED_CODES = [STATUS.pending, STATUS.inProcess, STATUS.cancelled, STATUS.skippedDisabled, STATUS.notRegistered, STATUS.accepted, 400, 403, 404, 429, 500, 503, 504];
+const REPORTED_CODES = [STATUS.pending, STATUS.inProcess, STATUS.cancelled, STATUS.skippedDisabled, STATUS.notRegistered, STATUS.accepted, 400, 403, 404, 429, 500, 503, NO_ANSWER_STATUS];
 
 export interface MessageReport {
   messageId: string;

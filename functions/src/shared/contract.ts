@@ -25,6 +25,13 @@ export const STATUS = {
   accepted: 200,
 } as const;
 
+/**
+ * The final code for a send that never got an HTTP answer: a timeout or
+ * dropped connection, or a worker whose lease kept expiring until the
+ * recipient's attempts were spent (statusMessage tells which).
+ */
+export const NO_ANSWER_STATUS = 504;
+
 /** True when a recipient with this status will not change any more. */
 export function isFinalStatus(status: number): boolean {
   return status !== STATUS.pending && status !== STATUS.inProcess;

@@ -2,7 +2,7 @@ import { FieldPath, type DocumentReference, type QueryDocumentSnapshot } from "f
 import { logger } from "firebase-functions";
 import { shardCount, shardOf, shardRange } from "../delivery/shards";
 import { messageDoc, recipientDoc } from "../messages/schema";
-import { COLLECTIONS, STATUS } from "../shared/contract";
+import { COLLECTIONS, NO_ANSWER_STATUS, STATUS } from "../shared/contract";
 import { db } from "../shared/firestore";
 import { outOfTime, type SweepContext } from "./context";
 import type { Redispatcher } from "./redispatch";
@@ -13,7 +13,7 @@ import type { Redispatcher } from "./redispatch";
  * attempt, which is what a gateway timeout says (dispatch records a send
  * timeout the same way).
  */
-export const LEASE_EXPIRED_STATUS = 504;
+export const LEASE_EXPIRED_STATUS = NO_ANSWER_STATUS;
 
 export interface LeaseSweep {
   /** Moved back to pending (-1) and re-dispatched. */
