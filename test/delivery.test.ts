@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { shardOf } from "../functions/src/delivery/shards.ts";
 import { adminDb } from "./support/admin.ts";
@@ -7,6 +9,9 @@ import { addRecipients, createMessage, recipientStates, seedDevices, waitUntilFi
 import { enqueueDispatchTask } from "./support/queue.ts";
 import { acceptedFor, attemptTimes, configureStandIn, sendAttempts } from "./support/stand-in.ts";
 import { waitFor } from "./support/wait.ts";
+
+/** Where the local stack writes the functions' log lines (tools/stack.ts). */
+const FUNCTION_LOG = fileURLToPath(new URL("../.cache/functions.log", import.meta.url));
 
 /** Must match DISPATCH_SHARDS in functions/.env. */
 const SHARDS = 8;
@@ -253,5 +258,35 @@ describe("delivery pipeline", () => {
     } finally {
       await configureStandIn({ latencyMs: 0 });
     }
+  });
+  it("drops a late worker's outcome when its lapsed claim was taken over, and the resend carries the same collapse id", async () => {
+    const [d] = await seedDevices([{}]);
+    assert.ok(d);
+    const messageId = await createMessage();
+    await configureStandIn({ latencyMs: 3000 });
+    let recipientId: string | undefined;
+    try {
+      [recipientId] = await addRecipients(messageId, [{ deviceId: d.deviceId }]);
+      const recipient = adminDb().collection("messages").doc(messageId).collection("recipients").doc(recipientId ?? "");
+      await waitFor("the recipient to be claimed", async () => ((await recipient.get()).get("status") === -2 ? true : undefined));
+      // While the first send is still in flight, do what the sweep does to an expired lease.
+      await recipient.update({ status: -1, leaseExpiresAt: null });
+    } finally {
+      await configureStandIn({ latencyMs: 0 });
+    }
+    await enqueueDispatchTask({ messageId, shard: shardOf(recipientId ?? "", SHARDS) });
+    const [state] = [...(await waitUntilFinal(messageId, 1)).values()];
+    assert.equal(state?.status, 200);
+    // The first worker's answer arrives late; its task logs that it dropped the outcome.
+    await waitFor("the late worker to drop its outcome", async () =>
+      readFileSync(FUNCTION_LOG, "utf8").split("\n").some((line) => line.includes("outcomes dropped") && line.includes(messageId)) ? true : undefined,
+    );
+    const after = (await recipientStates(messageId)).get(recipientId ?? "");
+    assert.equal(after?.attempts, 2, "the second claim's outcome stands");
+    assert.equal(after?.fcmMessageId, state?.fcmMessageId, "the late worker did not overwrite it");
+    const received = await acceptedFor([d.token]);
+    assert.equal(received.length, 2);
+    const collapse = received.map((r) => (r.message as { android?: { collapse_key?: string } }).android?.collapse_key);
+    assert.equal(collapse[0], collapse[1]);
   });
 });

@@ -11,6 +11,8 @@ export interface ClaimedRecipient {
   data: RecipientDoc;
   /** The attempt this claim starts (1 for a first send). */
   attempt: number;
+  /** When the claim was written: the outcome is written only if the document is unchanged since. */
+  claimedAt: Timestamp;
 }
 
 export interface Claim {
@@ -60,7 +62,7 @@ export async function claimBatch(messageId: string, range: ShardRange, after: st
       writer
         .update(doc.ref, { status: STATUS.inProcess, attempts: attempt, leaseExpiresAt: lease }, { lastUpdateTime: doc.updateTime })
         .then(
-          () => ({ id: doc.id, ref: doc.ref, data, attempt }),
+          (result) => ({ id: doc.id, ref: doc.ref, data, attempt, claimedAt: result.writeTime }),
           () => undefined,
         ),
     );

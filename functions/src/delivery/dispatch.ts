@@ -1,4 +1,4 @@
-import { Timestamp } from "firebase-admin/firestore";
+import { GrpcStatus, Timestamp } from "firebase-admin/firestore";
 import { logger } from "firebase-functions";
 import { devicesCollection } from "../devices/collection";
 import { deviceDoc, type DeviceDoc } from "../devices/schema";
@@ -263,13 +263,28 @@ async function retireDevices(retirements: Retirement[], summary: DispatchSummary
   });
 }
 
+/**
+ * Writes every outcome in bulk. Each write carries the claim's write time as a
+ * precondition: if the lease ran out and the sweep (or another task) has moved
+ * the recipient since, this late outcome is dropped rather than overwriting
+ * the newer state; that recipient is then sent again, and its collapse id
+ * keeps the phone to one notification.
+ */
 async function writeUpdates(claimed: ClaimedRecipient[], updates: Map<string, RecipientUpdate>, summary: DispatchSummary): Promise<void> {
+  const { messageId, shard } = summary;
   const writer = db().bulkWriter();
+  writer.onWriteError((error) => error.code !== GrpcStatus.FAILED_PRECONDITION && error.failedAttempts < 5);
   const writes: Array<Promise<unknown>> = [];
+  let superseded = 0;
   for (const recipient of claimed) {
     const update = updates.get(recipient.id);
     if (!update) continue;
-    writes.push(writer.update(recipient.ref, update));
+    writes.push(
+      writer.update(recipient.ref, update, { lastUpdateTime: recipient.claimedAt }).catch((err: { code?: number }) => {
+        if (err.code !== GrpcStatus.FAILED_PRECONDITION) throw err;
+        superseded += 1;
+      }),
+    );
     summary.writes += 1;
     if (update.status === STATUS.pending) summary.retrying += 1;
     else if (update.status === STATUS.accepted) {
@@ -280,6 +295,7 @@ async function writeUpdates(claimed: ClaimedRecipient[], updates: Map<string, Re
   await writer.close();
   // A write that failed after BulkWriter's own retries fails the task, so Cloud Tasks runs it again.
   await Promise.all(writes);
+  if (superseded > 0) logger.warn("dispatch: outcomes dropped, claims had lapsed and been taken over", { messageId, shard, superseded });
 }
 
 /**
