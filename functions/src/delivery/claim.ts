@@ -22,6 +22,8 @@ export interface Claim {
   lastId?: string;
   /** Earliest backoff among pending recipients passed over because they are not due yet. */
   nextRetryAt?: Timestamp;
+  /** Some claims failed for another reason than a rival claim (contention, a timeout): those recipients are still pending. */
+  contended: boolean;
   /** Documents read by the claim (for the benchmark's count). */
   reads: number;
 }
@@ -50,6 +52,7 @@ export async function claimBatch(messageId: string, range: ShardRange, after: st
   // A failed precondition means someone else got there first: not an error, just not ours.
   writer.onWriteError((error) => error.code !== GrpcStatus.FAILED_PRECONDITION && error.failedAttempts < 5);
   let nextRetryAt: Timestamp | undefined;
+  let contended = false;
   const attempts: Array<Promise<ClaimedRecipient | undefined>> = [];
   for (const doc of snapshot.docs) {
     const data = doc.data();
@@ -63,7 +66,10 @@ export async function claimBatch(messageId: string, range: ShardRange, after: st
         .update(doc.ref, { status: STATUS.inProcess, attempts: attempt, leaseExpiresAt: lease }, { lastUpdateTime: doc.updateTime })
         .then(
           (result) => ({ id: doc.id, ref: doc.ref, data, attempt, claimedAt: result.writeTime }),
-          () => undefined,
+          (err: { code?: number }) => {
+            if (err.code !== GrpcStatus.FAILED_PRECONDITION) contended = true;
+            return undefined;
+          },
         ),
     );
   }
@@ -74,6 +80,7 @@ export async function claimBatch(messageId: string, range: ShardRange, after: st
     full: snapshot.size >= limit,
     lastId: snapshot.docs[snapshot.size - 1]?.id,
     nextRetryAt,
+    contended,
     reads: Math.max(1, snapshot.size),
   };
 }

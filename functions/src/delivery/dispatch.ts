@@ -16,6 +16,9 @@ import { claimBatch, type ClaimedRecipient } from "./claim";
 import { enqueueDispatch, windowOf, type DispatchTask } from "./queue";
 import { shardRange } from "./shards";
 
+/** How soon a task comes back for recipients it could not claim because of contention. */
+const CONTENDED_RETRY_MS = 2000;
+
 /** FCM's sendEach takes at most 500 messages. */
 const FCM_BATCH_LIMIT = 500;
 
@@ -93,6 +96,9 @@ export async function dispatchBatch(task: DispatchTask, taskId: string): Promise
     await enqueueDispatch({ messageId: task.messageId, shard: task.shard, after: claim.lastId }, ["c", window], 0);
   }
   if (claim.nextRetryAt) await scheduleRetry(task, taskId, claim.nextRetryAt);
+  // Recipients whose claim failed on contention (a sweep's transaction holding them, say) are still
+  // pending with no task of their own: come back for them shortly.
+  if (claim.contended) await scheduleRetry(task, taskId, Timestamp.fromMillis(Date.now() + CONTENDED_RETRY_MS));
   if (claim.claimed.length === 0) {
     logger.debug("dispatch: nothing to claim", { messageId: task.messageId, shard: task.shard, waiting: claim.nextRetryAt !== undefined });
     return summary;
@@ -112,7 +118,7 @@ export async function dispatchBatch(task: DispatchTask, taskId: string): Promise
     return at === undefined ? latest : Math.max(latest ?? 0, at);
   }, undefined);
   if (latestRetry !== undefined) await scheduleRetry(task, taskId, Timestamp.fromMillis(latestRetry));
-  logger.info("dispatch: batch done", { ...summary, full: claim.full });
+  logger.info("dispatch: batch done", { ...summary, full: claim.full, contended: claim.contended });
   return summary;
 }
 
