@@ -9,7 +9,8 @@ import { PROJECT_ID, REGION, stackEnv } from "./env.ts";
 export interface ClientUser {
   uid: string | null;
   app: FirebaseApp;
-  call<R = unknown>(name: string, data?: unknown): Promise<R>;
+  /** Calls a callable; `timeoutMs` overrides the SDK's 70-second default for long calls. */
+  call<R = unknown>(name: string, data?: unknown, timeoutMs?: number): Promise<R>;
   close(): Promise<void>;
 }
 
@@ -26,7 +27,8 @@ function wrap(app: FirebaseApp, uid: string | null): ClientUser {
   return {
     uid,
     app,
-    call: async <R>(name: string, data: unknown = {}) => (await httpsCallable<unknown, R>(functions, name)(data)).data,
+    call: async <R>(name: string, data: unknown = {}, timeoutMs?: number) =>
+      (await httpsCallable<unknown, R>(functions, name, timeoutMs ? { timeout: timeoutMs } : undefined)(data)).data,
     close: () => deleteApp(app),
   };
 }
