@@ -194,7 +194,10 @@ async function main(): Promise<void> {
   const child = spawn(firebase, firebaseArgs, { cwd: root, env, stdio: [interactive ? "inherit" : "ignore", "pipe", "inherit"] });
   const logPath = join(root, ".cache", "functions.log");
   routeOutput(child.stdout, logPath, interactive || process.env.STACK_VERBOSE === "1", (line) => {
-    if (interactive && line.includes("All emulators ready")) setImmediate(() => printWelcome(stackEnvironment(standIn.url)));
+    if (interactive && line.includes("All emulators ready")) {
+      setImmediate(() => printWelcome(stackEnvironment(standIn.url)));
+      scheduleSweeps(stackEnvironment(standIn.url).FUNCTIONS_EMULATOR_ORIGIN ?? "");
+    }
   });
   const stop = () => child.kill("SIGINT");
   process.on("SIGINT", stop);
@@ -221,6 +224,30 @@ function routeOutput(stream: NodeJS.ReadableStream, logPath: string, showFunctio
     process.stdout.write(`${line}\n`);
     onLine(line);
   });
+}
+
+/**
+ * The Pub/Sub emulator drops the messages meant for 2nd-gen scheduled
+ * functions, so nothing would ever run `sweep` under `npm start`. Play Cloud
+ * Scheduler instead: call its trigger every STACK_SWEEP_MINUTES (5, the
+ * SWEEP_SCHEDULE default) with Cloud Scheduler's headers.
+ */
+function scheduleSweeps(functionsOrigin: string): void {
+  const minutes = Number(process.env.STACK_SWEEP_MINUTES ?? 5);
+  if (!(minutes > 0)) return;
+  const run = async () => {
+    try {
+      const res = await fetch(`${functionsOrigin}/functions/projects/${PROJECT}/triggers/us-central1-sweep-0`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-CloudScheduler-JobName": "firebase-schedule-sweep-us-central1", "X-CloudScheduler-ScheduleTime": new Date().toISOString() },
+        body: "{}",
+      });
+      console.log(`[stack] ran the scheduled sweep, as Cloud Scheduler would (HTTP ${res.status})`);
+    } catch (err) {
+      console.error(`[stack] could not run the scheduled sweep: ${String(err)}`);
+    }
+  };
+  setInterval(() => void run(), minutes * 60_000).unref();
 }
 
 /** `--interactive` (npm start), or the command to run, optionally after `--`. */
