@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, describe, it } from "node:test";
 import { Timestamp, type DocumentData } from "firebase-admin/firestore";
+import { triggerScheduledSweep } from "../tools/scheduler.ts";
 import { adminDb } from "./support/admin.ts";
 import { signedInUser } from "./support/client.ts";
 import { PROJECT_ID, REGION, stackEnv } from "./support/env.ts";
@@ -13,30 +14,10 @@ import { waitFor } from "./support/wait.ts";
 const MAX_ATTEMPTS = 3;
 const DAY_MS = 24 * 3600 * 1000;
 
-/**
- * Runs the real `sweep` function the way its schedule does. A 2nd-gen
- * scheduled function is an HTTP function: Cloud Scheduler POSTs to it with
- * its X-CloudScheduler-* headers. The Functions emulator registers it under
- * the trigger key `us-central1-sweep-0` with a Pub/Sub topic
- * (`firebase-schedule-sweep`), but firebase-tools 14's Pub/Sub emulator
- * refuses to deliver to an HTTP-signature trigger ("Unsupported trigger
- * signature: http" in firebase-debug.log), so publishing there runs nothing.
- * This makes the call it would make — the Functions emulator's trigger route
- * for that key — with Cloud Scheduler's headers. The answer comes when the
- * run has finished: 200 if it succeeded.
- */
+/** Runs the real `sweep` function the way its schedule does (see tools/scheduler.ts); 200 means the run succeeded. */
 async function runScheduledSweep(): Promise<void> {
-  const trigger = `${REGION}-sweep-0`;
-  const res = await fetch(`${stackEnv("FUNCTIONS_EMULATOR_ORIGIN")}/functions/projects/${PROJECT_ID}/triggers/${trigger}`, {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      "X-CloudScheduler-JobName": `firebase-schedule-sweep-${REGION}`,
-      "X-CloudScheduler-ScheduleTime": new Date().toISOString(),
-    },
-    body: "{}",
-  });
-  assert.equal(res.status, 200, `the scheduled run of ${trigger} failed: ${res.status} ${await res.text()}`);
+  const res = await triggerScheduledSweep(stackEnv("FUNCTIONS_EMULATOR_ORIGIN"), PROJECT_ID, REGION);
+  assert.equal(res.status, 200, `the scheduled run of sweep failed: ${res.status} ${await res.text()}`);
 }
 
 function recipients(messageId: string) {

@@ -15,6 +15,7 @@ import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startStandIn } from "./fcm-stand-in.ts";
+import { triggerScheduledSweep } from "./scheduler.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PROJECT = "demo-push";
@@ -237,11 +238,7 @@ function scheduleSweeps(functionsOrigin: string): void {
   if (!(minutes > 0)) return;
   const run = async () => {
     try {
-      const res = await fetch(`${functionsOrigin}/functions/projects/${PROJECT}/triggers/us-central1-sweep-0`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "X-CloudScheduler-JobName": "firebase-schedule-sweep-us-central1", "X-CloudScheduler-ScheduleTime": new Date().toISOString() },
-        body: "{}",
-      });
+      const res = await triggerScheduledSweep(functionsOrigin, PROJECT);
       console.log(`[stack] ran the scheduled sweep, as Cloud Scheduler would (HTTP ${res.status})`);
     } catch (err) {
       console.error(`[stack] could not run the scheduled sweep: ${String(err)}`);
