@@ -19,7 +19,7 @@ import { triggerScheduledSweep } from "./scheduler.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PROJECT = "demo-push";
-const EMULATORS = "functions,firestore,tasks,auth,pubsub";
+const EMULATORS = "functions,firestore,tasks,auth,pubsub,hosting";
 /**
  * STACK_PORT_OFFSET shifts every port, so that a second stack (another
  * checkout, a benchmark beside the tests) can run on the same machine.
@@ -83,6 +83,18 @@ async function checkPorts(): Promise<void> {
   }
 }
 
+/**
+ * Hosting serves the console's build. Setup builds it; should a stack start
+ * without one (a half-finished install), a plain page still answers `/`, so the
+ * Moodle check page and the rewrites work and the page says what is missing.
+ */
+function ensureHostingRoot(): void {
+  const dist = join(root, "console", "dist");
+  if (existsSync(join(dist, "index.html"))) return;
+  mkdirSync(dist, { recursive: true });
+  writeFileSync(join(dist, "index.html"), "<!doctype html><title>Push service</title><p>The staff console is not built: run <code>npm run setup</code>.</p>\n");
+}
+
 /** Points firebase-tools at the gcloud emulators when they are installed, so nothing is downloaded. */
 function localEmulatorOverrides(): Record<string, string> {
   const sdkRoot = findSdkRoot();
@@ -132,6 +144,7 @@ function stackEnvironment(standInUrl: string): Record<string, string> {
   const tasks = address("tasks");
   const functions = address("functions");
   const pubsub = address("pubsub");
+  const hosting = address("hosting");
   return {
     GCLOUD_PROJECT: PROJECT,
     GOOGLE_CLOUD_PROJECT: PROJECT,
@@ -141,6 +154,7 @@ function stackEnvironment(standInUrl: string): Record<string, string> {
     PUBSUB_EMULATOR_HOST: `${pubsub.host}:${pubsub.port}`,
     FUNCTIONS_EMULATOR_ORIGIN: `http://${functions.host}:${functions.port}`,
     FCM_STAND_IN_URL: standInUrl,
+    HOSTING_ORIGIN: `http://${hosting.host}:${hosting.port}`,
   };
 }
 
@@ -155,6 +169,7 @@ function printWelcome(env: Record<string, string>): void {
 │   Functions     ${fn}   callables at ${fn}/${PROJECT}/us-central1/<name>
 │   Cloud Tasks   ${env.CLOUD_TASKS_EMULATOR_HOST}
 │   Pub/Sub       ${env.PUBSUB_EMULATOR_HOST}
+│   Hosting       ${env.HOSTING_ORIGIN}   the staff console at /, the AirNotifier-compatible endpoints for Moodle
 │   FCM stand-in  ${env.FCM_STAND_IN_URL}   (GET /_stand-in/messages lists what was "delivered")
 │
 │ Try it (in another terminal): \`npm run demo\` registers a phone, sends it a message through
@@ -177,6 +192,7 @@ async function main(): Promise<void> {
   }
 
   await checkPorts();
+  ensureHostingRoot();
   const standIn = await startStandIn({
     port: STAND_IN_PORT,
     latencyMs: Number(process.env.FCM_STAND_IN_LATENCY_MS ?? 0),
