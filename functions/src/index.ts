@@ -13,5 +13,7 @@ export { sendMessage } from "./functions/sendMessage";
 export { cancelMessage } from "./functions/cancelMessage";
 export { getMessageReport } from "./functions/getMessageReport";
 export { setPreferences } from "./functions/setPreferences";
+export { estimateAudience } from "./functions/estimateAudience";
+export { resendFailed } from "./functions/resendFailed";
 export { api } from "./functions/api";
 export { sweep } from "./functions/sweep";

@@ -1,76 +1,9 @@
 import { z } from "zod";
-import { LIMITS, PLATFORMS, RETIRED_REASONS } from "../shared/contract";
+import { RETIRED_REASONS } from "../shared/contract";
 import { zTimestamp } from "../shared/firestore";
+import { platformSchema } from "./input";
 
-/** App-provided device ID: a hash of the hardware ID and the app, used as the document id. */
-export const deviceIdSchema = z
-  .string({ error: "must be a string" })
-  .min(8, "must be at least 8 characters")
-  .max(128, "must be at most 128 characters")
-  .regex(/^[A-Za-z0-9_-]+$/, "may contain only letters, digits, '-' and '_'");
-
-export const tokenSchema = z
-  .string({ error: "must be a string" })
-  .min(8, "must be at least 8 characters")
-  .max(1024, "must be at most 1024 characters")
-  .regex(/^\S+$/, "must not contain whitespace");
-
-export const platformSchema = z.enum(PLATFORMS, { error: `must be one of ${PLATFORMS.join(", ")}` });
-
-const localeSchema = z
-  .string()
-  .max(35, "must be at most 35 characters")
-  .refine((value) => {
-    try {
-      return Intl.getCanonicalLocales(value).length === 1;
-    } catch {
-      return false;
-    }
-  }, "must be a BCP 47 language tag such as en-US");
-
-const timezoneSchema = z
-  .string()
-  .max(64, "must be at most 64 characters")
-  .refine((value) => {
-    try {
-      new Intl.DateTimeFormat("en-US", { timeZone: value });
-      // Intl also takes UTC offsets ("+05:00"), which are not IANA names.
-      return /^[A-Za-z][A-Za-z0-9_+\-/]*$/.test(value);
-    } catch {
-      return false;
-    }
-  }, "must be an IANA time zone such as Europe/Paris");
-
-/** Free-form targeting attributes: at most 20 scalar values under simple keys (they become field paths in queries). */
-export const userInfoSchema = z
-  .record(
-    z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,39}$/, "keys must start with a letter and hold at most 40 letters, digits or '_'"),
-    z.union([z.string().max(256, "string values must be at most 256 characters"), z.number().finite(), z.boolean()], {
-      error: "values must be strings, numbers or booleans",
-    }),
-  )
-  .refine((value) => Object.keys(value).length <= LIMITS.userInfoEntries, `must have at most ${LIMITS.userInfoEntries} entries`);
-
-const versionSchema = z.string().min(1).max(64, "must be at most 64 characters");
-
-export const registerDeviceInput = z.strictObject({
-  deviceId: deviceIdSchema,
-  token: tokenSchema,
-  platform: platformSchema,
-  appVersion: versionSchema.optional(),
-  osVersion: versionSchema.optional(),
-  locale: localeSchema.optional(),
-  timezone: timezoneSchema.optional(),
-  userInfo: userInfoSchema.optional(),
-});
-export type RegisterDeviceInput = z.infer<typeof registerDeviceInput>;
-
-export const deviceRefInput = z.strictObject({ deviceId: deviceIdSchema });
-export const setDeviceEnabledInput = z.strictObject({
-  deviceId: deviceIdSchema,
-  enabled: z.boolean({ error: "must be true or false" }),
-});
-export const emptyInput = z.strictObject({});
+export * from "./input";
 
 /** `devices/{deviceId}` as stored. */
 export const deviceDoc = z.object({

@@ -1,9 +1,8 @@
 import { z } from "zod";
-import { LIMITS } from "../shared/contract";
+import { LIMITS, MAX_TTL_SECONDS } from "../shared/contract";
 import { zTimestamp } from "../shared/firestore";
 
-/** FCM's longest time to live: 28 days. */
-export const MAX_TTL_SECONDS = 28 * 24 * 3600;
+export { MAX_TTL_SECONDS } from "../shared/contract";
 
 const locArgs = z.array(z.string().max(200)).max(20);
 
@@ -47,6 +46,8 @@ export const messageDoc = z.object({
   requestHash: z.string().optional(),
   /** How the message was sent: `callable` (staff) or `api` (an access key). */
   via: z.enum(["callable", "api"]).optional(),
+  /** Set by resendFailed: the message whose failed recipients this one sends to again. */
+  resendOf: z.string().optional(),
 });
 export type MessageDoc = z.infer<typeof messageDoc>;
 

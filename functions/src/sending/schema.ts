@@ -1,13 +1,14 @@
 import { z } from "zod";
-import { deviceIdSchema, userInfoSchema } from "../devices/schema";
-import { buildFcmMessage, payloadBytes, RecipientError } from "../fcm/build";
-import { LIMITS, PLATFORMS } from "../shared/contract";
-import { MAX_TTL_SECONDS, type MessageDoc } from "../messages/schema";
+import { deviceIdSchema, userInfoSchema } from "../devices/input";
+import { buildFcmPayload, payloadBytes } from "../fcm/payload";
+import { LIMITS, MAX_TTL_SECONDS, PLATFORMS } from "../shared/contract";
+import type { MessageDoc } from "../messages/schema";
 
 /**
  * Inputs of the staff callables and of the HTTPS API: one schema each, shared
  * by both entry points so that a body is valid for one exactly when it is
- * valid for the other.
+ * valid for the other. Free of server-only imports: the staff console bundles
+ * this module and validates with it as the functions do.
  */
 
 export const userIdSchema = z.string({ error: "must be a string" }).min(1, "must not be empty").max(128, "must be at most 128 characters");
@@ -50,11 +51,46 @@ export const audienceSchema = z.unknown().transform((value, ctx) => {
   }
   return parsed.data;
 });
+/** An audience as a client writes it (`match` may be left out). */
+export type AudienceRequest = z.input<(typeof audienceShapes)[keyof typeof audienceShapes]>;
 export type Audience = z.output<typeof audienceShapes.users> | z.output<typeof audienceShapes.devices> | z.output<typeof audienceShapes.all> | z.output<typeof audienceShapes.where>;
 
 /** Longest ids a message gets (an idempotent id is 40 hex characters): used to size the payload before the id exists. */
 const LONGEST_MESSAGE_ID = "m".repeat(40);
+/** A recipient's collapse id is 32 characters (fcm/build.ts). */
+const COLLAPSE_ID_SIZE = 32;
 const PLACEHOLDER_NAMES = /\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g;
+
+/** The content fields that decide a notification's size. */
+export type PayloadFields = Pick<MessageDoc, "title" | "body" | "data" | "link" | "imageUrl" | "sound" | "collapseKey" | "ttlSeconds" | "priority" | "badge"> & {
+  vars?: Record<string, Record<string, string | number | boolean>>;
+};
+
+/**
+ * The largest FCM payload, in bytes, that any recipient of this message could
+ * get: every platform, placeholders unfilled and filled with each user's vars.
+ * sendMessage refuses a message over LIMITS.fcmPayloadBytes; the console shows
+ * the same figure live while a message is composed.
+ */
+export function largestPayloadBytes(input: PayloadFields): number {
+  const { vars: allVars, ...content } = input;
+  const message: MessageDoc = content;
+  const names = new Set([...`${input.title}${input.body}`.matchAll(PLACEHOLDER_NAMES)].map((m) => m[1] as string));
+  const asWritten = Object.fromEntries([...names].map((name) => [name, `{{${name}}}`]));
+  const varSets = [asWritten, ...Object.values(allVars ?? {}).map((vars) => ({ ...asWritten, ...vars }))];
+  const collapseId = input.collapseKey ?? "c".repeat(COLLAPSE_ID_SIZE);
+  let largest = 0;
+  for (const platform of PLATFORMS) {
+    for (const vars of varSets) {
+      const fcm = buildFcmPayload({ messageId: LONGEST_MESSAGE_ID, recipientId: "r".repeat(22), collapseId, message, token: "t", platform, vars, badge: input.badge === undefined ? undefined : 99999 });
+      largest = Math.max(largest, payloadBytes(fcm));
+    }
+  }
+  return largest;
+}
+
+const messageIdSchema = z.string({ error: "must be a string" }).min(1, "must not be empty").max(128).regex(/^[A-Za-z0-9_-]+$/, "is not a message id");
+const idempotencyKeySchema = z.string().regex(/^[\x21-\x7e]{1,128}$/, "must be 1–128 visible ASCII characters");
 
 export const sendMessageInput = z
   .strictObject({
@@ -83,28 +119,10 @@ export const sendMessageInput = z
       .transform((value) => new Date(value))
       .refine((date) => date.getTime() <= Date.now() + LIMITS.sendAheadDays * 86_400_000, `must be at most ${LIMITS.sendAheadDays} days ahead`)
       .optional(),
-    idempotencyKey: z.string().regex(/^[\x21-\x7e]{1,128}$/, "must be 1–128 visible ASCII characters").optional(),
+    idempotencyKey: idempotencyKeySchema.optional(),
   })
   .superRefine((input, ctx) => {
-    // The 4096-byte limit, checked on the largest payload any recipient could get:
-    // every platform, placeholders unfilled and filled with each user's vars.
-    const message: MessageDoc = { ...input, sendAt: undefined };
-    const names = new Set([...`${input.title}${input.body}`.matchAll(PLACEHOLDER_NAMES)].map((m) => m[1] as string));
-    const asWritten = Object.fromEntries([...names].map((name) => [name, `{{${name}}}`]));
-    const varSets = [asWritten, ...Object.values(input.vars ?? {}).map((vars) => ({ ...asWritten, ...vars }))];
-    let largest = 0;
-    for (const platform of PLATFORMS) {
-      for (const vars of varSets) {
-        try {
-          const fcm = buildFcmMessage({ messageId: LONGEST_MESSAGE_ID, recipientId: "r".repeat(22), message, token: "t", platform, vars, badge: input.badge === undefined ? undefined : 99999 });
-          largest = Math.max(largest, payloadBytes(fcm));
-        } catch (err) {
-          // buildFcmMessage refuses an oversized payload itself.
-          if (!(err instanceof RecipientError)) throw err;
-          largest = Math.max(largest, LIMITS.fcmPayloadBytes + 1);
-        }
-      }
-    }
+    const largest = largestPayloadBytes(input);
     if (largest > LIMITS.fcmPayloadBytes) {
       ctx.addIssue({
         code: "custom",
@@ -114,8 +132,28 @@ export const sendMessageInput = z
     }
   });
 export type SendMessageInput = z.output<typeof sendMessageInput>;
+/** The request as a client writes it (sendAt an ISO string, match optional). */
+export type SendMessageRequest = Omit<z.input<typeof sendMessageInput>, "audience"> & { audience: AudienceRequest };
 
-export const messageRefInput = z.strictObject({ messageId: z.string().min(1, "must not be empty").max(128).regex(/^[A-Za-z0-9_-]+$/, "is not a message id") });
+
+export const messageRefInput = z.strictObject({ messageId: messageIdSchema });
+
+/** `estimateAudience`: how many devices sendMessage would write recipients for. */
+export const estimateAudienceInput = z.strictObject({ audience: audienceSchema, category: categorySchema.optional() });
+export type EstimateAudienceRequest = Omit<z.input<typeof estimateAudienceInput>, "audience"> & { audience: AudienceRequest };
+export interface EstimateAudienceResult {
+  devices: number;
+}
+
+/** `resendFailed`: a new message with the same content for the recipients of a finished message that failed. */
+export const resendFailedInput = z.strictObject({ messageId: messageIdSchema, idempotencyKey: idempotencyKeySchema.optional() });
+export type ResendFailedRequest = z.input<typeof resendFailedInput>;
+
+/** What sendMessage and resendFailed return. */
+export interface SendResult {
+  messageId: string;
+  recipients: number;
+}
 
 export const setPreferencesInput = z.strictObject({
   mutedCategories: z

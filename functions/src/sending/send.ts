@@ -7,15 +7,12 @@ import { messageRef, messagesCollection, recipientsCollection } from "../message
 import type { MessageDoc } from "../messages/schema";
 import { writeRecipients } from "./recipients";
 import type { Sender } from "./sender";
-import type { SendMessageInput } from "./schema";
+import type { SendMessageInput, SendResult } from "./schema";
 
-export interface SendResult {
-  messageId: string;
-  recipients: number;
-}
+export type { SendResult } from "./schema";
 
 /** JSON with sorted keys: the same request always hashes the same. */
-function canonical(value: unknown): string {
+export function canonical(value: unknown): string {
   if (value instanceof Date) return JSON.stringify(value.toISOString());
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
   if (value && typeof value === "object") {
@@ -26,7 +23,7 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
-function sha256(text: string): string {
+export function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 

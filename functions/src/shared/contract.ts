@@ -13,6 +13,8 @@ export const COLLECTIONS = {
   accessKeys: "accessKeys",
   /** `apiGuards/{id}`: IP-ban and rate-limit counters of the HTTPS API; no client access. */
   apiGuards: "apiGuards",
+  /** `messages/{messageId}/counters/{shard}`: counts of final statuses, `{ counts: { "<code>": n }, updatedAt }`. */
+  counters: "counters",
 } as const;
 
 /** Per-recipient delivery status. Positive values other than 200 are FCM's HTTP status of a final failure. */
@@ -37,6 +39,15 @@ export function isFinalStatus(status: number): boolean {
   return status !== STATUS.pending && status !== STATUS.inProcess;
 }
 
+/**
+ * True for a final failure worth sending again: FCM's HTTP status of an error
+ * (400, 403, 429, 500, 503, 504…). Not -3 cancelled, -4 skipped or -99 no
+ * longer registered: those were never going to reach the device.
+ */
+export function isFailureStatus(status: number): boolean {
+  return status > 0 && status !== STATUS.accepted;
+}
+
 export const PLATFORMS = ["ios", "android", "web"] as const;
 export type Platform = (typeof PLATFORMS)[number];
 
@@ -58,8 +69,11 @@ export const LIMITS = {
   mutedCategoriesMax: 50,
 } as const;
 
+/** FCM's longest time to live: 28 days. */
+export const MAX_TTL_SECONDS = 28 * 24 * 3600;
+
 /** Lifecycle of a message as the report shows it. */
-export const MESSAGE_STATES = ["scheduled", "sending", "done", "cancelled"] as const;
+export const MESSAGE_STATES = ["preparing", "scheduled", "sending", "done", "cancelled"] as const;
 export type MessageState = (typeof MESSAGE_STATES)[number];
 
 /** Scopes an access key of the HTTPS API may hold. */

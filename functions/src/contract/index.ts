@@ -1,0 +1,50 @@
+/**
+ * The service's contract for clients: the staff console and app developers
+ * import the same schemas, limits, codes and request/response types the
+ * functions use. Nothing here (or below it) loads a server SDK at run time, so
+ * a browser bundle stays small: zod and a few pure modules.
+ *
+ *   import { sendMessageInput, LIMITS, type SendMessageRequest } from "<repo>/functions/src/contract";
+ */
+export {
+  COLLECTIONS,
+  STATUS,
+  NO_ANSWER_STATUS,
+  LIMITS,
+  MAX_TTL_SECONDS,
+  MESSAGE_STATES,
+  PLATFORMS,
+  RETIRED_REASONS,
+  KEY_SCOPES,
+  isFinalStatus,
+  isFailureStatus,
+  type MessageState,
+  type Platform,
+  type RetiredReason,
+  type KeyScope,
+} from "../shared/contract";
+export { deviceIdSchema, tokenSchema, platformSchema, userInfoSchema, registerDeviceInput, deviceRefInput, setDeviceEnabledInput, type RegisterDeviceInput } from "../devices/input";
+export {
+  audienceSchema,
+  categorySchema,
+  userIdSchema,
+  sendMessageInput,
+  messageRefInput,
+  estimateAudienceInput,
+  resendFailedInput,
+  setPreferencesInput,
+  largestPayloadBytes,
+  type Audience,
+  type AudienceRequest,
+  type SendMessageInput,
+  type SendMessageRequest,
+  type SendResult,
+  type EstimateAudienceRequest,
+  type EstimateAudienceResult,
+  type ResendFailedRequest,
+  type PayloadFields,
+} from "../sending/schema";
+export { STATUS_GROUPS, statusGroup, groupCounts, messageState, counterDoc, type StatusGroup, type GroupCounts, type CounterDoc, type StateInput } from "../sending/progress";
+export { fillPlaceholders } from "../fcm/payload";
+/** The answer of getMessageReport and of GET /v1/messages/{id}. */
+export type { MessageReport } from "../sending/report";

@@ -1,0 +1,113 @@
+import type { Message } from "firebase-admin/messaging";
+import type { Platform } from "../shared/contract";
+import type { MessageDoc } from "../messages/schema";
+
+/*
+ * The FCM message of one recipient, as pure computation (no Node built-ins, no
+ * server SDK at run time): the functions send it, and the staff console and
+ * sendMessage's validation size it with the very same code.
+ */
+
+const utf8 = new TextEncoder();
+
+export class RecipientError extends Error {}
+
+export interface BuildInput {
+  messageId: string;
+  recipientId: string;
+  message: MessageDoc;
+  token: string;
+  platform: Platform;
+  vars: Record<string, string | number | boolean>;
+  /** The badge to show, when the message sets or increments one. */
+  badge?: number;
+}
+
+/** A build input with the collapse id already worked out (see build.ts). */
+export interface PayloadInput extends BuildInput {
+  collapseId: string;
+}
+
+const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g;
+
+/** Fills `{{name}}` from the recipient's vars; an unknown name is an error for this recipient, never a silent blank. */
+export function fillPlaceholders(text: string, vars: Record<string, string | number | boolean>, field: string): string {
+  return text.replace(PLACEHOLDER, (_match, name: string) => {
+    if (!Object.prototype.hasOwnProperty.call(vars, name)) {
+      throw new RecipientError(`unknown placeholder {{${name}}} in ${field}: the recipient has no var "${name}"`);
+    }
+    return String(vars[name]);
+  });
+}
+
+/** The size FCM's 4096-byte limit applies to: the message without its target. */
+export function payloadBytes(message: Message): number {
+  const { token: _token, ...rest } = message as Message & { token?: string };
+  return utf8.encode(JSON.stringify(rest)).length;
+}
+
+/** One FCM message for one recipient, with the block of the device's platform; its size is the caller's to check. */
+export function buildFcmPayload(input: PayloadInput): Message {
+  const { message, vars, collapseId } = input;
+  const title = fillPlaceholders(message.title, vars, "title");
+  const body = fillPlaceholders(message.body, vars, "body");
+  const data: Record<string, string> = { ...message.data, messageId: input.messageId };
+  if (message.link) data.link = message.link;
+  if (input.badge !== undefined) data.badge = String(input.badge);
+  const high = message.priority === undefined ? undefined : message.priority === "high";
+
+  const fcm: Message = { token: input.token, notification: { title, body, ...(message.imageUrl && { imageUrl: message.imageUrl }) }, data };
+  if (input.platform === "android") {
+    fcm.android = {
+      collapseKey: collapseId,
+      ...(high !== undefined && { priority: high ? "high" : "normal" }),
+      ...(message.ttlSeconds !== undefined && { ttl: message.ttlSeconds * 1000 }),
+      notification: {
+        tag: collapseId,
+        ...(message.sound && { sound: message.sound }),
+        ...(message.imageUrl && { imageUrl: message.imageUrl }),
+        ...(input.badge !== undefined && { notificationCount: input.badge }),
+        ...(message.titleLocKey && { titleLocKey: message.titleLocKey }),
+        ...(message.titleLocArgs && { titleLocArgs: message.titleLocArgs }),
+        ...(message.bodyLocKey && { bodyLocKey: message.bodyLocKey }),
+        ...(message.bodyLocArgs && { bodyLocArgs: message.bodyLocArgs }),
+      },
+    };
+  } else if (input.platform === "ios") {
+    const alert = {
+      title,
+      body,
+      ...(message.titleLocKey && { titleLocKey: message.titleLocKey }),
+      ...(message.titleLocArgs && { titleLocArgs: message.titleLocArgs }),
+      ...(message.bodyLocKey && { locKey: message.bodyLocKey }),
+      ...(message.bodyLocArgs && { locArgs: message.bodyLocArgs }),
+      ...(message.actionLocKey && { actionLocKey: message.actionLocKey }),
+      ...(message.launchImage && { launchImage: message.launchImage }),
+    };
+    const headers: Record<string, string> = { "apns-collapse-id": collapseId };
+    if (high !== undefined) headers["apns-priority"] = high ? "10" : "5";
+    if (message.ttlSeconds !== undefined) headers["apns-expiration"] = String(Math.floor(Date.now() / 1000) + message.ttlSeconds);
+    fcm.apns = {
+      headers,
+      payload: {
+        aps: {
+          alert,
+          ...(message.sound && { sound: message.sound }),
+          ...(input.badge !== undefined && { badge: input.badge }),
+          ...(message.imageUrl && { mutableContent: true }),
+        },
+      },
+      ...(message.imageUrl && { fcmOptions: { imageUrl: message.imageUrl } }),
+    };
+  } else {
+    const headers: Record<string, string> = { Topic: collapseId.replace(/[^A-Za-z0-9_-]/g, "").slice(0, 32) };
+    if (high !== undefined) headers.Urgency = high ? "high" : "normal";
+    if (message.ttlSeconds !== undefined) headers.TTL = String(message.ttlSeconds);
+    fcm.webpush = {
+      headers,
+      notification: { title, body, ...(message.imageUrl && { image: message.imageUrl }) },
+      ...(message.link?.startsWith("https://") && { fcmOptions: { link: message.link } }),
+    };
+  }
+  return fcm;
+}
