@@ -16,6 +16,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startStandIn } from "./fcm-stand-in.ts";
 import { triggerScheduledSweep } from "./scheduler.ts";
+import { DEMO_PHONE, DEMO_STAFF, seedDemo } from "./seed.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PROJECT = "demo-push";
@@ -95,6 +96,17 @@ function ensureHostingRoot(): void {
   writeFileSync(join(dist, "index.html"), "<!doctype html><title>Push service</title><p>The staff console is not built: run <code>npm run setup</code>.</p>\n");
 }
 
+/**
+ * The console finds the emulators through this file when the stack serves it
+ * (their ports move with STACK_PORT_OFFSET). Written beside the build at every
+ * start; a deployed console never reads it.
+ */
+function writeConsoleConfig(): void {
+  const at = (name: string) => `${address(name).host}:${address(name).port}`;
+  const config = { projectId: PROJECT, emulators: { auth: at("auth"), functions: at("functions"), firestore: at("firestore") } };
+  writeFileSync(join(root, "console", "dist", "stack.json"), `${JSON.stringify(config, null, 2)}\n`);
+}
+
 /** Points firebase-tools at the gcloud emulators when they are installed, so nothing is downloaded. */
 function localEmulatorOverrides(): Record<string, string> {
   const sdkRoot = findSdkRoot();
@@ -172,6 +184,10 @@ function printWelcome(env: Record<string, string>): void {
 │   Hosting       ${env.HOSTING_ORIGIN}   the staff console at /, the AirNotifier-compatible endpoints for Moodle
 │   FCM stand-in  ${env.FCM_STAND_IN_URL}   (GET /_stand-in/messages lists what was "delivered")
 │
+│ Staff console: open ${env.HOSTING_ORIGIN}/ and sign in as ${DEMO_STAFF.email} / ${DEMO_STAFF.password}
+│ (a demo phone, device ${DEMO_PHONE.deviceId} of user ${DEMO_PHONE.userId}, is registered to send to).
+│ More staff accounts: npm run staff -- --email you@example.com --password secret123
+│
 │ Try it (in another terminal): \`npm run demo\` registers a phone, sends it a message through
 │ sendMessage and prints the report and what the stand-in received. Or by hand, sign up a user
 │ in the Auth emulator, then register a device:
@@ -193,6 +209,7 @@ async function main(): Promise<void> {
 
   await checkPorts();
   ensureHostingRoot();
+  writeConsoleConfig();
   const standIn = await startStandIn({
     port: STAND_IN_PORT,
     latencyMs: Number(process.env.FCM_STAND_IN_LATENCY_MS ?? 0),
@@ -212,7 +229,16 @@ async function main(): Promise<void> {
   const logPath = join(root, ".cache", "functions.log");
   routeOutput(child.stdout, logPath, interactive || process.env.STACK_VERBOSE === "1", (line) => {
     if (interactive && line.includes("All emulators ready")) {
-      setImmediate(() => printWelcome(stackEnvironment(standIn.url)));
+      const ready = stackEnvironment(standIn.url);
+      process.env.FIREBASE_AUTH_EMULATOR_HOST = ready.FIREBASE_AUTH_EMULATOR_HOST;
+      process.env.FIRESTORE_EMULATOR_HOST = ready.FIRESTORE_EMULATOR_HOST;
+      seedDemo().then(
+        () => printWelcome(ready),
+        (err: unknown) => {
+          console.error(`[stack] could not seed the demo staff account and phone: ${String(err)}`);
+          printWelcome(ready);
+        },
+      );
       scheduleSweeps(stackEnvironment(standIn.url).FUNCTIONS_EMULATOR_ORIGIN ?? "");
     }
   });

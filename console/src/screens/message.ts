@@ -1,0 +1,161 @@
+import type { CounterDoc } from "../../../functions/src/contract";
+import { callableProblem, cancelMessage, failedRecipients, resendFailed, watchMessage, type FailedRecipient, type MessageView, type Page, type Staff } from "../firebase";
+import { bothZones, h } from "../dom";
+import type { Cleanup } from "../main";
+import { GROUP_LABELS, progressOf, type Progress } from "../progress";
+
+const FAILED_PAGE = 10;
+
+/**
+ * A message's page: state, counts by status and a progress bar, live from the
+ * message document and its counter documents (never from the recipients);
+ * failed recipients a page at a time; cancel and resend.
+ */
+export function renderMessage(main: HTMLElement, staff: Staff, messageId: string): Cleanup {
+  const heading = h("h1", {}, "Message");
+  const stateWord = h("strong", { class: "state" }, "…");
+  const details = h("dl", { class: "details" });
+  const countsList = h("dl", { class: "counts" });
+  const bar = h("progress", { max: 1, value: 0, "aria-label": "Delivery progress" });
+  const barText = h("span", { class: "count" });
+  const actionProblem = h("p", { class: "error", role: "alert" });
+  const cancel = h("button", { type: "button", class: "danger", hidden: true }, "Cancel message");
+  const resend = h("button", { type: "button", hidden: true }, "Resend to the failed");
+  const failedSection = h("section", { class: "card", hidden: true }, h("h2", {}, "Failed recipients"));
+  const failedBody = h("div", {});
+  failedSection.append(failedBody);
+  const body = h("p", { class: "message-body" });
+
+  main.replaceChildren(
+    h(
+      "article",
+      { class: "message" },
+      heading,
+      body,
+      h("p", { class: "state-line" }, "State: ", stateWord),
+      h("div", { class: "bar" }, bar, " ", barText),
+      countsList,
+      h("div", { class: "actions" }, cancel, resend),
+      actionProblem,
+      details,
+      failedSection,
+    ),
+  );
+
+  let latest: { message: MessageView; counters: CounterDoc[] } | undefined;
+  let shownFailed = -1;
+  let stateTimer: number | undefined;
+  // Cursors of the failed pages seen, for "Previous page".
+  const cursors: Array<Page<FailedRecipient>["next"]> = [undefined];
+  let pageIndex = 0;
+
+  function render(): void {
+    if (!latest) return;
+    const { message, counters } = latest;
+    const progress = progressOf(message, counters);
+    heading.textContent = message.title;
+    body.textContent = message.body;
+    stateWord.textContent = progress.state;
+    stateWord.dataset.state = progress.state;
+    renderCounts(progress);
+    renderDetails(message, progress);
+    const open = progress.state === "scheduled" || progress.state === "sending" || progress.state === "preparing";
+    cancel.hidden = !open;
+    resend.hidden = !(progress.groups.failed > 0 && (progress.state === "done" || (progress.state === "cancelled" && progress.groups.pending === 0)));
+    // The failed list is read when the number of failures changes, not on every counter change.
+    if (progress.groups.failed !== shownFailed && (progress.groups.failed === 0 || !open)) {
+      shownFailed = progress.groups.failed;
+      cursors.length = 1;
+      pageIndex = 0;
+      void loadFailed();
+    }
+    // A scheduled message turns to sending when its time comes, with no document change.
+    window.clearTimeout(stateTimer);
+    if (progress.state === "scheduled" && message.sendAt) stateTimer = window.setTimeout(render, Math.min(message.sendAt.getTime() - Date.now() + 50, 2 ** 31 - 1));
+  }
+
+  function renderCounts(progress: Progress): void {
+    const total = progress.total;
+    bar.max = Math.max(1, total ?? 1);
+    bar.value = progress.final;
+    barText.textContent = total === null ? "Writing recipients…" : `${progress.final.toLocaleString()} of ${total.toLocaleString()} final`;
+    countsList.replaceChildren(...GROUP_LABELS.map(([group, label]) => h("div", {}, h("dt", {}, label), h("dd", { "data-group": group }, progress.groups[group].toLocaleString()))));
+  }
+
+  function renderDetails(message: MessageView, progress: Progress): void {
+    const rows: Array<[string, Node | string]> = [
+      ["Sender", message.senderId === staff.uid ? "you" : (message.senderId ?? "an automated job")],
+      ["Created", message.createdAt ? bothZones(message.createdAt) : "—"],
+      ["Recipients", progress.total === null ? "being written" : progress.total.toLocaleString()],
+    ];
+    if (message.sendAt) rows.push(["Send at", bothZones(message.sendAt)]);
+    if (message.cancelledAt) rows.push(["Cancelled", bothZones(message.cancelledAt)]);
+    if (message.category) rows.push(["Category", message.category]);
+    if (message.resendOf) rows.push(["Resend of", h("a", { href: `#/messages/${message.resendOf}` }, "the original message")]);
+    details.replaceChildren(...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+  }
+
+  async function loadFailed(): Promise<void> {
+    if (shownFailed <= 0) {
+      failedSection.hidden = true;
+      return;
+    }
+    failedSection.hidden = false;
+    try {
+      const page = await failedRecipients(messageId, FAILED_PAGE, cursors[pageIndex]);
+      cursors[pageIndex + 1] = page.next;
+      const table = h(
+        "table",
+        {},
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "User"), h("th", { scope: "col" }, "Device"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Status message"))),
+        h(
+          "tbody",
+          {},
+          ...page.items.map((r) => h("tr", {}, h("td", {}, r.userId ?? "—"), h("td", {}, r.deviceId), h("td", {}, String(r.status)), h("td", {}, r.statusMessage ?? ""))),
+        ),
+      );
+      const prev = h("button", { type: "button", class: "quiet", disabled: pageIndex === 0, onclick: () => ((pageIndex -= 1), void loadFailed()) }, "Previous page");
+      const next = h("button", { type: "button", class: "quiet", disabled: !page.next, onclick: () => ((pageIndex += 1), void loadFailed()) }, "Next page");
+      failedBody.replaceChildren(h("div", { class: "scroll" }, table), h("div", { class: "pager" }, prev, h("span", {}, `Page ${pageIndex + 1}`), next));
+    } catch (err) {
+      failedBody.replaceChildren(h("p", { class: "error" }, `Could not read the failed recipients: ${String(err)}`));
+    }
+  }
+
+  cancel.addEventListener("click", () => {
+    cancel.disabled = true;
+    actionProblem.textContent = "";
+    cancelMessage(messageId)
+      .catch((err: unknown) => (actionProblem.textContent = `Not cancelled: ${callableProblem(err).message}`))
+      .finally(() => (cancel.disabled = false));
+  });
+  // One key per page visit: a double click or a retry resends once.
+  const resendKey = `resend-${crypto.randomUUID()}`;
+  resend.addEventListener("click", () => {
+    resend.disabled = true;
+    actionProblem.textContent = "";
+    resendFailed({ messageId, idempotencyKey: resendKey })
+      .then(({ messageId: id }) => (location.hash = `#/messages/${id}`))
+      .catch((err: unknown) => {
+        actionProblem.textContent = `Not resent: ${callableProblem(err).message}`;
+        resend.disabled = false;
+      });
+  });
+
+  const stop = watchMessage(
+    messageId,
+    (message, counters) => {
+      if (!message) {
+        main.replaceChildren(h("h1", {}, "No such message"), h("p", {}, h("a", { href: "#/history" }, "Back to the history")));
+        return;
+      }
+      latest = { message, counters };
+      render();
+    },
+    (err) => (actionProblem.textContent = `The live view stopped: ${err.message}`),
+  );
+  return () => {
+    stop();
+    window.clearTimeout(stateTimer);
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * Local accounts for people trying the console: a staff user with the
+ * `pushSender` claim, and a demo student with one phone to send to. Runs
+ * against the Auth and Firestore emulators named in the environment; used by
+ * `npm start` (the demo seed) and `npm run staff` (any staff account).
+ */
+import { getApps, initializeApp, type App } from "firebase-admin/app";
+import { getAuth } from "firebase-admin/auth";
+import { getFirestore, Timestamp } from "firebase-admin/firestore";
+
+export const PROJECT = "demo-push";
+export const DEMO_STAFF = { email: "staff@example.com", password: "staff-password" };
+export const DEMO_PHONE = { deviceId: "demo-phone-0001", userId: "demo-student", email: "student@example.com", token: "demo-token-0001" };
+
+function app(): App {
+  if (!process.env.FIREBASE_AUTH_EMULATOR_HOST || !process.env.FIRESTORE_EMULATOR_HOST) {
+    throw new Error("FIREBASE_AUTH_EMULATOR_HOST and FIRESTORE_EMULATOR_HOST must name the local emulators: seeding never touches a real project");
+  }
+  return getApps().find((a) => a.name === "seed") ?? initializeApp({ projectId: PROJECT }, "seed");
+}
+
+/** Creates the account if it is missing (or resets its password) and gives it the pushSender claim. */
+export async function ensureStaff(email: string, password: string): Promise<{ uid: string; created: boolean }> {
+  const auth = getAuth(app());
+  let uid: string;
+  let created = false;
+  try {
+    uid = (await auth.getUserByEmail(email)).uid;
+    await auth.updateUser(uid, { password });
+  } catch (err) {
+    if ((err as { code?: string }).code !== "auth/user-not-found") throw err;
+    uid = (await auth.createUser({ email, password, emailVerified: true })).uid;
+    created = true;
+  }
+  await auth.setCustomUserClaims(uid, { pushSender: true });
+  return { uid, created };
+}
+
+/** The demo staff account, and a student whose Android phone is registered as registerDevice leaves it. */
+export async function seedDemo(): Promise<void> {
+  await ensureStaff(DEMO_STAFF.email, DEMO_STAFF.password);
+  const auth = getAuth(app());
+  try {
+    await auth.createUser({ uid: DEMO_PHONE.userId, email: DEMO_PHONE.email, password: "student-password" });
+  } catch (err) {
+    if ((err as { code?: string }).code !== "auth/uid-already-exists" && (err as { code?: string }).code !== "auth/email-already-exists") throw err;
+  }
+  const now = Timestamp.now();
+  await getFirestore(app())
+    .collection("devices")
+    .doc(DEMO_PHONE.deviceId)
+    .set({
+      userId: DEMO_PHONE.userId,
+      token: DEMO_PHONE.token,
+      platform: "android",
+      enabled: true,
+      badge: 0,
+      locale: "en-GB",
+      timezone: "Europe/London",
+      userInfo: { grade: 9, school: "north" },
+      createdAt: now,
+      updatedAt: now,
+      retired: false,
+      retiredAt: null,
+      retiredReason: null,
+    });
+}
