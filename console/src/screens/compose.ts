@@ -166,6 +166,8 @@ export function renderCompose(main: HTMLElement, _staff: Staff): Cleanup {
         if (!problems.has(name)) problems.set(name, issue.path.length > 1 ? `${issue.path.slice(1).join(".")}: ${issue.message}` : issue.message);
       }
     }
+    const unfilled = placeholderProblem(r);
+    if (unfilled && !problems.has(unfilled.field)) problems.set(unfilled.field, unfilled.message);
     // Over a limit shows at once; an empty required field only once it was touched.
     if (r.title.length > LIMITS.titleMax) touched.add("title");
     if (r.body.length > LIMITS.bodyMax || bytes > LIMITS.fcmPayloadBytes) touched.add("body");
@@ -175,7 +177,7 @@ export function renderCompose(main: HTMLElement, _staff: Staff): Cleanup {
       el.textContent = show ? `${labelOf(name)} ${problem}.` : "";
       document.getElementById(el.id.replace(/-error$/, ""))?.setAttribute("aria-invalid", show ? "true" : "false");
     }
-    valid = parsed.success;
+    valid = parsed.success && !unfilled;
     sendButton.textContent = r.sendAt ? "Schedule" : "Send";
     sendButton.disabled = !valid;
 
@@ -186,6 +188,27 @@ export function renderCompose(main: HTMLElement, _staff: Staff): Cleanup {
 
     renderPreview(r);
     scheduleEstimate(r);
+  }
+
+  /**
+   * A placeholder with no value would make every such recipient fail (400):
+   * say so before sending. Values come from a CSV of users.
+   */
+  function placeholderProblem(r: SendMessageRequest): { field: Field; message: string } | undefined {
+    const users = "users" in r.audience ? r.audience.users : [undefined];
+    for (const userId of users.length > 0 ? users : [undefined]) {
+      const vars = userId === undefined ? {} : (r.vars?.[userId] ?? {});
+      for (const name of ["title", "body"] as const) {
+        try {
+          fillPlaceholders(r[name], vars, name);
+        } catch (err) {
+          const detail = err instanceof Error ? err.message : String(err);
+          const who = userId === undefined ? "recipients of this audience" : `user ${userId}`;
+          return { field: name, message: `has a placeholder without a value for ${who} (${detail}); load a CSV of users with that column, or remove it` };
+        }
+      }
+    }
+    return undefined;
   }
 
   function labelOf(name: Field): string {
@@ -290,6 +313,8 @@ export function renderCompose(main: HTMLElement, _staff: Staff): Cleanup {
       });
   });
 
+  form.addEventListener("input", () => update());
+  form.addEventListener("change", () => update());
   update();
   title.focus();
   return () => window.clearTimeout(estimateTimer);
