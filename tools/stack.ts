@@ -14,6 +14,7 @@ import { createInterface } from "node:readline";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startCloudTasksStandIn } from "./cloud-tasks-stand-in.ts";
 import { startStandIn } from "./fcm-stand-in.ts";
 import { triggerScheduledSweep } from "./scheduler.ts";
 
@@ -26,6 +27,7 @@ const EMULATORS = "functions,firestore,tasks,auth,pubsub,hosting";
  */
 const PORT_OFFSET = Number(process.env.STACK_PORT_OFFSET ?? 0);
 const STAND_IN_PORT = Number(process.env.FCM_STAND_IN_PORT ?? 9399) + PORT_OFFSET;
+const TASKS_ADMIN_PORT = 9398 + PORT_OFFSET;
 
 interface EmulatorAddress {
   host: string;
@@ -63,7 +65,10 @@ function portIsFree(port: number, host: string): Promise<boolean> {
 
 /** A stack left running (or anything else on our ports) would make the emulators hang or fail oddly: say so plainly. */
 async function checkPorts(): Promise<void> {
-  const wanted: Array<[string, number, string]> = [["FCM stand-in", STAND_IN_PORT, "127.0.0.1"]];
+  const wanted: Array<[string, number, string]> = [
+    ["FCM stand-in", STAND_IN_PORT, "127.0.0.1"],
+    ["Cloud Tasks administration stand-in", TASKS_ADMIN_PORT, "127.0.0.1"],
+  ];
   for (const [name, entry] of Object.entries(emulatorConfig)) {
     if (entry.port) wanted.push([name, entry.port, entry.host ?? "127.0.0.1"]);
     const ws = entry.websocketPort;
@@ -138,7 +143,7 @@ function findSdkRoot(): string | undefined {
   return undefined;
 }
 
-function stackEnvironment(standInUrl: string): Record<string, string> {
+function stackEnvironment(standInUrl: string, tasksAdminUrl: string): Record<string, string> {
   const firestore = address("firestore");
   const auth = address("auth");
   const tasks = address("tasks");
@@ -155,6 +160,7 @@ function stackEnvironment(standInUrl: string): Record<string, string> {
     FUNCTIONS_EMULATOR_ORIGIN: `http://${functions.host}:${functions.port}`,
     FCM_STAND_IN_URL: standInUrl,
     HOSTING_ORIGIN: `http://${hosting.host}:${hosting.port}`,
+    CLOUD_TASKS_ADMIN_URL: tasksAdminUrl,
   };
 }
 
@@ -171,6 +177,7 @@ function printWelcome(env: Record<string, string>): void {
 │   Pub/Sub       ${env.PUBSUB_EMULATOR_HOST}
 │   Hosting       ${env.HOSTING_ORIGIN}   the staff console at /, the AirNotifier-compatible endpoints for Moodle
 │   FCM stand-in  ${env.FCM_STAND_IN_URL}   (GET /_stand-in/messages lists what was "delivered")
+│   Cloud Tasks queue administration stand-in  ${env.CLOUD_TASKS_ADMIN_URL}   (GET /_stand-in/requests)
 │
 │ Try it (in another terminal): \`npm run demo\` registers a phone, sends it a message through
 │ sendMessage and prints the report and what the stand-in received. Or by hand, sign up a user
@@ -198,7 +205,10 @@ async function main(): Promise<void> {
     latencyMs: Number(process.env.FCM_STAND_IN_LATENCY_MS ?? 0),
     failureRate: Number(process.env.FCM_STAND_IN_FAILURE_RATE ?? 0),
   });
-  const env = { ...process.env, ...localEmulatorOverrides(), ...stackEnvironment(standIn.url) };
+  // The Cloud Tasks emulator has no queue administration API: the ops code's pause and resume of the queues go here.
+  const tasksAdmin = await startCloudTasksStandIn({ port: TASKS_ADMIN_PORT });
+  const stackEnv = stackEnvironment(standIn.url, tasksAdmin.url);
+  const env = { ...process.env, ...localEmulatorOverrides(), ...stackEnv };
   // firebase-tools would otherwise look for updates on a network these machines do not have.
   env.NO_UPDATE_NOTIFIER = "1";
   const firebase = join(root, "node_modules", ".bin", "firebase");
@@ -212,8 +222,8 @@ async function main(): Promise<void> {
   const logPath = join(root, ".cache", "functions.log");
   routeOutput(child.stdout, logPath, interactive || process.env.STACK_VERBOSE === "1", (line) => {
     if (interactive && line.includes("All emulators ready")) {
-      setImmediate(() => printWelcome(stackEnvironment(standIn.url)));
-      scheduleSweeps(stackEnvironment(standIn.url).FUNCTIONS_EMULATOR_ORIGIN ?? "");
+      setImmediate(() => printWelcome(stackEnv));
+      scheduleSweeps(stackEnv.FUNCTIONS_EMULATOR_ORIGIN ?? "");
     }
   });
   const stop = () => child.kill("SIGINT");
@@ -221,6 +231,7 @@ async function main(): Promise<void> {
   process.on("SIGTERM", stop);
   const code = await new Promise<number>((resolve) => child.on("exit", (status, signal) => resolve(status ?? (signal ? 1 : 0))));
   await standIn.close();
+  await tasksAdmin.close();
   if (!interactive) console.log(`[stack] function logs of this run: ${logPath}`);
   process.exit(code);
 }

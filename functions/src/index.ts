@@ -15,3 +15,5 @@ export { getMessageReport } from "./functions/getMessageReport";
 export { setPreferences } from "./functions/setPreferences";
 export { api } from "./functions/api";
 export { sweep } from "./functions/sweep";
+export { setDeliveryPaused } from "./functions/setDeliveryPaused";
+export { resumeDelivery } from "./functions/resumeDelivery";
