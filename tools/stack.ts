@@ -14,6 +14,7 @@ import { createInterface } from "node:readline";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startCloudTasksStandIn } from "./cloud-tasks-stand-in.ts";
 import { startStandIn } from "./fcm-stand-in.ts";
 import { triggerScheduledSweep } from "./scheduler.ts";
 import { DEMO_PHONE, DEMO_STAFF, seedDemo } from "./seed.ts";
@@ -27,6 +28,7 @@ const EMULATORS = "functions,firestore,tasks,auth,pubsub,hosting";
  */
 const PORT_OFFSET = Number(process.env.STACK_PORT_OFFSET ?? 0);
 const STAND_IN_PORT = Number(process.env.FCM_STAND_IN_PORT ?? 9399) + PORT_OFFSET;
+const TASKS_ADMIN_PORT = 9398 + PORT_OFFSET;
 
 interface EmulatorAddress {
   host: string;
@@ -64,7 +66,10 @@ function portIsFree(port: number, host: string): Promise<boolean> {
 
 /** A stack left running (or anything else on our ports) would make the emulators hang or fail oddly: say so plainly. */
 async function checkPorts(): Promise<void> {
-  const wanted: Array<[string, number, string]> = [["FCM stand-in", STAND_IN_PORT, "127.0.0.1"]];
+  const wanted: Array<[string, number, string]> = [
+    ["FCM stand-in", STAND_IN_PORT, "127.0.0.1"],
+    ["Cloud Tasks administration stand-in", TASKS_ADMIN_PORT, "127.0.0.1"],
+  ];
   for (const [name, entry] of Object.entries(emulatorConfig)) {
     if (entry.port) wanted.push([name, entry.port, entry.host ?? "127.0.0.1"]);
     const ws = entry.websocketPort;
@@ -150,7 +155,7 @@ function findSdkRoot(): string | undefined {
   return undefined;
 }
 
-function stackEnvironment(standInUrl: string): Record<string, string> {
+function stackEnvironment(standInUrl: string, tasksAdminUrl: string): Record<string, string> {
   const firestore = address("firestore");
   const auth = address("auth");
   const tasks = address("tasks");
@@ -167,6 +172,7 @@ function stackEnvironment(standInUrl: string): Record<string, string> {
     FUNCTIONS_EMULATOR_ORIGIN: `http://${functions.host}:${functions.port}`,
     FCM_STAND_IN_URL: standInUrl,
     HOSTING_ORIGIN: `http://${hosting.host}:${hosting.port}`,
+    CLOUD_TASKS_ADMIN_URL: tasksAdminUrl,
   };
 }
 
@@ -183,6 +189,7 @@ function printWelcome(env: Record<string, string>): void {
 │   Pub/Sub       ${env.PUBSUB_EMULATOR_HOST}
 │   Hosting       ${env.HOSTING_ORIGIN}   the staff console at /, the AirNotifier-compatible endpoints for Moodle
 │   FCM stand-in  ${env.FCM_STAND_IN_URL}   (GET /_stand-in/messages lists what was "delivered")
+│   Cloud Tasks queue administration stand-in  ${env.CLOUD_TASKS_ADMIN_URL}   (GET /_stand-in/requests)
 │
 │ Staff console: open ${env.HOSTING_ORIGIN}/ and sign in as ${DEMO_STAFF.email} / ${DEMO_STAFF.password}
 │ (a demo phone, device ${DEMO_PHONE.deviceId} of user ${DEMO_PHONE.userId}, is registered to send to).
@@ -215,7 +222,10 @@ async function main(): Promise<void> {
     latencyMs: Number(process.env.FCM_STAND_IN_LATENCY_MS ?? 0),
     failureRate: Number(process.env.FCM_STAND_IN_FAILURE_RATE ?? 0),
   });
-  const env = { ...process.env, ...localEmulatorOverrides(), ...stackEnvironment(standIn.url) };
+  // The Cloud Tasks emulator has no queue administration API: the ops code's pause and resume of the queues go here.
+  const tasksAdmin = await startCloudTasksStandIn({ port: TASKS_ADMIN_PORT });
+  const stackEnv = stackEnvironment(standIn.url, tasksAdmin.url);
+  const env = { ...process.env, ...localEmulatorOverrides(), ...stackEnv };
   // firebase-tools would otherwise look for updates on a network these machines do not have.
   env.NO_UPDATE_NOTIFIER = "1";
   const firebase = join(root, "node_modules", ".bin", "firebase");
@@ -229,17 +239,16 @@ async function main(): Promise<void> {
   const logPath = join(root, ".cache", "functions.log");
   routeOutput(child.stdout, logPath, interactive || process.env.STACK_VERBOSE === "1", (line) => {
     if (interactive && line.includes("All emulators ready")) {
-      const ready = stackEnvironment(standIn.url);
-      process.env.FIREBASE_AUTH_EMULATOR_HOST = ready.FIREBASE_AUTH_EMULATOR_HOST;
-      process.env.FIRESTORE_EMULATOR_HOST = ready.FIRESTORE_EMULATOR_HOST;
+      process.env.FIREBASE_AUTH_EMULATOR_HOST = stackEnv.FIREBASE_AUTH_EMULATOR_HOST;
+      process.env.FIRESTORE_EMULATOR_HOST = stackEnv.FIRESTORE_EMULATOR_HOST;
       seedDemo().then(
-        () => printWelcome(ready),
+        () => printWelcome(stackEnv),
         (err: unknown) => {
           console.error(`[stack] could not seed the demo staff account and phone: ${String(err)}`);
-          printWelcome(ready);
+          printWelcome(stackEnv);
         },
       );
-      scheduleSweeps(stackEnvironment(standIn.url).FUNCTIONS_EMULATOR_ORIGIN ?? "");
+      scheduleSweeps(stackEnv.FUNCTIONS_EMULATOR_ORIGIN ?? "");
     }
   });
   const stop = () => child.kill("SIGINT");
@@ -247,6 +256,7 @@ async function main(): Promise<void> {
   process.on("SIGTERM", stop);
   const code = await new Promise<number>((resolve) => child.on("exit", (status, signal) => resolve(status ?? (signal ? 1 : 0))));
   await standIn.close();
+  await tasksAdmin.close();
   if (!interactive) console.log(`[stack] function logs of this run: ${logPath}`);
   process.exit(code);
 }

@@ -17,3 +17,5 @@ export { estimateAudience } from "./functions/estimateAudience";
 export { resendFailed } from "./functions/resendFailed";
 export { api } from "./functions/api";
 export { sweep } from "./functions/sweep";
+export { setDeliveryPaused } from "./functions/setDeliveryPaused";
+export { resumeDelivery } from "./functions/resumeDelivery";

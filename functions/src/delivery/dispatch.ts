@@ -1,4 +1,4 @@
-import { GrpcStatus, Timestamp } from "firebase-admin/firestore";
+import { Timestamp } from "firebase-admin/firestore";
 import { logger } from "firebase-functions";
 import { devicesCollection } from "../devices/collection";
 import { deviceDoc, type DeviceDoc } from "../devices/schema";
@@ -7,9 +7,12 @@ import { messagingClient } from "../fcm/client";
 import { classify, type SendOutcome } from "../fcm/outcome";
 import { messageRef } from "../messages/collection";
 import { messageDoc, type MessageDoc } from "../messages/schema";
+import { metricsRef, outcomeWrites, retirementIncrements, slotFor } from "../ops/metrics";
+import { readSwitch } from "../ops/pause";
 import { holdDispatch } from "../sending/hold";
 import { describeZodError } from "../shared/callable";
 import { COLLECTIONS, STATUS, type RetiredReason } from "../shared/contract";
+import { commitFenced, type FencedUpdate } from "../shared/fenced";
 import { db } from "../shared/firestore";
 import { BATCH_SIZE, LEASE_SECONDS, MAX_ATTEMPTS, RETRY_BASE_MS, RETRY_MAX_SECONDS, SHARDS, WINDOW_SECONDS } from "../shared/params";
 import { claimBatch, type ClaimedRecipient } from "./claim";
@@ -76,14 +79,19 @@ function finalUpdate(status: number, statusMessage: string | null): RecipientUpd
 export async function dispatchBatch(task: DispatchTask, taskId: string): Promise<DispatchSummary> {
   const config = settings();
   const summary: DispatchSummary = { messageId: task.messageId, shard: task.shard, claimed: 0, accepted: 0, retrying: 0, final: 0, reads: 0, writes: 0 };
-  const messageSnapshot = await messageRef(task.messageId).get();
-  summary.reads += 1;
+  const [messageSnapshot, deliverySwitch] = await Promise.all([messageRef(task.messageId).get(), readSwitch()]);
+  summary.reads += 2;
   if (!messageSnapshot.exists) {
     logger.warn("dispatch: message not found; its recipients stay pending", { messageId: task.messageId });
     return summary;
   }
   // Sending (issue #5): a cancelled message claims nothing more; a scheduled one waits for its sendAt.
   if (await holdDispatch(task, taskId, messageSnapshot.data(), config.shards)) return summary;
+  // The emergency stop: claim nothing, touch nothing. Resuming dispatches every pending shard again.
+  if (deliverySwitch.paused) {
+    logger.info("dispatch: delivery paused; nothing claimed", { messageId: task.messageId, shard: task.shard });
+    return summary;
+  }
   const parsedMessage = messageDoc.safeParse(messageSnapshot.data());
 
   const claim = await claimBatch(task.messageId, shardRange(task.shard, config.shards), task.after, config.batchSize, config.leaseSeconds);
@@ -255,6 +263,7 @@ async function badgesFor(message: MessageDoc, live: ClaimedRecipient[], summary:
 async function retireDevices(retirements: Retirement[], summary: DispatchSummary): Promise<void> {
   const devicesRef = devicesCollection();
   await db().runTransaction(async (tx) => {
+    let retired = 0;
     const snapshots = await tx.getAll(...retirements.map((r) => devicesRef.doc(r.deviceId)));
     const now = Timestamp.now();
     snapshots.forEach((snapshot, i) => {
@@ -262,46 +271,45 @@ async function retireDevices(retirements: Retirement[], summary: DispatchSummary
       const device = snapshot.data();
       if (device && !device.retired && device.token === retirement.token) {
         tx.update(snapshot.ref, { retired: true, retiredAt: now, retiredReason: retirement.reason });
-        summary.writes += 1;
+        retired += 1;
       }
     });
     summary.reads += retirements.length;
+    summary.writes += retired;
+    if (retired > 0) tx.set(metricsRef(now.toMillis(), slotFor(summary.messageId, summary.shard)), retirementIncrements(retired, now.toMillis()), { merge: true });
   });
 }
 
 /**
- * Writes every outcome in bulk. Each write carries the claim's write time as a
- * precondition: if the lease ran out and the sweep (or another task) has moved
- * the recipient since, this late outcome is dropped rather than overwriting
- * the newer state; that recipient is then sent again, and its collapse id
- * keeps the phone to one notification.
+ * Writes every outcome, together with the shard's outcome counters and the
+ * hour's metrics in the same atomic commits (shared/fenced.ts). Each write
+ * carries the claim's write time as a precondition: if the lease ran out and
+ * the sweep (or another task) has moved the recipient since, this late
+ * outcome is dropped rather than overwriting the newer state, and is not
+ * counted; that recipient is then sent again, and its collapse id keeps the
+ * phone to one notification.
  */
 async function writeUpdates(claimed: ClaimedRecipient[], updates: Map<string, RecipientUpdate>, summary: DispatchSummary): Promise<void> {
   const { messageId, shard } = summary;
-  const writer = db().bulkWriter();
-  writer.onWriteError((error) => error.code !== GrpcStatus.FAILED_PRECONDITION && error.failedAttempts < 5);
-  const writes: Array<Promise<unknown>> = [];
-  let superseded = 0;
+  const fenced: Array<FencedUpdate<number>> = [];
   for (const recipient of claimed) {
     const update = updates.get(recipient.id);
-    if (!update) continue;
-    writes.push(
-      writer.update(recipient.ref, update, { lastUpdateTime: recipient.claimedAt }).catch((err: { code?: number }) => {
-        if (err.code !== GrpcStatus.FAILED_PRECONDITION) throw err;
-        superseded += 1;
-      }),
-    );
-    summary.writes += 1;
-    if (update.status === STATUS.pending) summary.retrying += 1;
-    else if (update.status === STATUS.accepted) {
-      summary.accepted += 1;
-      summary.final += 1;
-    } else summary.final += 1;
+    if (update) fenced.push({ ref: recipient.ref, data: update, lastUpdateTime: recipient.claimedAt, tag: update.status });
   }
-  await writer.close();
-  // A write that failed after BulkWriter's own retries fails the task, so Cloud Tasks runs it again.
-  await Promise.all(writes);
-  if (superseded > 0) logger.warn("dispatch: outcomes dropped, claims had lapsed and been taken over", { messageId, shard, superseded });
+  const { landed, superseded } = await commitFenced(
+    fenced,
+    (chunk, first) => outcomeWrites(messageId, shard, chunk.map((u) => u.tag), { batches: first ? 1 : 0 }),
+    { messageId, shard },
+  );
+  summary.writes += fenced.length;
+  for (const { tag: status } of landed) {
+    if (status === STATUS.pending) summary.retrying += 1;
+    else {
+      summary.final += 1;
+      if (status === STATUS.accepted) summary.accepted += 1;
+    }
+  }
+  if (superseded.length > 0) logger.warn("dispatch: outcomes dropped, claims had lapsed and been taken over", { messageId, shard, superseded: superseded.length });
 }
 
 /**

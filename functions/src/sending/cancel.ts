@@ -1,9 +1,12 @@
-import { FieldPath, GrpcStatus, Timestamp, type DocumentData } from "firebase-admin/firestore";
+import { FieldPath, Timestamp, type DocumentData } from "firebase-admin/firestore";
 import { logger } from "firebase-functions";
 import { STATUS } from "../shared/contract";
+import { commitFenced } from "../shared/fenced";
 import { db } from "../shared/firestore";
+import { SHARDS } from "../shared/params";
 import { messagesCollection, recipientsCollection } from "../messages/collection";
-import type { ShardRange } from "../delivery/shards";
+import { outcomeWrites } from "../ops/metrics";
+import { shardOf, type ShardRange } from "../delivery/shards";
 import { assertMayManage, type Sender } from "./sender";
 
 const PAGE = 500;
@@ -17,6 +20,7 @@ const MAX_ROUNDS = 50;
  * already sent is never touched: only -1 → -3. Returns how many it moved.
  */
 export async function cancelPending(messageId: string, range?: ShardRange): Promise<number> {
+  const shards = SHARDS.value();
   let moved = 0;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     let query = recipientsCollection(messageId).where("status", "==", STATUS.pending).orderBy(FieldPath.documentId());
@@ -24,19 +28,18 @@ export async function cancelPending(messageId: string, range?: ShardRange): Prom
     if (range?.to !== undefined) query = query.where(FieldPath.documentId(), "<", range.to);
     const snapshot = await query.limit(PAGE).get();
     if (snapshot.empty) return moved;
-    const writer = db().bulkWriter();
-    writer.onWriteError((error) => error.code !== GrpcStatus.FAILED_PRECONDITION && error.failedAttempts < 5);
     const update: DocumentData = { status: STATUS.cancelled, statusMessage: "cancelled by the sender", leaseExpiresAt: null, retryAt: null };
-    const writes = snapshot.docs.map((doc) =>
-      writer.update(doc.ref, update, { lastUpdateTime: doc.updateTime }).then(
-        () => (moved += 1),
-        (err: { code?: number }) => {
-          if (err.code !== GrpcStatus.FAILED_PRECONDITION) throw err;
-        },
-      ),
+    const { landed } = await commitFenced(
+      snapshot.docs.map((doc) => ({ ref: doc.ref, data: update, lastUpdateTime: doc.updateTime, tag: shardOf(doc.id, shards) })),
+      (chunk) => {
+        // Each shard's cancelled recipients are added to that shard's counters.
+        const perShard = new Map<number, number>();
+        for (const { tag } of chunk) perShard.set(tag, (perShard.get(tag) ?? 0) + 1);
+        return [...perShard].flatMap(([shard, n]) => outcomeWrites(messageId, shard, Array<number>(n).fill(STATUS.cancelled)));
+      },
+      { messageId, action: "cancel" },
     );
-    await writer.close();
-    await Promise.all(writes);
+    moved += landed.length;
   }
   logger.warn("cancel: recipients still pending after many rounds; dispatch will cancel them", { messageId });
   return moved;

@@ -7,14 +7,21 @@ export const COLLECTIONS = {
   devices: "devices",
   messages: "messages",
   recipients: "recipients",
+  /**
+   * `messages/{messageId}/counters/{shard}`: how many of the shard's recipients
+   * reached each final status, kept in step with the recipients (same commits).
+   */
+  counters: "counters",
   /** `preferences/{uid}`: a user's own settings (muted categories); readable by that user only. */
   preferences: "preferences",
   /** `accessKeys/{keyId}`: partner servers' API keys, stored as hashes; no client access. */
   accessKeys: "accessKeys",
   /** `apiGuards/{id}`: IP-ban and rate-limit counters of the HTTPS API; no client access. */
   apiGuards: "apiGuards",
-  /** `messages/{messageId}/counters/{shard}`: counts of final statuses, `{ counts: { "<code>": n }, updatedAt }`. */
-  counters: "counters",
+  /** `metrics/{hour}_{slot}`: delivery outcomes per hour, one increment per batch; no client access. */
+  metrics: "metrics",
+  /** `ops/delivery`: the emergency stop (paused, reason, by, at); no client writes. */
+  ops: "ops",
 } as const;
 
 /** Per-recipient delivery status. Positive values other than 200 are FCM's HTTP status of a final failure. */

@@ -54,6 +54,8 @@ async function deleteMessage(message: DocumentReference, ctx: SweepContext, resu
     result.recipientsDeleted += page.size;
     if (page.size < RECIPIENT_DELETE_PAGE) break;
   }
+  const counters = await message.collection(COLLECTIONS.counters).get();
+  await Promise.all(counters.docs.map((doc) => doc.ref.delete()));
   await message.delete();
   result.messagesDeleted += 1;
   return true;

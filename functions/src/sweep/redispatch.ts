@@ -18,13 +18,15 @@ export class Redispatcher {
     private readonly windowSeconds: number,
     /** The dispatch's shard count (DISPATCH_SHARDS), which decides a recipient's shard. */
     readonly shards: number,
+    /** Task-id prefix: the sweep's ("s") and a resume's ("u") never share ids. */
+    private readonly prefix = "s",
   ) {}
 
   async dispatch(messageId: string, shard: number): Promise<void> {
     const { window, delaySeconds } = windowOf(Date.now(), this.windowSeconds);
     const key = `${messageId}/${shard}/${window}`;
     if (this.asked.has(key)) return;
-    if (await enqueueDispatch({ messageId, shard }, ["s", window], delaySeconds)) this.tasksEnqueued += 1;
+    if (await enqueueDispatch({ messageId, shard }, [this.prefix, window], delaySeconds)) this.tasksEnqueued += 1;
     this.asked.add(key);
   }
 }

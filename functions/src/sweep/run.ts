@@ -11,6 +11,7 @@ import {
   SWEEP_TIME_BUDGET_SECONDS,
   WINDOW_SECONDS,
 } from "../shared/params";
+import { recordSweep } from "../ops/metrics";
 import type { SweepContext } from "./context";
 import { deleteRetiredDevices, retireStaleDevices } from "./devices";
 import { deleteOldMessages } from "./messages";
@@ -118,6 +119,17 @@ export async function runSweep(now: Timestamp = Timestamp.now()): Promise<SweepS
   summary.tasksEnqueued = redispatch.tasksEnqueued;
   summary.elapsedMs = Date.now() - started;
   logger.info("sweep: done", { ...summary });
+  await recordSweep({
+    leasesRequeued: summary.leasesRequeued,
+    leasesExhausted: summary.leasesExhausted,
+    pendingRedispatched: summary.pendingRedispatched,
+    devicesRetiredStale: summary.devicesRetiredStale,
+    devicesDeleted: summary.devicesDeleted,
+    messagesDeleted: summary.messagesDeleted,
+  }).catch((err: unknown) => {
+    failures.push(err);
+    logger.error("sweep: could not record its metrics", { error: String(err) });
+  });
   if (failures.length > 0) throw failures[0];
   return summary;
 }

@@ -1,0 +1,50 @@
+import { FieldValue, Timestamp, type DocumentData, type DocumentReference } from "firebase-admin/firestore";
+import { z } from "zod";
+import { COLLECTIONS, isFinalStatus } from "../shared/contract";
+import { messageRef } from "./collection";
+
+/**
+ * A message's outcome counters: one document per dispatch shard, so that the
+ * tasks of different shards never write the same document, each holding how
+ * many of the shard's recipients reached each final status. Every status
+ * change that makes a recipient final is committed together with its
+ * increment (shared/fenced.ts, or the sweep's transaction), so the counters
+ * equal a recount of the recipients at all times, and a report or a live view
+ * reads a handful of small documents however large the message is.
+ */
+export const countersDoc = z.object({ counts: z.record(z.string(), z.number()).default({}) });
+
+export function countersCollection(messageId: string) {
+  return messageRef(messageId).collection(COLLECTIONS.counters);
+}
+
+export function counterRef(messageId: string, shard: number): DocumentReference {
+  return countersCollection(messageId).doc(String(shard));
+}
+
+/** `{ "<code>": increment(n) }` for the final statuses among these; non-final codes are not counted. */
+export function finalCountIncrements(statuses: Iterable<number>): Record<string, FieldValue> {
+  const tally = new Map<number, number>();
+  for (const status of statuses) if (isFinalStatus(status)) tally.set(status, (tally.get(status) ?? 0) + 1);
+  const counts: Record<string, FieldValue> = {};
+  for (const [status, n] of tally) counts[String(status)] = FieldValue.increment(n);
+  return counts;
+}
+
+/** The merge-set that adds these statuses to a counters document; undefined when none is final. */
+export function countIncrements(statuses: Iterable<number>): DocumentData | undefined {
+  const counts = finalCountIncrements(statuses);
+  return Object.keys(counts).length === 0 ? undefined : { counts, updatedAt: Timestamp.now() };
+}
+
+/** The final-status counts of a message, summed over its shards' counter documents. */
+export async function readFinalCounts(messageId: string): Promise<Record<string, number>> {
+  const snapshot = await countersCollection(messageId).get();
+  const total: Record<string, number> = {};
+  for (const doc of snapshot.docs) {
+    const parsed = countersDoc.safeParse(doc.data());
+    if (!parsed.success) continue;
+    for (const [code, n] of Object.entries(parsed.data.counts)) total[code] = (total[code] ?? 0) + n;
+  }
+  return total;
+}

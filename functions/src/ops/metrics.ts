@@ -1,0 +1,136 @@
+import { createHash } from "node:crypto";
+import { FieldValue, Timestamp, type DocumentData, type DocumentReference } from "firebase-admin/firestore";
+import { z } from "zod";
+import { counterRef, countIncrements, finalCountIncrements } from "../messages/counters";
+import { COLLECTIONS, STATUS } from "../shared/contract";
+import { db, zTimestamp } from "../shared/firestore";
+
+/**
+ * Delivery outcomes per hour. Each dispatch batch adds its counts in the same
+ * commit as its outcomes (one write per batch, never per recipient), and each
+ * sweep adds what it rescued and retired. An hour is spread over SLOTS
+ * documents (`metrics/{hour}_{slot}`, the slot picked from the message and
+ * shard) so that a broadcast's parallel batches do not all write one document:
+ * at FCM's quota (~20 batches a second) each slot takes about one write a second.
+ */
+export const METRIC_SLOTS = 16;
+
+const HOUR_MS = 3_600_000;
+
+export const metricsDoc = z.object({
+  hour: zTimestamp,
+  /** Final statuses by code (200 accepted, -99 unregistered, -4 skipped, -3 cancelled, others failed). */
+  counts: z.record(z.string(), z.number()).default({}),
+  /** Dispatch batches that sent or settled something. */
+  batches: z.number().default(0),
+  /** Transient failures sent back to pending for another attempt. */
+  retries: z.number().default(0),
+  /** Devices retired after FCM rejected their token. */
+  tokensRetired: z.number().default(0),
+  /** What sweeps did in this hour. */
+  sweep: z.record(z.string(), z.number()).default({}),
+});
+export type MetricsDoc = z.infer<typeof metricsDoc>;
+
+export function hourStart(ms: number): number {
+  return Math.floor(ms / HOUR_MS) * HOUR_MS;
+}
+
+/** `2026-12-02T16`: sorts by time, and says which hour (UTC) it is. */
+function hourKey(ms: number): string {
+  return new Date(hourStart(ms)).toISOString().slice(0, 13);
+}
+
+export function metricsRef(ms: number, slot: number): DocumentReference {
+  return db().collection(COLLECTIONS.metrics).doc(`${hourKey(ms)}_${slot}`);
+}
+
+export function slotFor(messageId: string, shard: number): number {
+  return createHash("sha256").update(`${messageId}/${shard}`).digest().readUInt32BE(0) % METRIC_SLOTS;
+}
+
+export interface BatchTally {
+  statuses: number[];
+  retries: number;
+  /** 1 for the first commit of a batch, 0 for the rest of it. */
+  batches: number;
+}
+
+/** The merge-set that adds one batch's outcomes to its hour; undefined when the batch settled nothing. */
+export function batchIncrements(tally: BatchTally, nowMs = Date.now()): DocumentData | undefined {
+  const counts = finalCountIncrements(tally.statuses);
+  if (Object.keys(counts).length === 0 && tally.retries === 0) return undefined;
+  return {
+    hour: Timestamp.fromMillis(hourStart(nowMs)),
+    counts,
+    ...(tally.batches > 0 && { batches: FieldValue.increment(tally.batches) }),
+    ...(tally.retries > 0 && { retries: FieldValue.increment(tally.retries) }),
+  };
+}
+
+export interface SideWrite {
+  ref: DocumentReference;
+  data: DocumentData;
+}
+
+/**
+ * What a set of recipient status changes of one message shard adds, to be
+ * committed with them: the shard's outcome counters (final statuses) and the
+ * hour's metrics (final statuses, retries, and `batches` once per batch).
+ */
+export function outcomeWrites(messageId: string, shard: number, statuses: number[], options: { batches?: number } = {}, nowMs = Date.now()): SideWrite[] {
+  const writes: SideWrite[] = [];
+  const counts = countIncrements(statuses);
+  if (counts) writes.push({ ref: counterRef(messageId, shard), data: counts });
+  const retries = statuses.filter((status) => status === STATUS.pending).length;
+  const metrics = batchIncrements({ statuses, retries, batches: options.batches ?? 0 }, nowMs);
+  if (metrics) writes.push({ ref: metricsRef(nowMs, slotFor(messageId, shard)), data: metrics });
+  return writes;
+}
+
+/** The merge-set that adds token retirements to an hour. */
+export function retirementIncrements(retired: number, nowMs = Date.now()): DocumentData {
+  return { hour: Timestamp.fromMillis(hourStart(nowMs)), tokensRetired: FieldValue.increment(retired) };
+}
+
+/**
+ * Adds a sweep's figures (the non-zero ones) to the current hour. The final
+ * statuses a sweep sets are counted with them, in its transactions.
+ */
+export async function recordSweep(figures: Record<string, number>, nowMs = Date.now()): Promise<void> {
+  const sweep: Record<string, FieldValue> = {};
+  for (const [name, n] of Object.entries(figures)) if (n > 0) sweep[name] = FieldValue.increment(n);
+  if (Object.keys(sweep).length === 0) return;
+  await metricsRef(nowMs, 0).set({ hour: Timestamp.fromMillis(hourStart(nowMs)), sweep }, { merge: true });
+}
+
+export interface HourRow {
+  hour: string;
+  counts: Record<string, number>;
+  batches: number;
+  retries: number;
+  tokensRetired: number;
+  sweep: Record<string, number>;
+}
+
+/** The last `hours` hours (the current one included), oldest first, every hour present even when empty. */
+export async function readHours(hours: number, nowMs = Date.now()): Promise<HourRow[]> {
+  const first = hourStart(nowMs) - (hours - 1) * HOUR_MS;
+  const snapshot = await db().collection(COLLECTIONS.metrics).where("hour", ">=", Timestamp.fromMillis(first)).get();
+  const rows = new Map<number, HourRow>();
+  for (let at = first; at <= hourStart(nowMs); at += HOUR_MS) {
+    rows.set(at, { hour: new Date(at).toISOString(), counts: {}, batches: 0, retries: 0, tokensRetired: 0, sweep: {} });
+  }
+  for (const doc of snapshot.docs) {
+    const parsed = metricsDoc.safeParse(doc.data());
+    if (!parsed.success) continue;
+    const row = rows.get(parsed.data.hour.toMillis());
+    if (!row) continue;
+    for (const [code, n] of Object.entries(parsed.data.counts)) row.counts[code] = (row.counts[code] ?? 0) + n;
+    for (const [name, n] of Object.entries(parsed.data.sweep)) row.sweep[name] = (row.sweep[name] ?? 0) + n;
+    row.batches += parsed.data.batches;
+    row.retries += parsed.data.retries;
+    row.tokensRetired += parsed.data.tokensRetired;
+  }
+  return [...rows.values()];
+}

@@ -1,0 +1,217 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { promisify } from "node:util";
+import { after, before, describe, it } from "node:test";
+import { adminDb } from "./support/admin.ts";
+import { callError, signedInUser, type ClientUser } from "./support/client.ts";
+import { addRecipients, createMessage, recipientStates, seedDevices, waitUntilFinal } from "./support/fixtures.ts";
+import { stackEnv } from "./support/env.ts";
+import { acceptedFor } from "./support/stand-in.ts";
+import { waitFor } from "./support/wait.ts";
+
+const run = promisify(execFile);
+
+interface DeliveryStatus {
+  paused: boolean;
+  reason: string | null;
+  by: string | null;
+  at: string | null;
+  queues: Array<{ name: string; state: string | null; tasks: number | null; error?: string }>;
+}
+
+interface Report {
+  state: string;
+  recipients: number;
+  counts: Record<string, number>;
+  paused: { reason: string | null } | null;
+}
+
+interface RecordedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+}
+
+const QUEUE = `projects/${stackEnv("GCLOUD_PROJECT")}/locations/us-central1/queues/dispatchBatch`;
+
+async function tasksAdminRequests(clear = false): Promise<RecordedRequest[]> {
+  const res = await fetch(`${stackEnv("CLOUD_TASKS_ADMIN_URL")}/_stand-in/requests`, { method: clear ? "DELETE" : "GET" });
+  return ((await res.json()) as { requests: RecordedRequest[] }).requests;
+}
+
+/** The ops command, as an operator runs it beside the stack. */
+async function ops(...args: string[]): Promise<string> {
+  const { stdout } = await run("npx", ["tsx", "tools/ops.ts", ...args], { env: process.env, timeout: 60_000 });
+  return stdout;
+}
+
+/** Final-status counts of every recipient in the project, recounted from the documents. */
+async function recountFinal(codes: number[]): Promise<Record<string, number>> {
+  const group = adminDb().collectionGroup("recipients");
+  const counts = await Promise.all(codes.map(async (code) => [String(code), (await group.where("status", "==", code).count().get()).data().count] as const));
+  return Object.fromEntries(counts);
+}
+
+async function metricTotals(): Promise<Record<string, number>> {
+  const snapshot = await adminDb().collection("metrics").get();
+  const totals: Record<string, number> = {};
+  for (const doc of snapshot.docs) {
+    for (const [code, n] of Object.entries((doc.get("counts") ?? {}) as Record<string, number>)) totals[code] = (totals[code] ?? 0) + n;
+  }
+  return totals;
+}
+
+describe("operations: the emergency stop, queue administration, hourly metrics", () => {
+  let admin: ClientUser;
+  let sender: ClientUser;
+  before(async () => {
+    admin = await signedInUser({ pushSender: true, pushAdmin: true });
+    sender = await signedInUser({ pushSender: true });
+  });
+  after(async () => {
+    // Whatever happens, leave delivery running for the suites after this one.
+    await admin.call("setDeliveryPaused", { paused: false });
+    await admin.close();
+    await sender.close();
+  });
+
+  it("lets only pushAdmin users pause, and refuses bad input with the field", async () => {
+    assert.equal((await callError(sender.call("setDeliveryPaused", { paused: true, reason: "x" }))).code, "functions/permission-denied");
+    const cases: Array<[unknown, string]> = [
+      [{}, "paused"],
+      [{ paused: "yes" }, "paused"],
+      [{ paused: true, reason: "" }, "reason"],
+      [{ paused: true, reason: "x".repeat(501) }, "reason"],
+      [{ paused: true, extra: 1 }, "extra"],
+    ];
+    for (const [input, field] of cases) {
+      const error = await callError(admin.call("setDeliveryPaused", input));
+      assert.equal(error.code, "functions/invalid-argument", JSON.stringify(input));
+      assert.equal((error.details as { field?: string }).field, field);
+    }
+    const doc = await adminDb().collection("ops").doc("delivery").get();
+    assert.equal(doc.exists, false, "no refused call changed the switch");
+  });
+
+  it("while paused, sends nothing and keeps 300 directly written recipients pending; resume delivers each once", { timeout: 120_000 }, async () => {
+    await tasksAdminRequests(true);
+    const paused = await admin.call<DeliveryStatus>("setDeliveryPaused", { paused: true, reason: "wrong broadcast under review" });
+    assert.equal(paused.paused, true);
+    assert.equal(paused.reason, "wrong broadcast under review");
+    assert.equal(paused.by, admin.uid);
+    assert.deepEqual(
+      paused.queues.map((q) => [q.name, q.state]),
+      [[QUEUE, "PAUSED"]],
+    );
+
+    const devices = await seedDevices(Array.from({ length: 300 }, () => ({})));
+    const messageId = await createMessage({ title: "While stopped" });
+    await addRecipients(messageId, devices.map((d) => ({ deviceId: d.deviceId })));
+    // Ten seconds of nothing: no FCM send, every recipient still -1 with no attempt spent.
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    assert.equal((await acceptedFor(devices.map((d) => d.token))).length, 0, "nothing reached FCM while paused");
+    const waiting = [...(await recipientStates(messageId)).values()];
+    assert.equal(waiting.length, 300);
+    assert.ok(waiting.every((r) => r.status === -1 && r.attempts === 0), "all pending, no attempt burned");
+    const report = await sender.call<Report>("getMessageReport", { messageId });
+    assert.equal(report.paused?.reason, "wrong broadcast under review");
+    assert.equal(report.counts["-1"], 300);
+
+    const status = JSON.parse(await ops("status", "--json")) as DeliveryStatus;
+    assert.equal(status.paused, true);
+    assert.equal(status.reason, "wrong broadcast under review");
+    assert.equal(status.queues[0]?.state, "PAUSED");
+
+    const resumed = await admin.call<DeliveryStatus>("setDeliveryPaused", { paused: false });
+    assert.equal(resumed.paused, false);
+    assert.equal(resumed.queues[0]?.state, "RUNNING");
+    const states = await waitUntilFinal(messageId, 300, 60_000);
+    assert.ok([...states.values()].every((r) => r.status === 200 && r.attempts === 1), "every recipient accepted on its first attempt");
+    const accepted = await acceptedFor(devices.map((d) => d.token));
+    assert.equal(accepted.length, 300);
+    assert.equal(new Set(accepted.map((a) => a.message.token)).size, 300, "each device reached exactly once");
+    assert.equal((await sender.call<Report>("getMessageReport", { messageId })).paused, null);
+
+    // The queue administration requests, exactly: pause then read, resume then read, and the status read in between.
+    const requests = (await tasksAdminRequests()).map((r) => `${r.method} ${r.path}${r.query.readMask ? `?readMask=${r.query.readMask}` : ""}`);
+    const base = `/v2beta3/${QUEUE}`;
+    assert.deepEqual(requests, [`POST ${base}:pause`, `GET ${base}?readMask=name,state,stats`, `GET ${base}?readMask=name,state,stats`, `POST ${base}:resume`, `GET ${base}?readMask=name,state,stats`]);
+    await retire(devices.map((d) => d.deviceId));
+  });
+
+  it("a pause in the middle of a 3,000-device broadcast stops sends within 3 s; resume reaches every device once", { timeout: 240_000 }, async () => {
+    const cohort = `ops-${randomUUID()}`;
+    const devices = await seedDevices(Array.from({ length: 3000 }, () => ({ userInfo: { cohort } })));
+    const tokens = devices.map((d) => d.token);
+    const { messageId } = await sender.call<{ messageId: string }>("sendMessage", { title: "Broadcast", body: "To a cohort", audience: { where: { cohort } } }, 300_000);
+    await waitFor("the broadcast to start reaching FCM", async () => ((await acceptedFor(tokens)).length >= 200 ? true : undefined), 120_000, 100);
+    const pausedAt = Date.now();
+    await admin.call("setDeliveryPaused", { paused: true, reason: "stop the broadcast" });
+    const returnedAt = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const atThreeSeconds = await acceptedFor(tokens);
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    const later = await acceptedFor(tokens);
+    assert.equal(later.length, atThreeSeconds.length, `the count stopped growing within 3 s of the pause (${atThreeSeconds.length} then ${later.length})`);
+    const lastStarted = Math.max(...atThreeSeconds.map((a) => Date.parse(a.receivedAt)));
+    console.log(`pause figures: pause call took ${returnedAt - pausedAt} ms; last send reached FCM ${lastStarted - returnedAt} ms after it returned; ${atThreeSeconds.length} of 3000 sent before the stop`);
+    assert.ok(atThreeSeconds.length < 3000, "the pause landed mid-broadcast");
+
+    await admin.call("setDeliveryPaused", { paused: false });
+    const states = await waitUntilFinal(messageId, 3000, 180_000);
+    assert.ok([...states.values()].every((r) => r.status === 200), "every recipient accepted");
+    const accepted = await acceptedFor(tokens);
+    assert.equal(accepted.length, 3000, "no device reached twice");
+    assert.equal(new Set(accepted.map((a) => a.message.token)).size, 3000);
+    // The report comes from the outcome counters; they equal a recount of the documents.
+    const report = await sender.call<Report>("getMessageReport", { messageId });
+    assert.equal(report.state, "done");
+    assert.deepEqual(report.counts, { "200": 3000 });
+    await retire(devices.map((d) => d.deviceId));
+  });
+
+  it("keeps hourly metrics that equal a recount of the recipients they cover, and prints them", { timeout: 120_000 }, async () => {
+    const codes = [200, -99, -4, -3, 400, 403];
+    const quiet = async () => {
+      // Between two reads with no delivery running in between, both sides are settled.
+      const first = [await metricTotals(), await recountFinal(codes)] as const;
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const second = [await metricTotals(), await recountFinal(codes)] as const;
+      return JSON.stringify(first) === JSON.stringify(second) ? second : undefined;
+    };
+    const [metricsBefore, recountBefore] = await waitFor("delivery to settle", quiet, 60_000, 500);
+
+    const devices = await seedDevices([{}, {}, { token: `unregistered-${randomUUID()}` }, { enabled: false }, { token: `invalid-${randomUUID()}` }, { token: `mismatch-${randomUUID()}` }]);
+    const messageId = await createMessage();
+    await addRecipients(messageId, devices.map((d) => ({ deviceId: d.deviceId })));
+    await waitUntilFinal(messageId, 6);
+    const cancelled = await createMessage({ sendAt: new Date(Date.now() + 3_600_000) });
+    await addRecipients(cancelled, devices.slice(0, 2).map((d) => ({ deviceId: d.deviceId })));
+    await admin.call("cancelMessage", { messageId: cancelled });
+    await waitUntilFinal(cancelled, 2);
+
+    const [metricsAfter, recountAfter] = await waitFor("delivery to settle", quiet, 60_000, 500);
+    for (const code of codes) {
+      const key = String(code);
+      assert.equal((metricsAfter[key] ?? 0) - (metricsBefore[key] ?? 0), (recountAfter[key] ?? 0) - (recountBefore[key] ?? 0), `metrics for ${key} moved with the recipients`);
+    }
+    assert.equal((metricsAfter["200"] ?? 0) - (metricsBefore["200"] ?? 0) >= 2, true);
+    assert.equal((metricsAfter["-3"] ?? 0) - (metricsBefore["-3"] ?? 0), 2);
+
+    const table = await ops("stats", "--hours", "2");
+    assert.match(table, /hour \(UTC\)\s+accepted\s+failed\s+unregistered\s+skipped\s+cancelled/);
+    const json = JSON.parse(await ops("stats", "--hours", "2", "--json")) as { hours: Array<{ summary: { accepted: number; cancelled: number } }> };
+    assert.equal(json.hours.length, 2);
+    const accepted = json.hours.reduce((sum, h) => sum + h.summary.accepted, 0);
+    assert.equal(accepted, metricsAfter["200"]);
+    await retire(devices.map((d) => d.deviceId));
+  });
+});
+
+/** Takes the test's devices out of later suites' `{ all: true }` audiences. */
+async function retire(deviceIds: string[]): Promise<void> {
+  const writer = adminDb().bulkWriter();
+  for (const id of deviceIds) void writer.update(adminDb().collection("devices").doc(id), { retired: true, retiredReason: "replaced" });
+  await writer.close();
+}

@@ -1,0 +1,135 @@
+/**
+ * Operations: the emergency stop and delivery metrics.
+ *
+ *   npm run ops -- pause --reason "<text>" [--json]   stop every FCM send (work keeps being accepted)
+ *   npm run ops -- resume [--json]                    deliver what waited, each recipient once
+ *   npm run ops -- status [--json]                    the stop, and each delivery queue's state and backlog
+ *   npm run ops -- stats [--hours 24] [--json]        delivery outcomes per hour
+ *
+ * Like `npm run keys`: against the emulators when FIRESTORE_EMULATOR_HOST is
+ * set (inside or beside the local stack), else against `--project <id>` (or
+ * GOOGLE_CLOUD_PROJECT) with application default credentials, which also pause
+ * and resume the Cloud Tasks queues.
+ */
+import { userInfo } from "node:os";
+import { parseArgs } from "node:util";
+import { readHours, type HourRow } from "../functions/src/ops/metrics.ts";
+import { deliveryStatus, setDeliveryPaused, type DeliveryStatus } from "../functions/src/ops/stop.ts";
+import { STATUS } from "../functions/src/shared/contract.ts";
+
+const USAGE = `usage:
+  npm run ops -- pause --reason "<text>" [--json] [--project <id>]
+  npm run ops -- resume [--json] [--project <id>]
+  npm run ops -- status [--json] [--project <id>]
+  npm run ops -- stats [--hours 24] [--json] [--project <id>]`;
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    reason: { type: "string" },
+    hours: { type: "string" },
+    json: { type: "boolean" },
+    project: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+
+function printStatus(status: DeliveryStatus): void {
+  if (values.json) {
+    console.log(JSON.stringify(status, null, 2));
+    return;
+  }
+  console.log(status.paused ? `Delivery is PAUSED since ${status.at} by ${status.by}: ${status.reason ?? "(no reason given)"}` : `Delivery is running${status.at ? ` (last changed ${status.at} by ${status.by})` : ""}.`);
+  if (status.queues.length === 0) console.log("Queues: none administered here (the Cloud Tasks emulator has no administration API).");
+  for (const queue of status.queues) {
+    if (queue.error) console.log(`Queue ${queue.name}: could not be read: ${queue.error}`);
+    else console.log(`Queue ${queue.name}: ${queue.state}, ~${queue.tasks ?? "?"} tasks waiting${queue.oldestEstimatedArrival ? `, oldest due ${queue.oldestEstimatedArrival}` : ""}`);
+  }
+}
+
+/** The columns an operator reads: accepted, failed (every other final code), unregistered, skipped, cancelled. */
+function summarizeHour(row: HourRow) {
+  let failed = 0;
+  for (const [code, n] of Object.entries(row.counts)) {
+    const status = Number(code);
+    if (status > 0 && status !== STATUS.accepted) failed += n;
+  }
+  return {
+    hour: row.hour,
+    accepted: row.counts[String(STATUS.accepted)] ?? 0,
+    failed,
+    unregistered: row.counts[String(STATUS.notRegistered)] ?? 0,
+    skipped: row.counts[String(STATUS.skippedDisabled)] ?? 0,
+    cancelled: row.counts[String(STATUS.cancelled)] ?? 0,
+    retries: row.retries,
+    tokensRetired: row.tokensRetired,
+    rescued: (row.sweep.leasesRequeued ?? 0) + (row.sweep.pendingRedispatched ?? 0),
+  };
+}
+
+function printStats(rows: HourRow[]): void {
+  if (values.json) {
+    console.log(JSON.stringify({ hours: rows.map((row) => ({ ...row, summary: summarizeHour(row) })) }, null, 2));
+    return;
+  }
+  const header = ["hour (UTC)", "accepted", "failed", "unregistered", "skipped", "cancelled", "retries", "retired", "rescued"];
+  const lines = rows.map((row) => {
+    const s = summarizeHour(row);
+    return [s.hour.slice(0, 13).replace("T", " ") + ":00", s.accepted, s.failed, s.unregistered, s.skipped, s.cancelled, s.retries, s.tokensRetired, s.rescued].map(String);
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? "").length)));
+  const format = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ");
+  console.log(format(header));
+  for (const line of lines) console.log(format(line));
+}
+
+async function main(): Promise<number> {
+  const [command] = positionals;
+  if (values.help || !command) {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+  if (values.project) process.env.GOOGLE_CLOUD_PROJECT = process.env.GCLOUD_PROJECT = values.project;
+  if (!process.env.GOOGLE_CLOUD_PROJECT && !process.env.GCLOUD_PROJECT) {
+    console.error("No project: pass --project <id>, set GOOGLE_CLOUD_PROJECT, or run inside the local stack.");
+    return 2;
+  }
+  const by = `ops-cli:${userInfo().username}`;
+  switch (command) {
+    case "pause": {
+      const reason = values.reason?.trim();
+      if (!reason) {
+        console.error('pause needs --reason "<text>": it is shown on every report while delivery is stopped.');
+        return 2;
+      }
+      printStatus(await setDeliveryPaused(true, reason.slice(0, 500), by));
+      return 0;
+    }
+    case "resume":
+      printStatus(await setDeliveryPaused(false, null, by));
+      return 0;
+    case "status":
+      printStatus(await deliveryStatus());
+      return 0;
+    case "stats": {
+      const hours = Number(values.hours ?? 24);
+      if (!Number.isInteger(hours) || hours < 1 || hours > 24 * 31) {
+        console.error("--hours must be a whole number from 1 to 744.");
+        return 2;
+      }
+      printStats(await readHours(hours));
+      return 0;
+    }
+    default:
+      console.error(USAGE);
+      return 2;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  },
+);
