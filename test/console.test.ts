@@ -130,6 +130,12 @@ describe("staff console (headless Chromium on the Hosting emulator)", () => {
     await page.setViewportSize(PHONE);
     await page.screenshot({ path: `${SHOTS}/message-phone.png`, fullPage: true });
     await page.setViewportSize({ width: 1280, height: 900 });
+    // Resend to the failed: the one 400 goes again, to a device its failure retired (-99 now).
+    await page.getByRole("button", { name: "Resend to the failed" }).click();
+    await page.getByRole("link", { name: "the original message" }).waitFor();
+    await page.getByText("done", { exact: true }).waitFor({ timeout: 30_000 });
+    assert.equal(await shown(page, "No longer registered"), "1");
+    assert.equal(await shown(page, "Accepted"), "0");
     const delivered = await acceptedFor(devices.map((d) => d.token));
     assert.deepEqual(delivered.map((m) => (m.message.notification as { body: string }).body).sort(), ["Hello Ana, the bus leaves at 8:00.", "Hello Ben, the bus leaves at 8:00."]);
   });
@@ -177,7 +183,7 @@ describe("staff console (headless Chromium on the Hosting emulator)", () => {
     assert.match(texts[later] ?? "", /cancelled/);
     await page.getByLabel("Only my messages").check();
     await rows.filter({ hasText: other }).waitFor({ state: "detached" });
-    assert.equal(await rows.filter({ hasText: titles[0] as string }).count(), 1);
+    assert.equal(await rows.filter({ hasText: titles[0] as string }).count(), 2, "the message and its resend");
     await page.screenshot({ path: `${SHOTS}/history-desktop.png`, fullPage: true });
   });
 });
