@@ -10,6 +10,7 @@ import {
   collection,
   connectFirestoreEmulator,
   doc,
+  getCountFromServer,
   getDocs,
   getFirestore,
   limit,
@@ -153,8 +154,10 @@ export interface MessageView {
   createdAt: Date | null;
   sendAt: Date | null;
   cancelledAt: Date | null;
-  /** How many recipients it has; null while they are being written, or when a script wrote it without one. */
+  /** How many recipients it has; null while they are being written. */
   recipientCount: number | null;
+  /** A message a script wrote directly has no recipientCount field: its recipients must be counted. */
+  countMissing: boolean;
   /** False while sendMessage is still writing the audience; a message written directly counts as written. */
   recipientsWritten: boolean;
   resendOf: string | null;
@@ -176,6 +179,7 @@ function messageView(snapshot: DocumentSnapshot): MessageView | null {
     sendAt: asDate(d.sendAt),
     cancelledAt: asDate(d.cancelledAt),
     recipientCount: typeof d.recipientCount === "number" ? d.recipientCount : null,
+    countMissing: !("recipientCount" in d),
     recipientsWritten: d.recipientsWrittenAt !== null,
     resendOf: asString(d.resendOf),
     category: asString(d.category),
@@ -199,7 +203,15 @@ export function watchMessage(messageId: string, onChange: (message: MessageView 
   let message: MessageView | null | undefined;
   let counts: CounterDoc[] | undefined;
   const emit = () => {
-    if (message !== undefined && counts !== undefined) onChange(message, counts);
+    if (message === undefined || counts === undefined) return;
+    if (!message?.countMissing) return onChange(message, counts);
+    // Only for messages written directly: one count() aggregation (a read per
+    // 1,000 recipients) per change, as getMessageReport does for them.
+    const [seen, seenCounts] = [message, counts];
+    void getCountFromServer(collection(db, COLLECTIONS.messages, messageId, COLLECTIONS.recipients)).then(
+      (total) => onChange({ ...seen, recipientCount: total.data().count }, seenCounts),
+      onError,
+    );
   };
   const stopMessage = onSnapshot(doc(db, COLLECTIONS.messages, messageId), (s) => ((message = messageView(s)), emit()), onError);
   const stopCounters = onSnapshot(collection(db, COLLECTIONS.messages, messageId, COLLECTIONS.counters), (s) => ((counts = counters(s.docs)), emit()), onError);
