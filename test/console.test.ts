@@ -48,7 +48,7 @@ describe("staff console (headless Chromium on the Hosting emulator)", () => {
     mkdirSync(SHOTS, { recursive: true });
     browser = await launchBrowser();
     staff = await newUser({ pushSender: true });
-    staffPage = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    staffPage = await (await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-US" })).newPage();
     await signIn(staffPage, staff.email, staff.password);
     await staffPage.getByLabel("Title").waitFor();
   });
@@ -138,6 +138,30 @@ describe("staff console (headless Chromium on the Hosting emulator)", () => {
     assert.equal(await shown(page, "Accepted"), "0");
     const delivered = await acceptedFor(devices.map((d) => d.token));
     assert.deepEqual(delivered.map((m) => (m.message.notification as { body: string }).body).sort(), ["Hello Ana, the bus leaves at 8:00.", "Hello Ben, the bus leaves at 8:00."]);
+  });
+
+  it("estimates the Devices and Attributes audiences as sendMessage would expand them", { timeout: 60_000 }, async () => {
+    const tag = randomUUID().slice(0, 8);
+    const devices = await seedDevices([
+      { userInfo: { club: `chess-${tag}` } },
+      { userInfo: { club: `chess-${tag}`, grade: 9 } },
+      { userInfo: { club: `chess-${tag}` }, enabled: false },
+      { userInfo: { grade: 9, house: `h-${tag}` }, retired: true },
+    ]);
+    const page = staffPage;
+    await page.goto(`${hostingOrigin()}/#/`);
+    await page.getByLabel("Title").fill("Clubs");
+    await page.getByLabel("Body").fill("Meeting today");
+    await page.getByLabel("Attributes").check();
+    await page.getByLabel("Attribute 1 key").fill("club");
+    await page.getByLabel("Attribute 1 value").fill(`chess-${tag}`);
+    await page.getByRole("status").filter({ hasText: "2 devices will receive it" }).waitFor();
+    await page.getByLabel("Devices", { exact: true }).check();
+    await page.getByLabel("Device IDs").fill(devices.map((d) => d.deviceId).join(", "));
+    await page.getByRole("status").filter({ hasText: "2 devices will receive it" }).waitFor();
+    const live = (await adminDb().collection("devices").where("retired", "==", false).where("enabled", "==", true).count().get()).data().count;
+    await page.getByLabel("Everyone").check();
+    await page.getByRole("status").filter({ hasText: `${live.toLocaleString("en-US")} devices will receive it` }).waitFor();
   });
 
   it("schedules, shows scheduled, cancels, shows cancelled, and FCM receives nothing", { timeout: 90_000 }, async () => {
