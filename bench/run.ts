@@ -102,6 +102,30 @@ async function drain(size: number, report = true): Promise<void> {
 }
 
 /**
+ * One recipient at a time, the system otherwise idle: from the recipient's
+ * creation to its final status (both server timestamps), over `count` sends.
+ */
+async function singleLatency(count: number): Promise<void> {
+  const [device] = await seedDevices([{ token: `ok-single-${randomUUID()}` }]);
+  if (!device) throw new Error("no device seeded");
+  const latencies: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const messageId = await createMessage({ title: "Single", body: `Send ${i}` });
+    const [recipientId] = await addRecipients(messageId, [{ deviceId: device.deviceId }]);
+    const ref = adminDb().collection("messages").doc(messageId).collection("recipients").doc(recipientId ?? "");
+    const doc = await waitFor("the single recipient to be final", async () => {
+      const snapshot = await ref.get();
+      const status = snapshot.get("status") as number;
+      return status !== -1 && status !== -2 ? snapshot : undefined;
+    }, 30_000, 20);
+    latencies.push(doc.updateTime!.toMillis() - doc.createTime!.toMillis());
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  latencies.sort((a, b) => a - b);
+  console.log(`single recipient, idle, ${count} sends: creation → final status p50 ${percentile(latencies, 50)} ms, p95 ${percentile(latencies, 95)} ms (min ${latencies[0]}, max ${latencies[latencies.length - 1]})`);
+}
+
+/**
  * A broadcast ({ all: true }) through the sendMessage callable, as staff send
  * one: the time the call takes to write every recipient, and the time until
  * all are final. It runs last, so that the trigger-made tasks it leaves
@@ -138,6 +162,7 @@ async function broadcast(size: number): Promise<void> {
 await rawSendEach(Number(process.env.BENCH_RAW_BATCHES ?? 20));
 // Warm-up: the emulator starts a worker process per function on first use; keep that out of the figures.
 await drain(100, false);
+await singleLatency(Number(process.env.BENCH_SINGLE ?? 20));
 for (const size of SIZES) await drain(size);
 if (BROADCAST > 0) await broadcast(BROADCAST);
 process.exit(0);
