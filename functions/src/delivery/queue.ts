@@ -10,6 +10,10 @@ export const dispatchTask = z.strictObject({
   messageId: z.string().min(1),
   shard: z.number().int().min(0),
   after: z.string().optional(),
+  /** Since when (ms) this shard has waited for a message document that does not exist yet. */
+  waitingSince: z.number().optional(),
+  /** How many times in a row claims failed for another reason than a rival claim. */
+  contended: z.number().int().min(0).optional(),
 });
 export type DispatchTask = z.infer<typeof dispatchTask>;
 

@@ -19,6 +19,12 @@ export const WINDOW_SECONDS = defineInt("DISPATCH_WINDOW_SECONDS", {
   description: "New recipients of one message and shard within this many seconds share one task.",
 });
 
+export const MESSAGE_WAIT_SECONDS = defineInt("DISPATCH_MESSAGE_WAIT_SECONDS", {
+  default: 60,
+  description:
+    "How long recipients wait for their message document when it does not exist yet (a job writing both in parallel, recipients first); after that they end with status 400 and a reason.",
+});
+
 export const MAX_ATTEMPTS = defineInt("DELIVERY_MAX_ATTEMPTS", {
   default: 5,
   description: "Send attempts per recipient before a transient FCM error (429/500/503/timeout) becomes final.",
