@@ -5,7 +5,8 @@ import { db } from "../shared/firestore";
 import { API_BAN_FAILURES, API_BAN_SECONDS, API_BAN_WINDOW_SECONDS, API_KEY_RATE_PER_MINUTE } from "../shared/params";
 
 /**
- * Abuse guards of the HTTPS API, as fixed-window counters in `apiGuards`
+ * Abuse guards of the keyed HTTP endpoints (the partner API and the
+ * AirNotifier-compatible ones), as fixed-window counters in `apiGuards`
  * documents changed inside transactions (function instances share nothing
  * else). Each document carries `expiresAt`, for a Firestore TTL policy on
  * that field to clear old counters. IPs are stored hashed, never in clear.
@@ -14,8 +15,12 @@ function guards() {
   return db().collection(COLLECTIONS.apiGuards);
 }
 
+function hashedIp(ip: string): string {
+  return createHash("sha256").update(ip).digest("hex").slice(0, 40);
+}
+
 function ipGuard(ip: string) {
-  return guards().doc(`ip-${createHash("sha256").update(ip).digest("hex").slice(0, 40)}`);
+  return guards().doc(`ip-${hashedIp(ip)}`);
 }
 
 /** Seconds the IP is still banned for, or undefined when it is not. */
@@ -47,20 +52,35 @@ export async function recordAuthFailure(ip: string): Promise<void> {
 }
 
 /**
- * Counts one request of an access key in the current minute; returns the
- * seconds until the next minute when the key is over its rate. A refused
- * request is not counted, so a client that backs off gets through again.
+ * Takes one unit from a fixed window of `windowSeconds` shared by everyone
+ * counting under `id`; returns the seconds until the next window when this
+ * one already holds `limit`. A refused request is not counted, so a client
+ * that backs off gets through again.
  */
-export async function rateLimited(keyId: string): Promise<number | undefined> {
-  const ref = guards().doc(`key-${keyId}`);
-  const limit = API_KEY_RATE_PER_MINUTE.value();
+async function takeFromWindow(id: string, limit: number, windowSeconds: number): Promise<number | undefined> {
+  const ref = guards().doc(id);
+  const windowMs = Math.max(1, windowSeconds) * 1000;
   return db().runTransaction(async (tx) => {
     const snapshot = await tx.get(ref);
     const now = Date.now();
-    const minute = Math.floor(now / 60_000);
-    const count = snapshot.get("minute") === minute ? Number(snapshot.get("count") ?? 0) : 0;
-    if (count >= limit) return ((minute + 1) * 60_000 - now) / 1000;
-    tx.set(ref, { minute, count: count + 1, expiresAt: Timestamp.fromMillis((minute + 2) * 60_000) });
+    const window = Math.floor(now / windowMs);
+    const count = snapshot.get("window") === window ? Number(snapshot.get("count") ?? 0) : 0;
+    if (count >= limit) return ((window + 1) * windowMs - now) / 1000;
+    tx.set(ref, { window, count: count + 1, expiresAt: Timestamp.fromMillis((window + 2) * windowMs) });
     return undefined;
   });
+}
+
+/**
+ * Counts one request of an access key in the current minute; returns the
+ * seconds until the next minute when the key is over `perMinute` (by default
+ * API_KEY_RATE_PER_MINUTE, the partner API's rate).
+ */
+export function rateLimited(keyId: string, perMinute = API_KEY_RATE_PER_MINUTE.value()): Promise<number | undefined> {
+  return takeFromWindow(`key-${keyId}`, perMinute, 60);
+}
+
+/** Counts one thing an address did (`what`, e.g. a key it was issued) in a window; undefined while under `limit`. */
+export function addressLimited(ip: string, what: string, limit: number, windowSeconds: number): Promise<number | undefined> {
+  return takeFromWindow(`${what}-${hashedIp(ip)}`, limit, windowSeconds);
 }
