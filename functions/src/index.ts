@@ -15,3 +15,4 @@ export { getMessageReport } from "./functions/getMessageReport";
 export { setPreferences } from "./functions/setPreferences";
 export { api } from "./functions/api";
 export { sweep } from "./functions/sweep";
+export { airnotifier } from "./functions/airnotifier";
