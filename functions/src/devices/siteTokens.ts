@@ -34,29 +34,39 @@ export type SiteTokenResult =
   | { kind: "dead"; deviceId: string };
 
 /**
- * The live device of a token, creating the site's own when none exists, in
- * one transaction (two requests for a new token meet on one document). A
- * token FCM reported dead is not revived: it would only fail again. The
- * site's own device retired as stale or replaced comes back when nothing else
- * holds the token, since the site has just shown the token is in use.
+ * The live device of a token, creating the site's own when none exists. The
+ * lookup reads without a transaction (a burst of pushes must not queue on
+ * locks); creating or reviving the site's own device is a transaction on that
+ * one document, so two requests for a new token meet on it. A token FCM
+ * reported dead is not revived: it would only fail again. The site's own
+ * device retired as stale or replaced comes back when nothing else holds the
+ * token, since the site has just shown the token is in use.
+ *
+ * One token, one live device: an app registering the same token in the same
+ * instant could leave a second live holder; its next registerDevice (apps
+ * re-register on start) retires ours as `replaced`.
  */
 export async function liveDeviceForToken(keyId: string, token: string, platform: Platform): Promise<SiteTokenResult> {
   const devices = devicesCollection();
   const ownId = siteDeviceId(token);
   const ownRef = devices.doc(ownId);
+  const [own, holders] = await Promise.all([ownRef.get(), devices.where("token", "==", token).limit(20).get()]);
+  const all = new Map<string, DeviceDoc>(holders.docs.map((doc) => [doc.id, doc.data()]));
+  const ownDevice = own.data();
+  if (ownDevice) all.set(ownId, ownDevice);
+  const live = [...all].filter(([, device]) => !device.retired && device.token === token);
+  // Prefer the site's own device, then any other live holder.
+  const chosen = live.find(([id]) => id === ownId) ?? live[0];
+  if (chosen) return { kind: "live", deviceId: chosen[0], created: false };
+  const dead = [...all].find(([, device]) => device.retired && device.token === token && device.retiredReason && DEAD.has(device.retiredReason));
+  if (dead) return { kind: "dead", deviceId: dead[0] };
+
   return db().runTransaction(async (tx) => {
-    const [own, holders] = await Promise.all([tx.get(ownRef), tx.get(devices.where("token", "==", token).limit(20))]);
-    const all = new Map<string, DeviceDoc>(holders.docs.map((doc) => [doc.id, doc.data()]));
-    const ownDevice = own.data();
-    if (ownDevice) all.set(ownId, ownDevice);
-    const live = [...all].filter(([, device]) => !device.retired && device.token === token);
-    // Prefer the site's own device, then any other live holder.
-    const chosen = live.find(([id]) => id === ownId) ?? live[0];
-    if (chosen) return { kind: "live", deviceId: chosen[0], created: false };
-    const dead = [...all].find(([, device]) => device.retired && device.token === token && device.retiredReason && DEAD.has(device.retiredReason));
-    if (dead) return { kind: "dead", deviceId: dead[0] };
+    const current = (await tx.get(ownRef)).data();
     const now = Timestamp.now();
-    if (ownDevice) {
+    if (current && !current.retired) return { kind: "live", deviceId: ownId, created: false };
+    if (current?.retiredReason && DEAD.has(current.retiredReason)) return { kind: "dead", deviceId: ownId };
+    if (current) {
       tx.update(ownRef, { retired: false, retiredAt: null, retiredReason: null, updatedAt: now });
       return { kind: "live", deviceId: ownId, created: false };
     }
