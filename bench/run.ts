@@ -165,4 +165,85 @@ await drain(100, false);
 await singleLatency(Number(process.env.BENCH_SINGLE ?? 20));
 for (const size of SIZES) await drain(size);
 if (BROADCAST > 0) await broadcast(BROADCAST);
+
+/**
+ * A Moodle burst: BENCH_MOODLE_BURST (300) pushes of a forum post, as a site
+ * sends them to the AirNotifier-compatible endpoint through Hosting, with
+ * BENCH_MOODLE_SENDERS (8) in flight at once (Moodle sends one push per
+ * device, each waiting up to 2 s). Prints the answer times, the time until the
+ * stand-in has every one, and the sendEach calls (dispatch tasks that claimed
+ * something, from the function log). The Functions emulator runs one request
+ * per worker process, so a short warm-up burst first starts those processes.
+ */
+async function moodleBurst(pushes: number, senders: number): Promise<void> {
+  const { createKey } = await import("../functions/src/keys/service.ts");
+  const key = await createKey({ name: "Bench Moodle site", scopes: ["devices:write", "messages:send"] });
+  const origin = stackEnv("HOSTING_ORIGIN");
+  const push = async (token: string, i: number): Promise<number> => {
+    const body = JSON.stringify({
+      device: "Android-fcm",
+      token,
+      extra: { processor: "moodle", component: "mod_forum", name: "posts", subject: "New post", smallmessage: `Forum post ${i}`, notification: 1, sitefullname: "Bench University", siteshortname: "BU", wwwroot: "https://moodle.example.org", usertoid: String(i), encrypted: false, customdata: "{}", convid: null },
+    });
+    const started = performance.now();
+    const res = await fetch(`${origin}/api/v2/push/`, {
+      method: "POST",
+      headers: { accept: "application/json", "content-type": "application/x-www-form-urlencoded", "user-agent": "MoodleBot/5.1 (+https://moodle.example.org)", "x-an-app-name": "commoodlemoodlemobile", "x-an-app-key": key.secret },
+      body,
+    });
+    await res.text();
+    if (res.status !== 202) throw new Error(`push ${i}: HTTP ${res.status}`);
+    return performance.now() - started;
+  };
+  const run = async (tokens: string[]): Promise<number[]> => {
+    const times: number[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: senders }, async () => {
+        while (next < tokens.length) {
+          const i = next++;
+          times.push(await push(tokens[i] as string, i));
+        }
+      }),
+    );
+    return times;
+  };
+  const delivered = async (prefix: string, count: number, from: number): Promise<number> => {
+    await waitFor(`${count} Moodle pushes at the stand-in`, async () => {
+      const res = await fetch(`${stackEnv("FCM_STAND_IN_URL")}/_stand-in/messages`);
+      const { messages } = (await res.json()) as { messages: Array<{ message: { token?: string } }> };
+      return messages.filter((m) => m.message.token?.startsWith(prefix)).length >= count ? true : undefined;
+    }, 10 * 60_000, 250);
+    return Date.now() - from;
+  };
+
+  const warm = `ok-moodle-warm-${randomUUID()}-`;
+  await run(Array.from({ length: Math.min(pushes, 4 * senders) }, (_, i) => `${warm}${i}`));
+  await delivered(warm, Math.min(pushes, 4 * senders), Date.now());
+
+  const prefix = `ok-moodle-${randomUUID()}-`;
+  const started = Date.now();
+  const times = (await run(Array.from({ length: pushes }, (_, i) => `${prefix}${i}`))).sort((a, b) => a - b);
+  const answered = Date.now() - started;
+  const allDelivered = await delivered(prefix, pushes, started);
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // let the last log lines reach the file
+  const ids = new Set((await adminDb().collection("messages").where("senderId", "==", `key:${key.keyId}`).select().get()).docs.map((d) => d.id));
+  let sendEachCalls = 0;
+  for (const line of readFileSync(join(process.cwd(), ".cache", "functions.log"), "utf8").split("\n")) {
+    if (!line.includes("dispatch: batch done")) continue;
+    const entry = JSON.parse(line.slice(line.indexOf("{"))) as { messageId: string; claimed: number };
+    if (ids.has(entry.messageId) && entry.claimed > 0) sendEachCalls += 1;
+  }
+  console.log(
+    [
+      `Moodle burst: ${pushes} pushes (E3 through Hosting, ${senders} in flight; ${ids.size} messages incl. ${ids.size - pushes} warm-up):`,
+      `  answers: p50 ${percentile(times, 50).toFixed(0)} ms, p95 ${percentile(times, 95).toFixed(0)} ms, slowest ${(times[times.length - 1] ?? NaN).toFixed(0)} ms; all answered in ${(answered / 1000).toFixed(1)} s`,
+      `  all delivered (stand-in) ${(allDelivered / 1000).toFixed(1)} s after the first push was sent`,
+      `  sendEach calls (dispatch tasks that claimed recipients, warm-up included): ${sendEachCalls}`,
+    ].join("\n"),
+  );
+}
+
+const MOODLE_BURST = Number(process.env.BENCH_MOODLE_BURST ?? 300);
+if (MOODLE_BURST > 0) await moodleBurst(MOODLE_BURST, Number(process.env.BENCH_MOODLE_SENDERS ?? 8));
 process.exit(0);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { deviceIdSchema, userInfoSchema } from "../devices/schema";
-import { buildFcmMessage, payloadBytes, RecipientError } from "../fcm/build";
+import { buildFcmMessage, payloadBytes, placeholderNames, RecipientError } from "../fcm/build";
 import { LIMITS, PLATFORMS } from "../shared/contract";
 import { MAX_TTL_SECONDS, type MessageDoc } from "../messages/schema";
 
@@ -54,7 +54,6 @@ export type Audience = z.output<typeof audienceShapes.users> | z.output<typeof a
 
 /** Longest ids a message gets (an idempotent id is 40 hex characters): used to size the payload before the id exists. */
 const LONGEST_MESSAGE_ID = "m".repeat(40);
-const PLACEHOLDER_NAMES = /\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g;
 
 export const sendMessageInput = z
   .strictObject({
@@ -71,6 +70,8 @@ export const sendMessageInput = z
     collapseKey: z.string().min(1).max(64, "must be at most 64 characters").optional(),
     ttlSeconds: z.number().int("must be a whole number").min(0).max(MAX_TTL_SECONDS, `must be at most ${MAX_TTL_SECONDS} (28 days)`).optional(),
     priority: z.enum(["normal", "high"], { error: "must be \"normal\" or \"high\"" }).optional(),
+    /** No notification block: FCM delivers `data` only and the app decides what to show (title and body are still required, for the record). */
+    dataOnly: z.boolean({ error: "must be true or false" }).optional(),
     category: categorySchema.optional(),
     audience: audienceSchema,
     /** Per-user placeholder values: `{ [userId]: { name: value } }`. */
@@ -89,7 +90,7 @@ export const sendMessageInput = z
     // The 4096-byte limit, checked on the largest payload any recipient could get:
     // every platform, placeholders unfilled and filled with each user's vars.
     const message: MessageDoc = { ...input, sendAt: undefined };
-    const names = new Set([...`${input.title}${input.body}`.matchAll(PLACEHOLDER_NAMES)].map((m) => m[1] as string));
+    const names = placeholderNames(`${input.title}\n${input.body}`);
     const asWritten = Object.fromEntries([...names].map((name) => [name, `{{${name}}}`]));
     const varSets = [asWritten, ...Object.values(input.vars ?? {}).map((vars) => ({ ...asWritten, ...vars }))];
     let largest = 0;
