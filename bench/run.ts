@@ -96,7 +96,7 @@ async function drain(size: number, report = true): Promise<void> {
       `  creation → final status: p50 ${(percentile(latencies, 50) / 1000).toFixed(2)} s, p95 ${(percentile(latencies, 95) / 1000).toFixed(2)} s`,
       `  final statuses: ${[...statuses].map(([status, count]) => `${status}×${count}`).join(", ")}`,
       `  dispatch tasks: ${ops.tasks}; Firestore per recipient (counted by the tasks): ${(ops.reads / size).toFixed(2)} reads, ${(ops.writes / size).toFixed(2)} writes`,
-      `  (plus the writer's own create; the trigger reads and writes nothing)`,
+      `  (batches sent by a trigger itself count as tasks here; plus the writer's own create)`,
     ].join("\n"),
   );
 }
@@ -109,7 +109,9 @@ async function singleLatency(count: number): Promise<void> {
   const [device] = await seedDevices([{ token: `ok-single-${randomUUID()}` }]);
   if (!device) throw new Error("no device seeded");
   const latencies: number[] = [];
-  for (let i = 0; i < count; i++) {
+  // The first sends start the emulator's worker processes for the trigger path: not measured.
+  const warmUp = 3;
+  for (let i = 0; i < count + warmUp; i++) {
     const messageId = await createMessage({ title: "Single", body: `Send ${i}` });
     const [recipientId] = await addRecipients(messageId, [{ deviceId: device.deviceId }]);
     const ref = adminDb().collection("messages").doc(messageId).collection("recipients").doc(recipientId ?? "");
@@ -118,7 +120,7 @@ async function singleLatency(count: number): Promise<void> {
       const status = snapshot.get("status") as number;
       return status !== -1 && status !== -2 ? snapshot : undefined;
     }, 30_000, 20);
-    latencies.push(doc.updateTime!.toMillis() - doc.createTime!.toMillis());
+    if (i >= warmUp) latencies.push(doc.updateTime!.toMillis() - doc.createTime!.toMillis());
     await new Promise((resolve) => setTimeout(resolve, 300));
   }
   latencies.sort((a, b) => a - b);

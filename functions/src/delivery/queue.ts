@@ -24,13 +24,14 @@ function hash(...parts: Array<string | number>): string {
 /**
  * Enqueues a dispatch task under a deterministic id, so that the same request
  * made twice (thousands of triggers of one message, a task delivered twice)
- * yields one task. Returns false when that task already exists.
+ * yields one task. Returns the task's id, or false when that task already exists.
  */
-export async function enqueueDispatch(task: DispatchTask, idParts: Array<string | number>, delaySeconds: number): Promise<boolean> {
+export async function enqueueDispatch(task: DispatchTask, idParts: Array<string | number>, delaySeconds: number): Promise<string | false> {
   const queue = getFunctions(adminApp()).taskQueue(DISPATCH_FUNCTION);
+  const id = `${idParts[0]}-${hash(task.messageId, task.shard, task.after ?? "", ...idParts)}`;
   try {
-    await queue.enqueue(task, { id: `${idParts[0]}-${hash(task.messageId, task.shard, task.after ?? "", ...idParts)}`, scheduleDelaySeconds: Math.max(0, Math.ceil(delaySeconds)) });
-    return true;
+    await queue.enqueue(task, { id, scheduleDelaySeconds: Math.max(0, Math.ceil(delaySeconds)) });
+    return id;
   } catch (err) {
     if ((err as { code?: string }).code === "functions/task-already-exists") return false;
     throw err;

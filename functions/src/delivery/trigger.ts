@@ -1,5 +1,7 @@
+import { logger } from "firebase-functions";
 import { STATUS } from "../shared/contract";
 import { SHARDS, WINDOW_SECONDS } from "../shared/params";
+import { dispatchBatch } from "./dispatch";
 import { enqueueDispatch, windowOf } from "./queue";
 import { shardOf } from "./shards";
 
@@ -15,7 +17,7 @@ const known = new Map<string, { stage: "now" | "trailing"; expires: number }>();
  * after it, without making it wait when nothing else is pending.
  *
  * The first recipient of a window gets an immediate task ("i", one id per
- * window): a single notification is sent at once. A recipient whose
+ * window), and its trigger sends that batch at once itself. A recipient whose
  * immediate task already exists may have been written after that task read
  * the shard, so it asks for the window's trailing task ("w"), scheduled for
  * the end of the window: a trailing task that exists has not run yet (Cloud
@@ -31,8 +33,17 @@ export async function onNewRecipient(messageId: string, recipientId: string, sta
   const stage = known.get(key)?.stage;
   if (stage === "trailing") return;
   const expires = now + delaySeconds * 1000;
-  if (stage === undefined && (await enqueueDispatch({ messageId, shard }, ["i", window], 0))) {
+  const immediate = stage === undefined ? await enqueueDispatch({ messageId, shard }, ["i", window], 0) : false;
+  if (immediate) {
     known.set(key, { stage: "now", expires });
+    // The fast path: this trigger sends the batch itself rather than waiting for the queue to
+    // deliver the task. The task stays as the backstop (should this invocation die) and finds
+    // nothing left to claim; claims are compare-and-set, so the two never send one recipient twice.
+    try {
+      await dispatchBatch({ messageId, shard }, immediate);
+    } catch (err) {
+      logger.warn("trigger: inline dispatch failed; its task will send the batch", { messageId, shard, error: err instanceof Error ? err.message : String(err) });
+    }
   } else {
     await enqueueDispatch({ messageId, shard }, ["w", window], delaySeconds);
     known.set(key, { stage: "trailing", expires });
