@@ -96,9 +96,35 @@ async function drain(size: number, report = true): Promise<void> {
       `  creation → final status: p50 ${(percentile(latencies, 50) / 1000).toFixed(2)} s, p95 ${(percentile(latencies, 95) / 1000).toFixed(2)} s`,
       `  final statuses: ${[...statuses].map(([status, count]) => `${status}×${count}`).join(", ")}`,
       `  dispatch tasks: ${ops.tasks}; Firestore per recipient (counted by the tasks): ${(ops.reads / size).toFixed(2)} reads, ${(ops.writes / size).toFixed(2)} writes`,
-      `  (plus the writer's own create; the trigger reads and writes nothing)`,
+      `  (batches sent by a trigger itself count as tasks here; plus the writer's own create)`,
     ].join("\n"),
   );
+}
+
+/**
+ * One recipient at a time, the system otherwise idle: from the recipient's
+ * creation to its final status (both server timestamps), over `count` sends.
+ */
+async function singleLatency(count: number): Promise<void> {
+  const [device] = await seedDevices([{ token: `ok-single-${randomUUID()}` }]);
+  if (!device) throw new Error("no device seeded");
+  const latencies: number[] = [];
+  // The first sends start the emulator's worker processes for the trigger path: not measured.
+  const warmUp = 3;
+  for (let i = 0; i < count + warmUp; i++) {
+    const messageId = await createMessage({ title: "Single", body: `Send ${i}` });
+    const [recipientId] = await addRecipients(messageId, [{ deviceId: device.deviceId }]);
+    const ref = adminDb().collection("messages").doc(messageId).collection("recipients").doc(recipientId ?? "");
+    const doc = await waitFor("the single recipient to be final", async () => {
+      const snapshot = await ref.get();
+      const status = snapshot.get("status") as number;
+      return status !== -1 && status !== -2 ? snapshot : undefined;
+    }, 30_000, 20);
+    if (i >= warmUp) latencies.push(doc.updateTime!.toMillis() - doc.createTime!.toMillis());
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  latencies.sort((a, b) => a - b);
+  console.log(`single recipient, idle, ${count} sends: creation → final status p50 ${percentile(latencies, 50)} ms, p95 ${percentile(latencies, 95)} ms (min ${latencies[0]}, max ${latencies[latencies.length - 1]})`);
 }
 
 /**
@@ -138,6 +164,88 @@ async function broadcast(size: number): Promise<void> {
 await rawSendEach(Number(process.env.BENCH_RAW_BATCHES ?? 20));
 // Warm-up: the emulator starts a worker process per function on first use; keep that out of the figures.
 await drain(100, false);
+await singleLatency(Number(process.env.BENCH_SINGLE ?? 20));
 for (const size of SIZES) await drain(size);
 if (BROADCAST > 0) await broadcast(BROADCAST);
+
+/**
+ * A Moodle burst: BENCH_MOODLE_BURST (300) pushes of a forum post, as a site
+ * sends them to the AirNotifier-compatible endpoint through Hosting, with
+ * BENCH_MOODLE_SENDERS (8) in flight at once (Moodle sends one push per
+ * device, each waiting up to 2 s). Prints the answer times, the time until the
+ * stand-in has every one, and the sendEach calls (dispatch tasks that claimed
+ * something, from the function log). The Functions emulator runs one request
+ * per worker process, so a short warm-up burst first starts those processes.
+ */
+async function moodleBurst(pushes: number, senders: number): Promise<void> {
+  const { createKey } = await import("../functions/src/keys/service.ts");
+  const key = await createKey({ name: "Bench Moodle site", scopes: ["devices:write", "messages:send"] });
+  const origin = stackEnv("HOSTING_ORIGIN");
+  const push = async (token: string, i: number): Promise<number> => {
+    const body = JSON.stringify({
+      device: "Android-fcm",
+      token,
+      extra: { processor: "moodle", component: "mod_forum", name: "posts", subject: "New post", smallmessage: `Forum post ${i}`, notification: 1, sitefullname: "Bench University", siteshortname: "BU", wwwroot: "https://moodle.example.org", usertoid: String(i), encrypted: false, customdata: "{}", convid: null },
+    });
+    const started = performance.now();
+    const res = await fetch(`${origin}/api/v2/push/`, {
+      method: "POST",
+      headers: { accept: "application/json", "content-type": "application/x-www-form-urlencoded", "user-agent": "MoodleBot/5.1 (+https://moodle.example.org)", "x-an-app-name": "commoodlemoodlemobile", "x-an-app-key": key.secret },
+      body,
+    });
+    await res.text();
+    if (res.status !== 202) throw new Error(`push ${i}: HTTP ${res.status}`);
+    return performance.now() - started;
+  };
+  const run = async (tokens: string[]): Promise<number[]> => {
+    const times: number[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: senders }, async () => {
+        while (next < tokens.length) {
+          const i = next++;
+          times.push(await push(tokens[i] as string, i));
+        }
+      }),
+    );
+    return times;
+  };
+  const delivered = async (prefix: string, count: number, from: number): Promise<number> => {
+    await waitFor(`${count} Moodle pushes at the stand-in`, async () => {
+      const res = await fetch(`${stackEnv("FCM_STAND_IN_URL")}/_stand-in/messages`);
+      const { messages } = (await res.json()) as { messages: Array<{ message: { token?: string } }> };
+      return messages.filter((m) => m.message.token?.startsWith(prefix)).length >= count ? true : undefined;
+    }, 10 * 60_000, 250);
+    return Date.now() - from;
+  };
+
+  const warm = `ok-moodle-warm-${randomUUID()}-`;
+  await run(Array.from({ length: Math.min(pushes, 4 * senders) }, (_, i) => `${warm}${i}`));
+  await delivered(warm, Math.min(pushes, 4 * senders), Date.now());
+
+  const prefix = `ok-moodle-${randomUUID()}-`;
+  const started = Date.now();
+  const times = (await run(Array.from({ length: pushes }, (_, i) => `${prefix}${i}`))).sort((a, b) => a - b);
+  const answered = Date.now() - started;
+  const allDelivered = await delivered(prefix, pushes, started);
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // let the last log lines reach the file
+  const ids = new Set((await adminDb().collection("messages").where("senderId", "==", `key:${key.keyId}`).select().get()).docs.map((d) => d.id));
+  let sendEachCalls = 0;
+  for (const line of readFileSync(join(process.cwd(), ".cache", "functions.log"), "utf8").split("\n")) {
+    if (!line.includes("dispatch: batch done")) continue;
+    const entry = JSON.parse(line.slice(line.indexOf("{"))) as { messageId: string; claimed: number };
+    if (ids.has(entry.messageId) && entry.claimed > 0) sendEachCalls += 1;
+  }
+  console.log(
+    [
+      `Moodle burst: ${pushes} pushes (E3 through Hosting, ${senders} in flight; ${ids.size} messages incl. ${ids.size - pushes} warm-up):`,
+      `  answers: p50 ${percentile(times, 50).toFixed(0)} ms, p95 ${percentile(times, 95).toFixed(0)} ms, slowest ${(times[times.length - 1] ?? NaN).toFixed(0)} ms; all answered in ${(answered / 1000).toFixed(1)} s`,
+      `  all delivered (stand-in) ${(allDelivered / 1000).toFixed(1)} s after the first push was sent`,
+      `  sendEach calls (dispatch tasks that claimed recipients, warm-up included): ${sendEachCalls}`,
+    ].join("\n"),
+  );
+}
+
+const MOODLE_BURST = Number(process.env.BENCH_MOODLE_BURST ?? 300);
+if (MOODLE_BURST > 0) await moodleBurst(MOODLE_BURST, Number(process.env.BENCH_MOODLE_SENDERS ?? 8));
 process.exit(0);

@@ -295,6 +295,12 @@ describe("messages: create", () => {
     const uid = id("sender");
     await assertFails(create(senderDb(uid), validMessage(uid, { data: "nope" })));
   });
+
+  it("accepts a data-only message, with dataOnly a boolean", async () => {
+    const uid = id("sender");
+    await assertSucceeds(create(senderDb(uid), validMessage(uid, { dataOnly: true, data: { k: "v" } })));
+    await assertFails(create(senderDb(uid), validMessage(uid, { dataOnly: "yes" })));
+  });
 });
 
 describe("messages: read, update, delete", () => {

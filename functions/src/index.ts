@@ -19,3 +19,4 @@ export { api } from "./functions/api";
 export { sweep } from "./functions/sweep";
 export { setDeliveryPaused } from "./functions/setDeliveryPaused";
 export { resumeDelivery } from "./functions/resumeDelivery";
+export { airnotifier } from "./functions/airnotifier";

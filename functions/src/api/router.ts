@@ -3,19 +3,17 @@ import type { Request } from "firebase-functions/v2/https";
 import { z } from "zod";
 import { registerDeviceInput } from "../devices/schema";
 import { registerDevice, removeDevice } from "../devices/service";
-import { rangeList } from "../keys/schema";
-import { verifyKey, type VerifiedKey } from "../keys/service";
+import type { VerifiedKey } from "../keys/service";
 import { describeZodError } from "../shared/callable";
 import type { KeyScope } from "../shared/contract";
-import { API_MAX_BODY_BYTES } from "../shared/params";
 import { cancelMessage } from "../sending/cancel";
 import { messageReport } from "../sending/report";
 import { keySender } from "../sending/sender";
 import { messageRefInput, sendMessageInput, userIdSchema } from "../sending/schema";
 import { sendMessage } from "../sending/send";
-import { clientIp } from "./clientIp";
+import { admitRequest, authenticate, bodyBytes, checkKeyUse, isRefusal, type Refusal } from "../guards/access";
+import { clientIp } from "../guards/clientIp";
 import { ApiError, sendError, unauthenticated } from "./errors";
-import { banRemaining, rateLimited, recordAuthFailure } from "./guards";
 
 /** A partner server registers devices for its own users: the registerDevice body plus whose device it is. */
 const apiRegisterDeviceInput = registerDeviceInput.extend({ userId: userIdSchema });
@@ -115,6 +113,22 @@ function bearer(req: Request): string | undefined {
   return match?.[1];
 }
 
+/** A guard's refusal as the partner API says it. */
+function refusalError(refusal: Refusal): ApiError {
+  switch (refusal.kind) {
+    case "banned":
+      return new ApiError(429, "rate-limited", "Too many failed authentications from this address; try again later.", undefined, refusal.retryAfterSeconds);
+    case "too-large":
+      return new ApiError(413, "payload-too-large", `The body is larger than ${refusal.maxBytes} bytes.`);
+    case "bad-key":
+      return unauthenticated();
+    case "address-not-allowed":
+      return new ApiError(403, "permission-denied", "This key may not be used from this address.");
+    case "rate":
+      return new ApiError(429, "rate-limited", "This key made too many requests; slow down.", undefined, refusal.retryAfterSeconds);
+  }
+}
+
 /**
  * One request of the partner API, checked in this order: a banned IP is
  * refused before anything else is looked at; then the body size; then the
@@ -124,23 +138,12 @@ function bearer(req: Request): string | undefined {
 export async function handleApiRequest(req: Request, res: Response): Promise<void> {
   try {
     const ip = clientIp(req);
-    const banned = await banRemaining(ip);
-    if (banned !== undefined) throw new ApiError(429, "rate-limited", "Too many failed authentications from this address; try again later.", undefined, banned);
-
-    const size = req.rawBody?.length ?? Number(req.get("content-length") ?? 0);
-    if (size > API_MAX_BODY_BYTES.value()) throw new ApiError(413, "payload-too-large", `The body is larger than ${API_MAX_BODY_BYTES.value()} bytes.`);
-
-    const secret = bearer(req);
-    const key = secret ? await verifyKey(secret) : undefined;
-    if (!key) {
-      await recordAuthFailure(ip);
-      throw unauthenticated();
-    }
-    if (key.key.ipRanges.length > 0 && !rangeList(key.key.ipRanges).check(ip, ip.includes(":") ? "ipv6" : "ipv4")) {
-      throw new ApiError(403, "permission-denied", "This key may not be used from this address.");
-    }
-    const retryAfter = await rateLimited(key.keyId);
-    if (retryAfter !== undefined) throw new ApiError(429, "rate-limited", "This key made too many requests; slow down.", undefined, retryAfter);
+    const refused = await admitRequest(ip, bodyBytes(req));
+    if (refused) throw refusalError(refused);
+    const key = await authenticate(ip, bearer(req));
+    if (isRefusal(key)) throw refusalError(key);
+    const keyRefused = await checkKeyUse(key, ip);
+    if (keyRefused) throw refusalError(keyRefused);
 
     const segments = req.path.split("/").filter(Boolean);
     if (segments[0] !== "v1") throw notFound();

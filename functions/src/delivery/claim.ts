@@ -1,14 +1,17 @@
-import { FieldPath, GrpcStatus, Timestamp } from "firebase-admin/firestore";
-import { STATUS } from "../shared/contract";
+import { FieldPath, GrpcStatus, Timestamp, type DocumentReference } from "firebase-admin/firestore";
+import { logger } from "firebase-functions";
+import { describeZodError } from "../shared/callable";
+import { COLLECTIONS, STATUS } from "../shared/contract";
 import { db } from "../shared/firestore";
-import { recipientsCollection } from "../messages/collection";
-import type { RecipientDoc } from "../messages/schema";
+import { recipientDoc, type RecipientDoc } from "../messages/schema";
 import type { ShardRange } from "./shards";
 
 export interface ClaimedRecipient {
   id: string;
-  ref: FirebaseFirestore.DocumentReference<RecipientDoc>;
+  ref: DocumentReference;
   data: RecipientDoc;
+  /** Set when the document does not match the recipient schema (a job wrote it wrong): it is claimed only to be given a final status. */
+  problem?: string;
   /** The attempt this claim starts (1 for a first send). */
   attempt: number;
   /** When the claim was written: the outcome is written only if the document is unchanged since. */
@@ -40,7 +43,8 @@ export interface Claim {
  * busy message would serialise every shard behind one another.
  */
 export async function claimBatch(messageId: string, range: ShardRange, after: string | undefined, limit: number, leaseSeconds: number): Promise<Claim> {
-  let query = recipientsCollection(messageId).where("status", "==", STATUS.pending).orderBy(FieldPath.documentId());
+  // Read raw and parsed one by one: a malformed document (written directly) must end with a reason, not fail the whole query.
+  let query = db().collection(`${COLLECTIONS.messages}/${messageId}/${COLLECTIONS.recipients}`).where("status", "==", STATUS.pending).orderBy(FieldPath.documentId());
   if (range.from !== undefined) query = query.where(FieldPath.documentId(), ">=", range.from);
   if (range.to !== undefined) query = query.where(FieldPath.documentId(), "<", range.to);
   if (after !== undefined) query = query.startAfter(after);
@@ -52,10 +56,16 @@ export async function claimBatch(messageId: string, range: ShardRange, after: st
   // A failed precondition means someone else got there first: not an error, just not ours.
   writer.onWriteError((error) => error.code !== GrpcStatus.FAILED_PRECONDITION && error.failedAttempts < 5);
   let nextRetryAt: Timestamp | undefined;
-  let contended = false;
+  const failures = new Map<string, number>();
   const attempts: Array<Promise<ClaimedRecipient | undefined>> = [];
   for (const doc of snapshot.docs) {
-    const data = doc.data();
+    const parsed = recipientDoc.safeParse(doc.data());
+    let problem: string | undefined;
+    if (!parsed.success) {
+      const { field, message } = describeZodError(parsed.error);
+      problem = `recipient document is invalid (${field || "document"}): ${message}`;
+    }
+    const data: RecipientDoc = parsed.success ? parsed.data : { deviceId: "", status: STATUS.pending, attempts: typeof doc.get("attempts") === "number" ? (doc.get("attempts") as number) : 0 };
     if (data.retryAt && data.retryAt.toMillis() > now.toMillis()) {
       if (!nextRetryAt || data.retryAt.toMillis() < nextRetryAt.toMillis()) nextRetryAt = data.retryAt;
       continue;
@@ -65,9 +75,10 @@ export async function claimBatch(messageId: string, range: ShardRange, after: st
       writer
         .update(doc.ref, { status: STATUS.inProcess, attempts: attempt, leaseExpiresAt: lease }, { lastUpdateTime: doc.updateTime })
         .then(
-          (result) => ({ id: doc.id, ref: doc.ref, data, attempt, claimedAt: result.writeTime }),
-          (err: { code?: number }) => {
-            if (err.code !== GrpcStatus.FAILED_PRECONDITION) contended = true;
+          (result) => ({ id: doc.id, ref: doc.ref, data, attempt, claimedAt: result.writeTime, ...(problem !== undefined && { problem }) }),
+          (err: { code?: number; message?: string }) => {
+            // A failed precondition is a rival claim: not ours, nothing wrong. Anything else is counted and logged below.
+            if (err.code !== GrpcStatus.FAILED_PRECONDITION) failures.set(String(err.code ?? err.message ?? "unknown"), (failures.get(String(err.code ?? err.message ?? "unknown")) ?? 0) + 1);
             return undefined;
           },
         ),
@@ -75,12 +86,13 @@ export async function claimBatch(messageId: string, range: ShardRange, after: st
   }
   await writer.close();
   const claimed = (await Promise.all(attempts)).filter((c): c is ClaimedRecipient => c !== undefined);
+  if (failures.size > 0) logger.warn("claim: claims failed (not to a rival claim); those recipients stay pending", { messageId, shard: range.shard, errors: Object.fromEntries(failures) });
   return {
     claimed,
     full: snapshot.size >= limit,
     lastId: snapshot.docs[snapshot.size - 1]?.id,
     nextRetryAt,
-    contended,
+    contended: failures.size > 0,
     reads: Math.max(1, snapshot.size),
   };
 }

@@ -14,13 +14,19 @@ import { describeZodError } from "../shared/callable";
 import { COLLECTIONS, STATUS, type RetiredReason } from "../shared/contract";
 import { commitFenced, type FencedUpdate } from "../shared/fenced";
 import { db } from "../shared/firestore";
-import { BATCH_SIZE, LEASE_SECONDS, MAX_ATTEMPTS, RETRY_BASE_MS, RETRY_MAX_SECONDS, SHARDS, WINDOW_SECONDS } from "../shared/params";
+import { BATCH_SIZE, LEASE_SECONDS, MAX_ATTEMPTS, MESSAGE_WAIT_SECONDS, RETRY_BASE_MS, RETRY_MAX_SECONDS, SHARDS, WINDOW_SECONDS } from "../shared/params";
 import { claimBatch, type ClaimedRecipient } from "./claim";
 import { enqueueDispatch, windowOf, type DispatchTask } from "./queue";
 import { shardRange } from "./shards";
 
 /** How soon a task comes back for recipients it could not claim because of contention. */
 const CONTENDED_RETRY_MS = 2000;
+
+/** Contention retries in a row before a shard is left to the sweep's pending pass (and logged as such). */
+const MAX_CONTENDED_RETRIES = 10;
+
+/** How often recipients whose message document does not exist yet look for it again (for MESSAGE_WAIT_SECONDS in all). */
+const MESSAGE_WAIT_STEP_MS = 5_000;
 
 /** FCM's sendEach takes at most 500 messages. */
 const FCM_BATCH_LIMIT = 500;
@@ -81,10 +87,7 @@ export async function dispatchBatch(task: DispatchTask, taskId: string): Promise
   const summary: DispatchSummary = { messageId: task.messageId, shard: task.shard, claimed: 0, accepted: 0, retrying: 0, final: 0, reads: 0, writes: 0 };
   const [messageSnapshot, deliverySwitch] = await Promise.all([messageRef(task.messageId).get(), readSwitch()]);
   summary.reads += 2;
-  if (!messageSnapshot.exists) {
-    logger.warn("dispatch: message not found; its recipients stay pending", { messageId: task.messageId });
-    return summary;
-  }
+  if (!messageSnapshot.exists) return awaitMessage(task, taskId, config, summary);
   // Sending (issue #5): a cancelled message claims nothing more; a scheduled one waits for its sendAt.
   if (await holdDispatch(task, taskId, messageSnapshot.data(), config.shards)) return summary;
   // The emergency stop: claim nothing, touch nothing. Resuming dispatches every pending shard again.
@@ -103,21 +106,28 @@ export async function dispatchBatch(task: DispatchTask, taskId: string): Promise
     // More may follow in this shard: schedule the rest now so it is sent while this batch is.
     await enqueueDispatch({ messageId: task.messageId, shard: task.shard, after: claim.lastId }, ["c", window], 0);
   }
-  if (claim.nextRetryAt) await scheduleRetry(task, taskId, claim.nextRetryAt);
+  if (claim.nextRetryAt) await scheduleRetry({ ...task, contended: undefined }, taskId, claim.nextRetryAt);
   // Recipients whose claim failed on contention (a sweep's transaction holding them, say) are still
   // pending with no task of their own: come back for them shortly.
-  if (claim.contended) await scheduleRetry(task, taskId, Timestamp.fromMillis(Date.now() + CONTENDED_RETRY_MS));
+  if (claim.contended) {
+    const contended = (task.contended ?? 0) + 1;
+    if (contended <= MAX_CONTENDED_RETRIES) await scheduleRetry({ ...task, contended }, taskId, Timestamp.fromMillis(Date.now() + CONTENDED_RETRY_MS * contended));
+    else logger.error("dispatch: claims keep failing; the shard is left to the sweep's pending pass", { messageId: task.messageId, shard: task.shard, contended });
+  }
   if (claim.claimed.length === 0) {
     logger.debug("dispatch: nothing to claim", { messageId: task.messageId, shard: task.shard, waiting: claim.nextRetryAt !== undefined });
     return summary;
   }
 
   const updates = new Map<string, RecipientUpdate>();
+  // A recipient written wrong (no deviceId, a number there, …) ends here, with the reason.
+  for (const recipient of claim.claimed) if (recipient.problem) updates.set(recipient.id, finalUpdate(400, recipient.problem));
+  const sendable = claim.claimed.filter((recipient) => !recipient.problem);
   if (!parsedMessage.success) {
     const { field, message } = describeZodError(parsedMessage.error);
-    for (const recipient of claim.claimed) updates.set(recipient.id, finalUpdate(400, `message document is invalid (${field}): ${message}`));
-  } else {
-    await sendClaimed(task.messageId, parsedMessage.data, claim.claimed, config, updates, summary);
+    for (const recipient of sendable) updates.set(recipient.id, finalUpdate(400, `message document is invalid (${field}): ${message}`));
+  } else if (sendable.length > 0) {
+    await sendClaimed(task.messageId, parsedMessage.data, sendable, config, updates, summary);
   }
 
   await writeUpdates(claim.claimed, updates, summary);
@@ -125,7 +135,7 @@ export async function dispatchBatch(task: DispatchTask, taskId: string): Promise
     const at = update.retryAt instanceof Timestamp ? update.retryAt.toMillis() : undefined;
     return at === undefined ? latest : Math.max(latest ?? 0, at);
   }, undefined);
-  if (latestRetry !== undefined) await scheduleRetry(task, taskId, Timestamp.fromMillis(latestRetry));
+  if (latestRetry !== undefined) await scheduleRetry({ ...task, contended: undefined }, taskId, Timestamp.fromMillis(latestRetry));
   logger.info("dispatch: batch done", { ...summary, full: claim.full, contended: claim.contended });
   return summary;
 }
@@ -313,11 +323,39 @@ async function writeUpdates(claimed: ClaimedRecipient[], updates: Map<string, Re
 }
 
 /**
+ * The message document does not exist (yet): a job may be writing the
+ * message and its recipients in parallel, recipients first. Look again every
+ * few seconds for a bounded time; after that, every pending recipient of the
+ * shard ends with 400 and a reason instead of waiting forever.
+ */
+async function awaitMessage(task: DispatchTask, taskId: string, config: Settings, summary: DispatchSummary): Promise<DispatchSummary> {
+  const now = Date.now();
+  const since = task.waitingSince ?? now;
+  if (now - since < MESSAGE_WAIT_SECONDS.value() * 1000) {
+    logger.info("dispatch: message not found yet; looking again shortly", { messageId: task.messageId, shard: task.shard, waitedMs: now - since });
+    await scheduleRetry({ ...task, waitingSince: since }, taskId, Timestamp.fromMillis(now + MESSAGE_WAIT_STEP_MS));
+    return summary;
+  }
+  const claim = await claimBatch(task.messageId, shardRange(task.shard, config.shards), task.after, config.batchSize, config.leaseSeconds);
+  summary.reads += claim.reads;
+  summary.claimed = claim.claimed.length;
+  if (claim.full && claim.lastId !== undefined) {
+    await enqueueDispatch({ messageId: task.messageId, shard: task.shard, after: claim.lastId, waitingSince: since }, ["c", windowOf(now, config.windowSeconds).window], 0);
+  }
+  const reason = `message document messages/${task.messageId} does not exist (waited ${Math.round((now - since) / 1000)} s for it)`;
+  const updates = new Map(claim.claimed.map((recipient) => [recipient.id, finalUpdate(400, reason)] as const));
+  await writeUpdates(claim.claimed, updates, summary);
+  logger.warn("dispatch: message not found; its pending recipients were ended", { messageId: task.messageId, shard: task.shard, ended: summary.final });
+  return summary;
+}
+
+/**
  * A task for the shard once its backoff is over. The id includes the current
  * task's, so a duplicate delivery of this task schedules nothing new, while a
  * task that ran a little early (nothing due yet) can still schedule the next.
  */
 async function scheduleRetry(task: DispatchTask, taskId: string, at: Timestamp): Promise<void> {
   const seconds = Math.ceil(at.toMillis() / 1000);
-  await enqueueDispatch({ messageId: task.messageId, shard: task.shard }, ["r", seconds, taskId], seconds - Date.now() / 1000);
+  const { messageId, shard, waitingSince, contended } = task;
+  await enqueueDispatch({ messageId, shard, ...(waitingSince !== undefined && { waitingSince }), ...(contended !== undefined && { contended }) }, ["r", seconds, taskId], seconds - Date.now() / 1000);
 }

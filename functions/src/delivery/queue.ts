@@ -10,6 +10,10 @@ export const dispatchTask = z.strictObject({
   messageId: z.string().min(1),
   shard: z.number().int().min(0),
   after: z.string().optional(),
+  /** Since when (ms) this shard has waited for a message document that does not exist yet. */
+  waitingSince: z.number().optional(),
+  /** How many times in a row claims failed for another reason than a rival claim. */
+  contended: z.number().int().min(0).optional(),
 });
 export type DispatchTask = z.infer<typeof dispatchTask>;
 
@@ -20,13 +24,14 @@ function hash(...parts: Array<string | number>): string {
 /**
  * Enqueues a dispatch task under a deterministic id, so that the same request
  * made twice (thousands of triggers of one message, a task delivered twice)
- * yields one task. Returns false when that task already exists.
+ * yields one task. Returns the task's id, or false when that task already exists.
  */
-export async function enqueueDispatch(task: DispatchTask, idParts: Array<string | number>, delaySeconds: number): Promise<boolean> {
+export async function enqueueDispatch(task: DispatchTask, idParts: Array<string | number>, delaySeconds: number): Promise<string | false> {
   const queue = getFunctions(adminApp()).taskQueue(DISPATCH_FUNCTION);
+  const id = `${idParts[0]}-${hash(task.messageId, task.shard, task.after ?? "", ...idParts)}`;
   try {
-    await queue.enqueue(task, { id: `${idParts[0]}-${hash(task.messageId, task.shard, task.after ?? "", ...idParts)}`, scheduleDelaySeconds: Math.max(0, Math.ceil(delaySeconds)) });
-    return true;
+    await queue.enqueue(task, { id, scheduleDelaySeconds: Math.max(0, Math.ceil(delaySeconds)) });
+    return id;
   } catch (err) {
     if ((err as { code?: string }).code === "functions/task-already-exists") return false;
     throw err;

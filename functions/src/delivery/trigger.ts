@@ -1,16 +1,28 @@
+import { logger } from "firebase-functions";
 import { STATUS } from "../shared/contract";
 import { SHARDS, WINDOW_SECONDS } from "../shared/params";
+import { dispatchBatch } from "./dispatch";
 import { enqueueDispatch, windowOf } from "./queue";
 import { shardOf } from "./shards";
 
-/** Tasks this instance already knows exist, so a burst of recipients costs one enqueue call per window, not one each. */
-const known = new Map<string, number>();
+/**
+ * What this instance has enqueued per message, shard and window: "now" once
+ * the immediate task is asked for, "trailing" once the trailing one is too.
+ * A burst of recipients then costs two enqueue calls per window, not one each.
+ */
+const known = new Map<string, { stage: "now" | "trailing"; expires: number }>();
 
 /**
  * A new recipient: make sure a dispatch task for its message and shard runs
- * after it. All triggers of one window share one task id, scheduled for the
- * end of the window, so a task that exists has not run yet and will see this
- * recipient; the next window gets a new task.
+ * after it, without making it wait when nothing else is pending.
+ *
+ * The first recipient of a window gets an immediate task ("i", one id per
+ * window), and its trigger sends that batch at once itself. A recipient whose
+ * immediate task already exists may have been written after that task read
+ * the shard, so it asks for the window's trailing task ("w"), scheduled for
+ * the end of the window: a trailing task that exists has not run yet (Cloud
+ * Tasks never runs a task early) and will see this recipient. A lone
+ * recipient costs one task; a burst shares two per window.
  */
 export async function onNewRecipient(messageId: string, recipientId: string, status: unknown): Promise<void> {
   if (status !== STATUS.pending) return;
@@ -18,8 +30,23 @@ export async function onNewRecipient(messageId: string, recipientId: string, sta
   const now = Date.now();
   const { window, delaySeconds } = windowOf(now, WINDOW_SECONDS.value());
   const key = `${messageId}/${shard}/${window}`;
-  if (known.has(key)) return;
-  await enqueueDispatch({ messageId, shard }, ["w", window], delaySeconds);
-  known.set(key, now + delaySeconds * 1000);
-  for (const [entry, expires] of known) if (expires < now) known.delete(entry);
+  const stage = known.get(key)?.stage;
+  if (stage === "trailing") return;
+  const expires = now + delaySeconds * 1000;
+  const immediate = stage === undefined ? await enqueueDispatch({ messageId, shard }, ["i", window], 0) : false;
+  if (immediate) {
+    known.set(key, { stage: "now", expires });
+    // The fast path: this trigger sends the batch itself rather than waiting for the queue to
+    // deliver the task. The task stays as the backstop (should this invocation die) and finds
+    // nothing left to claim; claims are compare-and-set, so the two never send one recipient twice.
+    try {
+      await dispatchBatch({ messageId, shard }, immediate);
+    } catch (err) {
+      logger.warn("trigger: inline dispatch failed; its task will send the batch", { messageId, shard, error: err instanceof Error ? err.message : String(err) });
+    }
+  } else {
+    await enqueueDispatch({ messageId, shard }, ["w", window], delaySeconds);
+    known.set(key, { stage: "trailing", expires });
+  }
+  for (const [entry, { expires: at }] of known) if (at < now) known.delete(entry);
 }

@@ -3,7 +3,7 @@ import type { Message } from "firebase-admin/messaging";
 import { LIMITS } from "../shared/contract";
 import { buildFcmPayload, payloadBytes, RecipientError, type BuildInput } from "./payload";
 
-export { fillPlaceholders, payloadBytes, RecipientError, type BuildInput } from "./payload";
+export { fillPlaceholders, payloadBytes, placeholderNames, RecipientError, type BuildInput } from "./payload";
 
 /**
  * The collapse id of one recipient's notification: a rare resend (a worker that

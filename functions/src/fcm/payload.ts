@@ -30,6 +30,11 @@ export interface PayloadInput extends BuildInput {
 
 const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g;
 
+/** The `{{name}}` placeholders a text holds. */
+export function placeholderNames(text: string): Set<string> {
+  return new Set([...text.matchAll(PLACEHOLDER)].map((match) => match[1] as string));
+}
+
 /** Fills `{{name}}` from the recipient's vars; an unknown name is an error for this recipient, never a silent blank. */
 export function fillPlaceholders(text: string, vars: Record<string, string | number | boolean>, field: string): string {
   return text.replace(PLACEHOLDER, (_match, name: string) => {
@@ -48,13 +53,46 @@ export function payloadBytes(message: Message): number {
 
 /** One FCM message for one recipient, with the block of the device's platform; its size is the caller's to check. */
 export function buildFcmPayload(input: PayloadInput): Message {
-  const { message, vars, collapseId } = input;
-  const title = fillPlaceholders(message.title, vars, "title");
-  const body = fillPlaceholders(message.body, vars, "body");
+  const { message, collapseId } = input;
   const data: Record<string, string> = { ...message.data, messageId: input.messageId };
   if (message.link) data.link = message.link;
   if (input.badge !== undefined) data.badge = String(input.badge);
   const high = message.priority === undefined ? undefined : message.priority === "high";
+  return message.dataOnly ? dataOnlyMessage(input, data, collapseId, high) : notificationMessage(input, data, collapseId, high);
+}
+
+/**
+ * Data and routing only: no notification block, no Android notification, no
+ * APNs alert, sound or badge, no Web Push notification. On iOS a push without
+ * an alert must be a background push (content-available, push type
+ * `background`, priority 5, as APNs requires), or APNs drops it.
+ */
+function dataOnlyMessage(input: BuildInput, data: Record<string, string>, collapseId: string, high: boolean | undefined): Message {
+  const { message } = input;
+  const fcm: Message = { token: input.token, data };
+  if (input.platform === "android") {
+    fcm.android = {
+      collapseKey: collapseId,
+      ...(high !== undefined && { priority: high ? "high" : "normal" }),
+      ...(message.ttlSeconds !== undefined && { ttl: message.ttlSeconds * 1000 }),
+    };
+  } else if (input.platform === "ios") {
+    const headers: Record<string, string> = { "apns-collapse-id": collapseId, "apns-push-type": "background", "apns-priority": "5" };
+    if (message.ttlSeconds !== undefined) headers["apns-expiration"] = String(Math.floor(Date.now() / 1000) + message.ttlSeconds);
+    fcm.apns = { headers, payload: { aps: { contentAvailable: true } } };
+  } else {
+    const headers: Record<string, string> = { Topic: collapseId.replace(/[^A-Za-z0-9_-]/g, "").slice(0, 32) };
+    if (high !== undefined) headers.Urgency = high ? "high" : "normal";
+    if (message.ttlSeconds !== undefined) headers.TTL = String(message.ttlSeconds);
+    fcm.webpush = { headers };
+  }
+  return fcm;
+}
+
+function notificationMessage(input: BuildInput, data: Record<string, string>, collapseId: string, high: boolean | undefined): Message {
+  const { message, vars } = input;
+  const title = fillPlaceholders(message.title, vars, "title");
+  const body = fillPlaceholders(message.body, vars, "body");
 
   const fcm: Message = { token: input.token, notification: { title, body, ...(message.imageUrl && { imageUrl: message.imageUrl }) }, data };
   if (input.platform === "android") {

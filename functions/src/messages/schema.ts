@@ -27,6 +27,14 @@ export const messageDoc = z.object({
   bodyLocArgs: locArgs.optional(),
   actionLocKey: z.string().max(256).optional(),
   launchImage: z.string().max(256).optional(),
+  /**
+   * A data-only message: FCM gets no notification block and no platform
+   * notification or alert fields, only `data` and the routing options
+   * (collapse id, priority, time to live); the app decides what to show.
+   * `title` and `body` stay required: they are the message's record (history,
+   * reports) and are never sent.
+   */
+  dataOnly: z.boolean().optional(),
   senderId: z.string().nullable().optional(),
   createdAt: zTimestamp.optional(),
   // Written by sendMessage (issue #5); a message written directly has none of them.
@@ -44,8 +52,8 @@ export const messageDoc = z.object({
   /** The sender's idempotency key and a hash of the request it came with (a repeat with another body is a conflict). */
   idempotencyKey: z.string().optional(),
   requestHash: z.string().optional(),
-  /** How the message was sent: `callable` (staff) or `api` (an access key). */
-  via: z.enum(["callable", "api"]).optional(),
+  /** How the message was sent: `callable` (staff), `api` (an access key) or `moodle` (a Moodle site's push, through the AirNotifier-compatible endpoints). */
+  via: z.enum(["callable", "api", "moodle"]).optional(),
   /** Set by resendFailed: the message whose failed recipients this one sends to again. */
   resendOf: z.string().optional(),
 });

@@ -15,7 +15,7 @@ const PAGE = 500;
 /** What a resend copies: the content, never the audience, schedule or bookkeeping of the original. */
 const CONTENT_FIELDS = [
   "title", "body", "data", "link", "imageUrl", "sound", "collapseKey", "ttlSeconds", "priority", "badge",
-  "titleLocKey", "titleLocArgs", "bodyLocKey", "bodyLocArgs", "actionLocKey", "launchImage", "category",
+  "titleLocKey", "titleLocArgs", "bodyLocKey", "bodyLocArgs", "actionLocKey", "launchImage", "category", "dataOnly",
 ] as const satisfies ReadonlyArray<keyof MessageDoc>;
 
 function contentOf(message: MessageDoc): Partial<MessageDoc> {

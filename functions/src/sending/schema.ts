@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { deviceIdSchema, userInfoSchema } from "../devices/input";
-import { buildFcmPayload, payloadBytes } from "../fcm/payload";
+import { buildFcmPayload, payloadBytes, placeholderNames } from "../fcm/payload";
 import { LIMITS, MAX_TTL_SECONDS, PLATFORMS } from "../shared/contract";
 import type { MessageDoc } from "../messages/schema";
 
@@ -59,10 +59,9 @@ export type Audience = z.output<typeof audienceShapes.users> | z.output<typeof a
 const LONGEST_MESSAGE_ID = "m".repeat(40);
 /** A recipient's collapse id is 32 characters (fcm/build.ts). */
 const COLLAPSE_ID_SIZE = 32;
-const PLACEHOLDER_NAMES = /\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g;
 
 /** The content fields that decide a notification's size. */
-export type PayloadFields = Pick<MessageDoc, "title" | "body" | "data" | "link" | "imageUrl" | "sound" | "collapseKey" | "ttlSeconds" | "priority" | "badge"> & {
+export type PayloadFields = Pick<MessageDoc, "title" | "body" | "data" | "link" | "imageUrl" | "sound" | "collapseKey" | "ttlSeconds" | "priority" | "badge" | "dataOnly"> & {
   vars?: Record<string, Record<string, string | number | boolean>>;
 };
 
@@ -75,7 +74,7 @@ export type PayloadFields = Pick<MessageDoc, "title" | "body" | "data" | "link" 
 export function largestPayloadBytes(input: PayloadFields): number {
   const { vars: allVars, ...content } = input;
   const message: MessageDoc = content;
-  const names = new Set([...`${input.title}${input.body}`.matchAll(PLACEHOLDER_NAMES)].map((m) => m[1] as string));
+  const names = placeholderNames(`${input.title}\n${input.body}`);
   const asWritten = Object.fromEntries([...names].map((name) => [name, `{{${name}}}`]));
   const varSets = [asWritten, ...Object.values(allVars ?? {}).map((vars) => ({ ...asWritten, ...vars }))];
   const collapseId = input.collapseKey ?? "c".repeat(COLLAPSE_ID_SIZE);
@@ -107,6 +106,8 @@ export const sendMessageInput = z
     collapseKey: z.string().min(1).max(64, "must be at most 64 characters").optional(),
     ttlSeconds: z.number().int("must be a whole number").min(0).max(MAX_TTL_SECONDS, `must be at most ${MAX_TTL_SECONDS} (28 days)`).optional(),
     priority: z.enum(["normal", "high"], { error: "must be \"normal\" or \"high\"" }).optional(),
+    /** No notification block: FCM delivers `data` only and the app decides what to show (title and body are still required, for the record). */
+    dataOnly: z.boolean({ error: "must be true or false" }).optional(),
     category: categorySchema.optional(),
     audience: audienceSchema,
     /** Per-user placeholder values: `{ [userId]: { name: value } }`. */

@@ -10,9 +10,18 @@ import {
 } from "firebase-admin/firestore";
 import { z } from "zod";
 
-/** The default admin app, created on first use rather than at import time. */
+/**
+ * The default admin app, created on first use rather than at import time.
+ * Inside the emulator it is given a service account id: firebase-admin would
+ * otherwise ask the cloud metadata server for one (to sign the task queue's
+ * OIDC tokens), a request that leaves the machine and cannot succeed there.
+ * In production the runtime's own account is found as usual.
+ */
 export function adminApp() {
-  return getApps().find((app) => app.name === "[DEFAULT]") ?? initializeApp();
+  const existing = getApps().find((app) => app.name === "[DEFAULT]");
+  if (existing) return existing;
+  const project = process.env.GCLOUD_PROJECT;
+  return process.env.FUNCTIONS_EMULATOR === "true" && project ? initializeApp({ serviceAccountId: `${project}@appspot.gserviceaccount.com` }) : initializeApp();
 }
 
 export function db(): Firestore {

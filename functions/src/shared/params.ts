@@ -1,4 +1,4 @@
-import { defineInt, defineString } from "firebase-functions/params";
+import { defineBoolean, defineInt, defineString } from "firebase-functions/params";
 
 /**
  * Tunables, as firebase-functions params: set them in `functions/.env.<project>`
@@ -17,6 +17,12 @@ export const SHARDS = defineInt("DISPATCH_SHARDS", {
 export const WINDOW_SECONDS = defineInt("DISPATCH_WINDOW_SECONDS", {
   default: 1,
   description: "New recipients of one message and shard within this many seconds share one task.",
+});
+
+export const MESSAGE_WAIT_SECONDS = defineInt("DISPATCH_MESSAGE_WAIT_SECONDS", {
+  default: 60,
+  description:
+    "How long recipients wait for their message document when it does not exist yet (a job writing both in parallel, recipients first); after that they end with status 400 and a reason.",
 });
 
 export const MAX_ATTEMPTS = defineInt("DELIVERY_MAX_ATTEMPTS", {
@@ -109,4 +115,27 @@ export const STALE_TOKEN_DAYS = defineInt("STALE_TOKEN_DAYS", {
 export const MESSAGE_RETENTION_DAYS = defineInt("MESSAGE_RETENTION_DAYS", {
   default: 90,
   description: "Messages and their recipients are deleted this many days after the message was created.",
+});
+
+export const MOODLE_APP_NAME = defineString("MOODLE_APP_NAME", {
+  default: "commoodlemoodlemobile",
+  description:
+    "AirNotifier-compatible endpoints: the application name a Moodle site must send in X-AN-APP-NAME (its airnotifierappname setting). commoodlemoodlemobile is the stock Moodle app; a branded app has its own.",
+});
+
+export const MOODLE_SELF_SERVICE_KEYS = defineBoolean("MOODLE_SELF_SERVICE_KEYS", {
+  default: false,
+  description:
+    "AirNotifier-compatible endpoints: when true, Moodle's \"Request access key\" button (POST /accesskeys/) issues a key with the scopes devices:write and messages:send to anyone who asks; when false it answers with an error telling the admin to ask the operator for a key.",
+});
+
+export const MOODLE_KEYS_PER_ADDRESS_PER_DAY = defineInt("MOODLE_KEYS_PER_ADDRESS_PER_DAY", {
+  default: 3,
+  description: "AirNotifier-compatible endpoints, with self-service keys on: keys one address may be issued per day (fixed UTC-day windows).",
+});
+
+export const MOODLE_KEY_RATE_PER_MINUTE = defineInt("MOODLE_KEY_RATE_PER_MINUTE", {
+  default: 6000,
+  description:
+    "AirNotifier-compatible endpoints: requests one Moodle site's key may make per minute. Higher than the partner API's rate because Moodle sends one push per device (a forum post to a 300-student course is 300 requests in a second or two) and drops a refused push for good.",
 });

@@ -1,0 +1,87 @@
+import { createHash } from "node:crypto";
+import { Timestamp } from "firebase-admin/firestore";
+import type { Platform, RetiredReason } from "../shared/contract";
+import { db } from "../shared/firestore";
+import { devicesCollection } from "./collection";
+import type { DeviceDoc } from "./schema";
+
+/**
+ * Devices a server registers by token alone (a Moodle site through the
+ * AirNotifier-compatible endpoints): the app never tells us its device ID, so
+ * the document id is derived from the token (`moodle-` + 43 characters of its
+ * SHA-256, base64url) and the owner is the site's key (`moodle:<keyId>`).
+ *
+ * One token never has two live devices. A token an app user already
+ * registered through registerDevice stays theirs: the site's registration
+ * answers "exists" and its pushes go to that device, whose owner's switch
+ * (enabled) is honoured. Likewise a token another site registered first.
+ */
+export function siteDeviceId(token: string): string {
+  return `moodle-${createHash("sha256").update(token).digest("base64url")}`;
+}
+
+export function siteOwner(keyId: string): string {
+  return `moodle:${keyId}`;
+}
+
+/** Retirements that mean FCM itself called the token dead (not merely old or replaced). */
+const DEAD: ReadonlySet<RetiredReason> = new Set(["unregistered", "invalid", "sender-mismatch"]);
+
+export type SiteTokenResult =
+  /** A live device holds the token (the site's own, found or just created, or another owner's). */
+  | { kind: "live"; deviceId: string; created: boolean }
+  /** FCM reported the token dead and no live device holds it. */
+  | { kind: "dead"; deviceId: string };
+
+/**
+ * The live device of a token, creating the site's own when none exists. The
+ * lookup reads without a transaction (a burst of pushes must not queue on
+ * locks); creating or reviving the site's own device is a transaction on that
+ * one document, so two requests for a new token meet on it. A token FCM
+ * reported dead is not revived: it would only fail again. The site's own
+ * device retired as stale or replaced comes back when nothing else holds the
+ * token, since the site has just shown the token is in use.
+ *
+ * One token, one live device: an app registering the same token in the same
+ * instant could leave a second live holder; its next registerDevice (apps
+ * re-register on start) retires ours as `replaced`.
+ */
+export async function liveDeviceForToken(keyId: string, token: string, platform: Platform): Promise<SiteTokenResult> {
+  const devices = devicesCollection();
+  const ownId = siteDeviceId(token);
+  const ownRef = devices.doc(ownId);
+  const [own, holders] = await Promise.all([ownRef.get(), devices.where("token", "==", token).limit(20).get()]);
+  const all = new Map<string, DeviceDoc>(holders.docs.map((doc) => [doc.id, doc.data()]));
+  const ownDevice = own.data();
+  if (ownDevice) all.set(ownId, ownDevice);
+  const live = [...all].filter(([, device]) => !device.retired && device.token === token);
+  // Prefer the site's own device, then any other live holder.
+  const chosen = live.find(([id]) => id === ownId) ?? live[0];
+  if (chosen) return { kind: "live", deviceId: chosen[0], created: false };
+  const dead = [...all].find(([, device]) => device.retired && device.token === token && device.retiredReason && DEAD.has(device.retiredReason));
+  if (dead) return { kind: "dead", deviceId: dead[0] };
+
+  return db().runTransaction(async (tx) => {
+    const current = (await tx.get(ownRef)).data();
+    const now = Timestamp.now();
+    if (current && !current.retired) return { kind: "live", deviceId: ownId, created: false };
+    if (current?.retiredReason && DEAD.has(current.retiredReason)) return { kind: "dead", deviceId: ownId };
+    if (current) {
+      tx.update(ownRef, { retired: false, retiredAt: null, retiredReason: null, updatedAt: now });
+      return { kind: "live", deviceId: ownId, created: false };
+    }
+    tx.create(ownRef, {
+      userId: siteOwner(keyId),
+      token,
+      platform,
+      enabled: true,
+      badge: 0,
+      createdAt: now,
+      updatedAt: now,
+      retired: false,
+      retiredAt: null,
+      retiredReason: null,
+    });
+    return { kind: "live", deviceId: ownId, created: true };
+  });
+}

@@ -1,0 +1,89 @@
+import { createHash } from "node:crypto";
+import { FieldValue, Timestamp } from "firebase-admin/firestore";
+import { COLLECTIONS } from "../shared/contract";
+import { db } from "../shared/firestore";
+import { API_BAN_FAILURES, API_BAN_SECONDS, API_BAN_WINDOW_SECONDS, API_KEY_RATE_PER_MINUTE } from "../shared/params";
+
+/**
+ * Abuse guards of the keyed HTTP endpoints (the partner API and the
+ * AirNotifier-compatible ones), as fixed-window counters in `apiGuards`
+ * documents changed inside transactions (function instances share nothing
+ * else). Each document carries `expiresAt`, for a Firestore TTL policy on
+ * that field to clear old counters. IPs are stored hashed, never in clear.
+ */
+function guards() {
+  return db().collection(COLLECTIONS.apiGuards);
+}
+
+function hashedIp(ip: string): string {
+  return createHash("sha256").update(ip).digest("hex").slice(0, 40);
+}
+
+function ipGuard(ip: string) {
+  return guards().doc(`ip-${hashedIp(ip)}`);
+}
+
+/** Seconds the IP is still banned for, or undefined when it is not. */
+export async function banRemaining(ip: string): Promise<number | undefined> {
+  const bannedUntil: unknown = (await ipGuard(ip).get()).get("bannedUntil");
+  const left = typeof bannedUntil === "number" ? (bannedUntil - Date.now()) / 1000 : 0;
+  return left > 0 ? left : undefined;
+}
+
+/** Counts one failed authentication from the IP; enough of them in one window ban it. */
+export async function recordAuthFailure(ip: string): Promise<void> {
+  const ref = ipGuard(ip);
+  const threshold = Math.max(1, API_BAN_FAILURES.value());
+  const windowMs = API_BAN_WINDOW_SECONDS.value() * 1000;
+  const banMs = API_BAN_SECONDS.value() * 1000;
+  await db().runTransaction(async (tx) => {
+    const snapshot = await tx.get(ref);
+    const now = Date.now();
+    const windowStart = snapshot.get("windowStart");
+    const inWindow = typeof windowStart === "number" && now - windowStart < windowMs;
+    const failures = (inWindow ? Number(snapshot.get("failures") ?? 0) : 0) + 1;
+    if (failures >= threshold) {
+      // Banned: the count starts again, so the ban ends after banMs and a new one needs a new run of failures.
+      tx.set(ref, { failures: 0, windowStart: now, bannedUntil: now + banMs, expiresAt: Timestamp.fromMillis(now + banMs + windowMs) });
+    } else {
+      tx.set(ref, { failures, windowStart: inWindow ? windowStart : now, bannedUntil: snapshot.get("bannedUntil") ?? 0, expiresAt: Timestamp.fromMillis(now + windowMs) });
+    }
+  });
+}
+
+/**
+ * Takes one unit from a fixed window of `windowSeconds` shared by everyone
+ * counting under `id`; returns the seconds until the next window when this
+ * one already holds `limit`. A refused request is not counted, so a client
+ * that backs off gets through again.
+ *
+ * One document per window, read and then incremented, with no transaction:
+ * a key's requests arrive in bursts (a Moodle site pushes hundreds at once),
+ * and transactions on one document would queue them behind each other's
+ * locks. The price is that requests arriving together may pass the limit by
+ * however many were in flight; sequential ones are counted exactly.
+ */
+async function takeFromWindow(id: string, limit: number, windowSeconds: number): Promise<number | undefined> {
+  const windowMs = Math.max(1, windowSeconds) * 1000;
+  const now = Date.now();
+  const window = Math.floor(now / windowMs);
+  const ref = guards().doc(`${id}-w${window}`);
+  const count = Number((await ref.get()).get("count") ?? 0);
+  if (count >= limit) return ((window + 1) * windowMs - now) / 1000;
+  await ref.set({ count: FieldValue.increment(1), expiresAt: Timestamp.fromMillis((window + 2) * windowMs) }, { merge: true });
+  return undefined;
+}
+
+/**
+ * Counts one request of an access key in the current minute; returns the
+ * seconds until the next minute when the key is over `perMinute` (by default
+ * API_KEY_RATE_PER_MINUTE, the partner API's rate).
+ */
+export function rateLimited(keyId: string, perMinute = API_KEY_RATE_PER_MINUTE.value()): Promise<number | undefined> {
+  return takeFromWindow(`key-${keyId}`, perMinute, 60);
+}
+
+/** Counts one thing an address did (`what`, e.g. a key it was issued) in a window; undefined while under `limit`. */
+export function addressLimited(ip: string, what: string, limit: number, windowSeconds: number): Promise<number | undefined> {
+  return takeFromWindow(`${what}-${hashedIp(ip)}`, limit, windowSeconds);
+}
