@@ -78,6 +78,14 @@ describe("operations: the emergency stop, queue administration, hourly metrics",
 
   it("lets only pushAdmin users pause, and refuses bad input with the field", async () => {
     assert.equal((await callError(sender.call("setDeliveryPaused", { paused: true, reason: "x" }))).code, "functions/permission-denied");
+    assert.equal((await callError(sender.call("getDeliveryStatus", {}))).code, "functions/permission-denied");
+    assert.equal((await callError(sender.call("getDeliveryStats", { hours: 24 }))).code, "functions/permission-denied");
+    for (const [input, field] of [[{ hours: 0 }, "hours"], [{ hours: 1.5 }, "hours"], [{ hours: 745 }, "hours"], [{ hours: "24" }, "hours"], [{ days: 1 }, "days"]] as const) {
+      const error = await callError(admin.call("getDeliveryStats", input));
+      assert.equal(error.code, "functions/invalid-argument", JSON.stringify(input));
+      assert.equal((error.details as { field?: string }).field, field);
+    }
+    assert.equal((await callError(admin.call("getDeliveryStatus", { extra: true }))).code, "functions/invalid-argument");
     const cases: Array<[unknown, string]> = [
       [{}, "paused"],
       [{ paused: "yes" }, "paused"],
@@ -205,6 +213,13 @@ describe("operations: the emergency stop, queue administration, hourly metrics",
     assert.equal(json.hours.length, 2);
     const accepted = json.hours.reduce((sum, h) => sum + h.summary.accepted, 0);
     assert.equal(accepted, metricsAfter["200"]);
+    // The console's panel reads the same through the callable.
+    const viaCallable = await admin.call<{ hours: Array<{ counts: Record<string, number> }> }>("getDeliveryStats", { hours: 2 });
+    assert.equal(viaCallable.hours.length, 2);
+    assert.equal(viaCallable.hours.reduce((sum, h) => sum + (h.counts["200"] ?? 0), 0), metricsAfter["200"]);
+    const status = await admin.call<DeliveryStatus>("getDeliveryStatus", {});
+    assert.equal(status.paused, false);
+    assert.equal(status.queues[0]?.state, "RUNNING");
     await retire(devices.map((d) => d.deviceId));
   });
 });

@@ -13,9 +13,9 @@
  */
 import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
-import { readHours, type HourRow } from "../functions/src/ops/metrics.ts";
-import { deliveryStatus, setDeliveryPaused, type DeliveryStatus } from "../functions/src/ops/stop.ts";
-import { STATUS } from "../functions/src/shared/contract.ts";
+import { readHours } from "../functions/src/ops/metrics.ts";
+import { summarizeHour, type DeliveryStatus, type HourRow } from "../functions/src/ops/schema.ts";
+import { deliveryStatus, setDeliveryPaused } from "../functions/src/ops/stop.ts";
 
 const USAGE = `usage:
   npm run ops -- pause --reason "<text>" [--json] [--project <id>]
@@ -45,26 +45,6 @@ function printStatus(status: DeliveryStatus): void {
     if (queue.error) console.log(`Queue ${queue.name}: could not be read: ${queue.error}`);
     else console.log(`Queue ${queue.name}: ${queue.state}, ~${queue.tasks ?? "?"} tasks waiting${queue.oldestEstimatedArrival ? `, oldest due ${queue.oldestEstimatedArrival}` : ""}`);
   }
-}
-
-/** The columns an operator reads: accepted, failed (every other final code), unregistered, skipped, cancelled. */
-function summarizeHour(row: HourRow) {
-  let failed = 0;
-  for (const [code, n] of Object.entries(row.counts)) {
-    const status = Number(code);
-    if (status > 0 && status !== STATUS.accepted) failed += n;
-  }
-  return {
-    hour: row.hour,
-    accepted: row.counts[String(STATUS.accepted)] ?? 0,
-    failed,
-    unregistered: row.counts[String(STATUS.notRegistered)] ?? 0,
-    skipped: row.counts[String(STATUS.skippedDisabled)] ?? 0,
-    cancelled: row.counts[String(STATUS.cancelled)] ?? 0,
-    retries: row.retries,
-    tokensRetired: row.tokensRetired,
-    rescued: (row.sweep.leasesRequeued ?? 0) + (row.sweep.pendingRedispatched ?? 0),
-  };
 }
 
 function printStats(rows: HourRow[]): void {

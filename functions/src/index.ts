@@ -18,5 +18,7 @@ export { resendFailed } from "./functions/resendFailed";
 export { api } from "./functions/api";
 export { sweep } from "./functions/sweep";
 export { setDeliveryPaused } from "./functions/setDeliveryPaused";
+export { getDeliveryStatus } from "./functions/getDeliveryStatus";
+export { getDeliveryStats } from "./functions/getDeliveryStats";
 export { resumeDelivery } from "./functions/resumeDelivery";
 export { airnotifier } from "./functions/airnotifier";

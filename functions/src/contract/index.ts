@@ -46,5 +46,17 @@ export {
 } from "../sending/schema";
 export { STATUS_GROUPS, statusGroup, groupCounts, messageState, counterDoc, type StatusGroup, type GroupCounts, type CounterDoc, type StateInput } from "../sending/progress";
 export { fillPlaceholders } from "../fcm/payload";
+export {
+  setDeliveryPausedInput,
+  getDeliveryStatusInput,
+  getDeliveryStatsInput,
+  summarizeHour,
+  type SetDeliveryPausedRequest,
+  type GetDeliveryStatsRequest,
+  type DeliveryStatus,
+  type QueueStatus,
+  type HourRow,
+  type HourSummary,
+} from "../ops/schema";
 /** The answer of getMessageReport and of GET /v1/messages/{id}. */
 export type { MessageReport } from "../sending/report";

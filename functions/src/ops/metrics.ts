@@ -4,6 +4,7 @@ import { z } from "zod";
 import { counterRef, countIncrements, finalCountIncrements } from "../messages/counters";
 import { COLLECTIONS, STATUS } from "../shared/contract";
 import { db, zTimestamp } from "../shared/firestore";
+import type { HourRow } from "./schema";
 
 /**
  * Delivery outcomes per hour. Each dispatch batch adds its counts in the same
@@ -102,15 +103,6 @@ export async function recordSweep(figures: Record<string, number>, nowMs = Date.
   for (const [name, n] of Object.entries(figures)) if (n > 0) sweep[name] = FieldValue.increment(n);
   if (Object.keys(sweep).length === 0) return;
   await metricsRef(nowMs, 0).set({ hour: Timestamp.fromMillis(hourStart(nowMs)), sweep }, { merge: true });
-}
-
-export interface HourRow {
-  hour: string;
-  counts: Record<string, number>;
-  batches: number;
-  retries: number;
-  tokensRetired: number;
-  sweep: Record<string, number>;
 }
 
 /** The last `hours` hours (the current one included), oldest first, every hour present even when empty. */

@@ -1,22 +1,11 @@
 import type { protos, v2beta3 } from "@google-cloud/tasks" with { "resolution-mode": "import" };
 import { logger } from "firebase-functions";
 import { DISPATCH_FUNCTION } from "../delivery/queue";
+import type { QueueStatus } from "./schema";
 
 /** The Cloud Tasks queues that carry delivery (a task function's queue is named after the function). */
 export const DELIVERY_QUEUES = [DISPATCH_FUNCTION] as const;
 export const QUEUE_LOCATION = "us-central1";
-
-export interface QueueStatus {
-  name: string;
-  /** RUNNING, PAUSED or DISABLED as Cloud Tasks reports it; null when it could not be read. */
-  state: string | null;
-  /** Cloud Tasks' estimate of the tasks in the queue (waiting, in flight, retrying). */
-  tasks: number | null;
-  oldestEstimatedArrival: string | null;
-  executedLastMinute: number | null;
-  concurrentDispatches: number | null;
-  error?: string;
-}
 
 /**
  * The queue administration API of Cloud Tasks, through `@google-cloud/tasks`

@@ -1,25 +1,14 @@
 import { Timestamp } from "firebase-admin/firestore";
 import { logger } from "firebase-functions";
-import { z } from "zod";
 import { SHARDS, WINDOW_SECONDS } from "../shared/params";
 import { redispatchPending } from "../sweep/recipients";
 import { Redispatcher } from "../sweep/redispatch";
 import { readSwitch, writeSwitch, type DeliverySwitch } from "./pause";
-import { administerQueues, type QueueStatus } from "./queues";
+import { administerQueues } from "./queues";
+import type { DeliveryStatus, QueueStatus } from "./schema";
 
-export const setDeliveryPausedInput = z.strictObject({
-  paused: z.boolean({ error: "must be true or false" }),
-  reason: z.string({ error: "must be a string" }).trim().min(1, "must not be empty").max(500, "must be at most 500 characters").optional(),
-});
-export type SetDeliveryPausedInput = z.infer<typeof setDeliveryPausedInput>;
+export type { DeliveryStatus } from "./schema";
 
-export interface DeliveryStatus {
-  paused: boolean;
-  reason: string | null;
-  by: string | null;
-  at: string | null;
-  queues: QueueStatus[];
-}
 
 function status(state: DeliverySwitch, queues: QueueStatus[]): DeliveryStatus {
   return { paused: state.paused, reason: state.reason, by: state.by, at: state.at ? state.at.toDate().toISOString() : null, queues };

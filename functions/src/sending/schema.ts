@@ -88,7 +88,13 @@ export function largestPayloadBytes(input: PayloadFields): number {
   return largest;
 }
 
-const messageIdSchema = z.string({ error: "must be a string" }).min(1, "must not be empty").max(128).regex(/^[A-Za-z0-9_-]+$/, "is not a message id");
+// Firestore reserves ids of the form __x__; the pattern already rules out "/", "." and "..".
+const messageIdSchema = z
+  .string({ error: "must be a string" })
+  .min(1, "must not be empty")
+  .max(128)
+  .regex(/^[A-Za-z0-9_-]+$/, "is not a message id")
+  .refine((id) => !/^__.*__$/.test(id), "is not a message id (ids of the form __x__ are reserved)");
 const idempotencyKeySchema = z.string().regex(/^[\x21-\x7e]{1,128}$/, "must be 1–128 visible ASCII characters");
 
 export const sendMessageInput = z
