@@ -1,5 +1,5 @@
 import { FieldValue, Timestamp, type DocumentData, type DocumentReference } from "firebase-admin/firestore";
-import { z } from "zod";
+import { counterDoc } from "../sending/progress";
 import { COLLECTIONS, isFinalStatus } from "../shared/contract";
 import { messageRef } from "./collection";
 
@@ -12,7 +12,6 @@ import { messageRef } from "./collection";
  * equal a recount of the recipients at all times, and a report or a live view
  * reads a handful of small documents however large the message is.
  */
-export const countersDoc = z.object({ counts: z.record(z.string(), z.number()).default({}) });
 
 export function countersCollection(messageId: string) {
   return messageRef(messageId).collection(COLLECTIONS.counters);
@@ -42,7 +41,7 @@ export async function readFinalCounts(messageId: string): Promise<Record<string,
   const snapshot = await countersCollection(messageId).get();
   const total: Record<string, number> = {};
   for (const doc of snapshot.docs) {
-    const parsed = countersDoc.safeParse(doc.data());
+    const parsed = counterDoc.safeParse(doc.data());
     if (!parsed.success) continue;
     for (const [code, n] of Object.entries(parsed.data.counts)) total[code] = (total[code] ?? 0) + n;
   }
