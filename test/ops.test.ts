@@ -100,6 +100,15 @@ describe("operations: the emergency stop, queue administration, hourly metrics",
     }
     const doc = await adminDb().collection("ops").doc("delivery").get();
     assert.equal(doc.exists, false, "no refused call changed the switch");
+
+    // The ops command prints nothing but its JSON with --json, and refuses a pause without a reason.
+    const paused = JSON.parse(await ops("pause", "--reason", "checking the command", "--json")) as DeliveryStatus;
+    assert.equal(paused.paused, true);
+    assert.equal(paused.reason, "checking the command");
+    assert.match(String(paused.by), /^ops-cli:/);
+    const resumed = JSON.parse(await ops("resume", "--json")) as DeliveryStatus;
+    assert.equal(resumed.paused, false);
+    await assert.rejects(ops("pause"), (err: { code?: number; stderr?: string }) => err.code === 2 && /--reason/.test(String(err.stderr)));
   });
 
   it("while paused, sends nothing and keeps 300 directly written recipients pending; resume delivers each once", { timeout: 120_000 }, async () => {

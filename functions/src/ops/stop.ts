@@ -20,19 +20,16 @@ function status(state: DeliverySwitch, queues: QueueStatus[]): DeliveryStatus {
  * dispatch task (each reads it before claiming), within a batch's time. The
  * Cloud Tasks queues are paused after it, so that in production no dispatch
  * runs at all while stopped; resuming does it the other way round. Resuming
- * re-dispatches what waited (the switch's trigger, `resumeDelivery`).
+ * re-dispatches what waited (the switch's trigger, `resumeDelivery`), which
+ * also logs the change.
  */
 export async function setDeliveryPaused(paused: boolean, reason: string | null, by: string): Promise<DeliveryStatus> {
   if (!paused) {
     const queues = await administerQueues("resume");
-    const state = await writeSwitch(false, null, by);
-    logger.info("ops: delivery resumed", { by, queues: queues.map((q) => ({ name: q.name, state: q.state, error: q.error })) });
-    return status(state, queues);
+    return status(await writeSwitch(false, null, by), queues);
   }
   const state = await writeSwitch(true, reason, by);
-  const queues = await administerQueues("pause");
-  logger.warn("ops: delivery paused", { by, reason, queues: queues.map((q) => ({ name: q.name, state: q.state, error: q.error })) });
-  return status(state, queues);
+  return status(state, await administerQueues("pause"));
 }
 
 export async function deliveryStatus(): Promise<DeliveryStatus> {
