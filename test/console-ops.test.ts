@@ -153,6 +153,7 @@ describe("staff console: the operations panel (pushAdmin)", () => {
       return n;
     });
     assert.ok(acceptedPixels > 20, `the chart draws the accepted bars (${acceptedPixels} pixels)`);
+    await page.getByText("The figures as a table").click();
     await page.screenshot({ path: `${SHOTS}/operations-desktop.png`, fullPage: true });
 
     await page.getByLabel("Last 7 days").check();
@@ -160,9 +161,9 @@ describe("staff console: the operations panel (pushAdmin)", () => {
     const days = await page.locator("table.stats tbody tr").count();
     assert.ok(days === 7 || days === 8, `one row per UTC day of the last 168 hours (${days})`);
     await page.setViewportSize(PHONE);
+    // Chart.js redraws at the new width on its next frame; the page must then fit the phone.
+    await page.waitForFunction(() => document.documentElement.scrollWidth <= window.innerWidth, undefined, { timeout: 5_000 });
     await page.screenshot({ path: `${SHOTS}/operations-phone.png`, fullPage: true });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert.ok(overflow <= 0, `nothing wider than the phone (${overflow}px too wide)`);
     await context.close();
   });
 });
