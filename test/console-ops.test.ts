@@ -11,6 +11,7 @@ import type { Browser, Page } from "playwright-core";
 import { summarizeHour, type HourRow } from "../functions/src/contract/index.ts";
 import { hostingOrigin, launchBrowser } from "./support/browser.ts";
 import { callError, signedInUser, type ClientUser } from "./support/client.ts";
+import { adminDb } from "./support/admin.ts";
 import { addRecipients, createMessage, recipientStates, seedDevices, waitUntilFinal } from "./support/fixtures.ts";
 import { acceptedFor } from "./support/stand-in.ts";
 import { ensureStaff } from "../tools/seed.ts";
@@ -53,8 +54,10 @@ describe("staff console: the operations panel (pushAdmin)", () => {
   let browser: Browser;
   let adminClient: ClientUser;
   let senderClient: ClientUser;
+  let switchExisted = true;
 
   before(async () => {
+    switchExisted = (await adminDb().collection("ops").doc("delivery").get()).exists;
     mkdirSync(SHOTS, { recursive: true });
     browser = await launchBrowser();
     adminClient = await signedInUser({ pushSender: true, pushAdmin: true });
@@ -63,6 +66,8 @@ describe("staff console: the operations panel (pushAdmin)", () => {
   after(async () => {
     // Whatever happened, leave delivery running for the suites after this one.
     await adminClient?.call("setDeliveryPaused", { paused: false });
+    // And as this suite found it: a project that was never paused has no switch document.
+    if (!switchExisted) await adminDb().collection("ops").doc("delivery").delete();
     await browser?.close();
     await adminClient?.close();
     await senderClient?.close();

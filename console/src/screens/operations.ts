@@ -1,11 +1,14 @@
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from "chart.js";
-import { summarizeHour, type DeliveryStatus, type HourRow, type HourSummary } from "../../../functions/src/contract";
+import { setDeliveryPausedInput, summarizeHour, type DeliveryStatus, type HourRow, type HourSummary } from "../../../functions/src/contract";
 import { callableProblem, getDeliveryStats, getDeliveryStatus, setDeliveryPaused, type Staff } from "../firebase";
 import { h, uid } from "../dom";
 import type { Cleanup } from "../main";
 
 // Only the parts of Chart.js a stacked bar chart needs, so the bundle stays small.
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
+
+/** The longest reason setDeliveryPaused takes, from its schema. */
+const REASON_MAX = setDeliveryPausedInput.shape.reason.unwrap().maxLength;
 
 /** How often the stop's state and the queues are read again while the panel is open. */
 const STATUS_REFRESH_MS = 10_000;
@@ -67,7 +70,7 @@ export function renderOperations(main: HTMLElement, _staff: Staff): Cleanup {
   const state = h("p", { role: "status", class: "stop-state", "data-paused": "unknown" }, "Reading the delivery state…");
   const reasonId = uid("reason");
   const reasonHint = uid("reason-hint");
-  const reason = h("input", { type: "text", id: reasonId, maxlength: 500, "aria-describedby": reasonHint, autocomplete: "off" });
+  const reason = h("input", { type: "text", id: reasonId, maxlength: REASON_MAX, "aria-describedby": reasonHint, autocomplete: "off" });
   const pause = h("button", { type: "button", class: "danger" }, "Pause all delivery");
   const resume = h("button", { type: "button", class: "primary", hidden: true }, "Resume delivery");
   const stopProblem = h("p", { class: "error", role: "alert" });
