@@ -188,6 +188,8 @@ describe("staff console (headless Chromium on the Hosting emulator)", () => {
     await page.getByText("scheduled", { exact: true }).waitFor();
     await page.getByRole("button", { name: "Cancel message" }).click();
     await page.getByText("cancelled", { exact: true }).waitFor();
+    // The state comes from the message document, the count from its counters: they may arrive apart.
+    await page.locator("dl.counts div", { has: page.locator("dt", { hasText: /^Cancelled$/ }) }).locator("dd", { hasText: /^1$/ }).waitFor();
     assert.equal(await shown(page, "Cancelled"), "1");
     assert.deepEqual(await acceptedFor(devices.map((d) => d.token)), []);
   });

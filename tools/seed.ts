@@ -1,6 +1,7 @@
 /**
  * Local accounts for people trying the console: a staff user with the
- * `pushSender` claim, and a demo student with one phone to send to. Runs
+ * `pushSender` and `pushAdmin` claims (so the operations panel can be tried
+ * too), and a demo student with one phone to send to. Runs
  * against the Auth and Firestore emulators named in the environment; used by
  * `npm start` (the demo seed) and `npm run staff` (any staff account).
  */
@@ -19,8 +20,11 @@ function app(): App {
   return getApps().find((a) => a.name === "seed") ?? initializeApp({ projectId: PROJECT }, "seed");
 }
 
-/** Creates the account if it is missing (or resets its password) and gives it the pushSender claim. */
-export async function ensureStaff(email: string, password: string): Promise<{ uid: string; created: boolean }> {
+/**
+ * Creates the account if it is missing (or resets its password) and sets its
+ * claims to pushSender, plus pushAdmin (the operations panel) when `admin`.
+ */
+export async function ensureStaff(email: string, password: string, { admin = false } = {}): Promise<{ uid: string; created: boolean }> {
   const auth = getAuth(app());
   let uid: string;
   let created = false;
@@ -32,13 +36,13 @@ export async function ensureStaff(email: string, password: string): Promise<{ ui
     uid = (await auth.createUser({ email, password, emailVerified: true })).uid;
     created = true;
   }
-  await auth.setCustomUserClaims(uid, { pushSender: true });
+  await auth.setCustomUserClaims(uid, admin ? { pushSender: true, pushAdmin: true } : { pushSender: true });
   return { uid, created };
 }
 
 /** The demo staff account, and a student whose Android phone is registered as registerDevice leaves it. */
 export async function seedDemo(): Promise<void> {
-  await ensureStaff(DEMO_STAFF.email, DEMO_STAFF.password);
+  await ensureStaff(DEMO_STAFF.email, DEMO_STAFF.password, { admin: true });
   const auth = getAuth(app());
   try {
     await auth.createUser({ uid: DEMO_PHONE.userId, email: DEMO_PHONE.email, password: "student-password" });

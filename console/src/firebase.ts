@@ -30,11 +30,15 @@ import {
   counterDoc,
   STATUS,
   type CounterDoc,
+  type DeliveryStatus,
   type EstimateAudienceRequest,
   type EstimateAudienceResult,
+  type GetDeliveryStatsRequest,
+  type HourRow,
   type ResendFailedRequest,
   type SendMessageRequest,
   type SendResult,
+  type SetDeliveryPausedRequest,
 } from "../../functions/src/contract";
 
 const REGION = "us-central1";
@@ -109,12 +113,14 @@ export interface Staff {
   email: string | null;
   /** The `pushSender` custom claim: without it the callables and reads are refused. */
   mayPush: boolean;
+  /** The `pushAdmin` custom claim: the operations panel (emergency stop, queues, hourly metrics). */
+  isAdmin: boolean;
 }
 
 export function onSignedIn(listener: (user: Staff | null) => void): () => void {
   return onAuthStateChanged(the().auth, (user: User | null) => {
     if (!user) return listener(null);
-    void user.getIdTokenResult().then((token) => listener({ uid: user.uid, email: user.email, mayPush: token.claims.pushSender === true }));
+    void user.getIdTokenResult().then((token) => listener({ uid: user.uid, email: user.email, mayPush: token.claims.pushSender === true, isAdmin: token.claims.pushAdmin === true }));
   });
 }
 
@@ -136,6 +142,9 @@ export const estimateAudience = (request: EstimateAudienceRequest) => call<Estim
 export const sendMessage = (request: SendMessageRequest) => call<SendMessageRequest, SendResult>("sendMessage", request);
 export const cancelMessage = (messageId: string) => call<{ messageId: string }, { messageId: string; cancelled: number }>("cancelMessage", { messageId });
 export const resendFailed = (request: ResendFailedRequest) => call<ResendFailedRequest, SendResult>("resendFailed", request);
+export const setDeliveryPaused = (request: SetDeliveryPausedRequest) => call<SetDeliveryPausedRequest, DeliveryStatus>("setDeliveryPaused", request);
+export const getDeliveryStatus = () => call<Record<string, never>, DeliveryStatus>("getDeliveryStatus", {});
+export const getDeliveryStats = (request: GetDeliveryStatsRequest) => call<GetDeliveryStatsRequest, { hours: HourRow[] }>("getDeliveryStats", request);
 
 /** The user-facing text of a callable's error: its message, and the field it names. */
 export function callableProblem(err: unknown): { message: string; field?: string } {
