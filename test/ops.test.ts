@@ -77,6 +77,8 @@ describe("operations: the emergency stop, queue administration, hourly metrics",
   });
 
   it("lets only pushAdmin users pause, and refuses bad input with the field", async () => {
+    const switchDoc = adminDb().collection("ops").doc("delivery");
+    const before = await switchDoc.get();
     assert.equal((await callError(sender.call("setDeliveryPaused", { paused: true, reason: "x" }))).code, "functions/permission-denied");
     assert.equal((await callError(sender.call("getDeliveryStatus", {}))).code, "functions/permission-denied");
     assert.equal((await callError(sender.call("getDeliveryStats", { hours: 24 }))).code, "functions/permission-denied");
@@ -98,8 +100,9 @@ describe("operations: the emergency stop, queue administration, hourly metrics",
       assert.equal(error.code, "functions/invalid-argument", JSON.stringify(input));
       assert.equal((error.details as { field?: string }).field, field);
     }
-    const doc = await adminDb().collection("ops").doc("delivery").get();
-    assert.equal(doc.exists, false, "no refused call changed the switch");
+    const after = await switchDoc.get();
+    assert.equal(after.exists, before.exists, "no refused call changed the switch");
+    assert.equal(after.updateTime?.toMillis(), before.updateTime?.toMillis(), "no refused call changed the switch");
 
     // The ops command prints nothing but its JSON with --json, and refuses a pause without a reason.
     const paused = JSON.parse(await ops("pause", "--reason", "checking the command", "--json")) as DeliveryStatus;
