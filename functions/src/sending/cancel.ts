@@ -5,6 +5,7 @@ import { commitFenced } from "../shared/fenced";
 import { db } from "../shared/firestore";
 import { SHARDS } from "../shared/params";
 import { messagesCollection, recipientsCollection } from "../messages/collection";
+import { readFinalCounts } from "../messages/counters";
 import { outcomeWrites } from "../ops/metrics";
 import { shardOf, type ShardRange } from "../delivery/shards";
 import { assertMayManage, type Sender } from "./sender";
@@ -58,7 +59,10 @@ export async function cancelMessage(sender: Sender, messageId: string): Promise<
     assertMayManage(sender, message);
     if (!message.cancelledAt) tx.update(ref, { cancelledAt: Timestamp.now() });
   });
-  const cancelled = await cancelPending(messageId);
-  logger.info("cancel: message cancelled", { messageId, cancelled });
+  const moved = await cancelPending(messageId);
+  // Dispatch tasks that see `cancelledAt` cancel what is pending in their shard too, racing this
+  // pass: the answer is every recipient now cancelled, from the counters, not only those moved here.
+  const cancelled = (await readFinalCounts(messageId))[String(STATUS.cancelled)] ?? 0;
+  logger.info("cancel: message cancelled", { messageId, cancelled, movedHere: moved });
   return { messageId, cancelled };
 }
