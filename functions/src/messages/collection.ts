@@ -1,6 +1,6 @@
 import { COLLECTIONS } from "../shared/contract";
 import { db, typedCollection } from "../shared/firestore";
-import { messageDoc, recipientDoc } from "./schema";
+import { expansionPartDoc, messageDoc, recipientDoc } from "./schema";
 
 export function messageRef(messageId: string) {
   return db().collection(COLLECTIONS.messages).doc(messageId);
@@ -12,4 +12,8 @@ export function messagesCollection() {
 
 export function recipientsCollection(messageId: string) {
   return typedCollection(`${COLLECTIONS.messages}/${messageId}/${COLLECTIONS.recipients}`, recipientDoc);
+}
+
+export function expansionParts(messageId: string) {
+  return typedCollection(`${COLLECTIONS.messages}/${messageId}/${COLLECTIONS.expansion}`, expansionPartDoc);
 }
