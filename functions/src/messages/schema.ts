@@ -63,6 +63,22 @@ export const messageDoc = z.object({
 });
 export type MessageDoc = z.infer<typeof messageDoc>;
 
+/**
+ * The fields a report reads: parsed on their own, so that a message document
+ * written directly with bad content (its `invalid` reason recorded) still
+ * has a report that says why.
+ */
+export const messageStateFields = messageDoc.pick({
+  senderId: true,
+  createdAt: true,
+  sendAt: true,
+  cancelledAt: true,
+  audience: true,
+  recipientCount: true,
+  recipientsWrittenAt: true,
+  invalid: true,
+});
+
 const varValue = z.union([z.string(), z.number(), z.boolean()]);
 
 /** `messages/{messageId}/recipients/{recipientId}`; writers set only the contract fields, the rest default. */
