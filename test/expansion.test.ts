@@ -49,7 +49,7 @@ describe("background audience expansion", () => {
   });
 
   it("returns before the recipients exist, reports preparing with the number written so far, then delivers to every device", { timeout: 120_000 }, async () => {
-    const size = 2000;
+    const size = 1000;
     const { cohort, devices } = await seedCohort(size);
     const started = Date.now();
     const sent = await staff.call<{ messageId: string; recipients: number | null }>("sendMessage", { title: "Broadcast", body: "To a cohort", audience: { where: { cohort } } });
