@@ -179,8 +179,8 @@ async function broadcast(size: number, rawRate: number): Promise<void> {
   const res = await fetch(`${stackEnv("FCM_STAND_IN_URL")}/_stand-in/messages`);
   const { messages } = (await res.json()) as { messages: Array<{ receivedAt: string; message: { token?: string } }> };
   const times = messages.filter((m) => m.message.token?.startsWith(`ok-broadcast-${run}-`)).map((m) => Date.parse(m.receivedAt));
-  const first = Math.min(...times);
-  const last = Math.max(...times);
+  const first = times.reduce((a, b) => Math.min(a, b), Infinity);
+  const last = times.reduce((a, b) => Math.max(a, b), 0);
   const perSecond = times.length / ((last - started) / 1000);
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   console.log(
