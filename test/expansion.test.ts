@@ -144,7 +144,7 @@ describe("background audience expansion", () => {
     const written = await waitForRecipientCount(messageId);
     assert.ok(written < size, `the expansion wrote ${written} of ${size} after the cancel`);
     const stopped = (await partDocs(messageId)).filter((p) => p.get("stopped") === "cancelled");
-    assert.equal(stopped.length, 1);
+    assert.ok(stopped.length >= 1, "a part says it stopped for the cancel");
     const states = await waitUntilFinal(messageId, written, 60_000);
     const sent = [...states.values()].filter((r) => r.status === 200).length;
     assert.ok([...states.values()].every((r) => r.status === 200 || r.status === -3));

@@ -71,7 +71,8 @@ describe("security rules: preferences, access keys, API guards, messages with an
       ...extra,
     });
     await setDoc(doc(db, "messages", `ok-${randomUUID()}`), message());
-    await setDoc(doc(db, "messages", `ok-${randomUUID()}`), message({ audience: { all: true }, sendAt: null }));
+    // (A real audience: the functions expand these; one that matches no device keeps the stack idle.)
+    await setDoc(doc(db, "messages", `ok-${randomUUID()}`), message({ audience: { where: { nobody: randomUUID() }, match: "all" }, sendAt: null }));
     await denied(setDoc(doc(db, "messages", `other-${randomUUID()}`), message({ senderId: "someone-else" })));
     await denied(setDoc(doc(firestoreOf(user), "messages", `plain-${randomUUID()}`), { ...message(), senderId: user.uid }));
     for (const extra of [{ recipientCount: 0 }, { recipientsWrittenAt: serverTimestamp() }, { invalid: null }, { audience: "everyone" }, { audience: {} }, { sendAt: "tomorrow" }, { category: 7 }]) {

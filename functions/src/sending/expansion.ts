@@ -124,7 +124,9 @@ interface PageOutcome {
  * is still where this run started, so two runs of one part never both go on.
  * The run that finishes the last part marks the message's recipients written.
  */
-async function recordPage(messageId: string, part: number, from: string | null, next: string | undefined, created: number): Promise<PageOutcome> {
+async function recordPage(messageId: string, part: number, from: string | null, page: { next: string | undefined; read: boolean }, created: number): Promise<PageOutcome> {
+  const { next } = page;
+  const finished = page.read && next === undefined;
   const parts = expansionParts(messageId);
   const ref = messageRef(messageId);
   return db().runTransaction(async (tx) => {
@@ -138,10 +140,10 @@ async function recordPage(messageId: string, part: number, from: string | null, 
       tx.update(parts.doc(partId(part)), { written, updatedAt: now });
       return { lost: true, done: current.done, cancelled };
     }
-    const done = next === undefined || cancelled;
+    const done = finished || cancelled;
     // Only the page that ends a part reads the others (all reads come before the writes).
     const others = done ? (await tx.get(parts)).docs.filter((doc) => doc.id !== partId(part)) : [];
-    const update: Partial<ExpansionPartDoc> = { cursor: next ?? from, written, done, updatedAt: now, ...(cancelled && next !== undefined && { stopped: "cancelled" }) };
+    const update: Partial<ExpansionPartDoc> = { cursor: next ?? from, written, done, updatedAt: now, ...(cancelled && !finished && { stopped: "cancelled" }) };
     tx.update(parts.doc(partId(part)), update);
     if (!done || others.some((doc) => !doc.data().done)) return { lost: false, done, cancelled };
     const total = written + others.reduce((sum, doc) => sum + doc.data().written, 0);
@@ -178,9 +180,9 @@ export async function expandPart(task: ExpansionTask): Promise<void> {
   let cancelled = messageSnap.get("cancelledAt") instanceof Timestamp;
   let pages = 0;
   for (;;) {
-    const page = cancelled ? { devices: [], next: undefined } : await partPage(audience, state.spec, cursor ?? undefined);
+    const page = cancelled ? { devices: [], next: undefined, read: false } : { ...(await partPage(audience, state.spec, cursor ?? undefined)), read: true };
     const created = await writeRecipientPage({ messageId, category, vars }, page.devices);
-    const outcome = await recordPage(messageId, part, cursor, page.next, created);
+    const outcome = await recordPage(messageId, part, cursor, page, created);
     pages += 1;
     if (outcome.total !== undefined) await settleCount(messageId, outcome.total);
     if (outcome.lost || outcome.done) {
