@@ -220,7 +220,7 @@ describe("sending to audiences (staff callables)", () => {
       ...Array.from({ length: 4 }, (_, i) => ({ userId, token: `ok-${tag}-${i}` })),
       ...Array.from({ length: 4 }, (_, i) => ({ userId, token: `quota-${tag}-${i}` })),
     ]);
-    const { messageId } = await send({ title: "t", body: "b", audience: { users: [userId] } });
+    const { messageId } = await staff.call<SendResult>("sendMessage", { title: "t", body: "b", audience: { users: [userId] } });
     const byDevice = new Map(devices.map((d) => [d.deviceId, d.token]));
     // Wait until the ok ones are sent and the quota ones are back at -1, backing off (Retry-After: 1).
     await waitFor("first attempts done", async () => {
@@ -255,7 +255,7 @@ describe("sending to audiences (staff callables)", () => {
       { userId, token: `invalid-${tag}` },
       { userId, token: `mismatch-${tag}` },
     ]);
-    const { messageId } = await send({ title: "t", body: "b", audience: { users: [userId] } });
+    const { messageId } = await staff.call<SendResult>("sendMessage", { title: "t", body: "b", audience: { users: [userId] } });
     const states = await waitUntilFinal(messageId, 5);
     const fromDocs: Record<string, number> = {};
     for (const r of states.values()) fromDocs[String(r.status)] = (fromDocs[String(r.status)] ?? 0) + 1;
