@@ -13,9 +13,9 @@
  * Every queue exists and starts RUNNING with an empty backlog; `PUT
  * /_stand-in/queues/{q}` sets a queue's reported `stats.tasksCount`.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { pathToFileURL } from "node:url";
+import { readBody, serve } from "./stand-in-server.ts";
 
 export interface RecordedRequest {
   method: string;
@@ -99,37 +99,10 @@ export async function startCloudTasksStandIn(options: { port?: number; host?: st
     reply(405, { error: { code: 405, message: `${req.method} not allowed on ${url.pathname}`, status: "INVALID_ARGUMENT" } });
   }
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      res.writeHead(500, { "Content-Type": "application/json" });
-      res.end(JSON.stringify({ error: { code: 500, message: String(err), status: "INTERNAL" } }));
-    });
-  });
-  const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://${host}:${port}`,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const served = await serve(handle, { port: options.port, host: options.host });
+  return { ...served, requests };
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
-}
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const at = process.argv.indexOf("--port");

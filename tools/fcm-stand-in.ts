@@ -13,9 +13,9 @@
  * Run alone with `npm run stand-in -- [--port 9399] [--latency-ms 0] [--failure-rate 0]`.
  */
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { pathToFileURL } from "node:url";
+import { readBody, serve } from "./stand-in-server.ts";
 
 /** FCM rejects a message whose payload is larger than this. */
 export const FCM_MAX_PAYLOAD_BYTES = 4096;
@@ -198,40 +198,10 @@ export async function startStandIn(options: { port?: number; host?: string } & P
     reply(404, { error: { code: 404, message: `No route for ${req.method} ${url.pathname}`, status: "NOT_FOUND" } });
   }
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      res.writeHead(500, { "Content-Type": "application/json" });
-      res.end(JSON.stringify({ error: { code: 500, message: String(err), status: "INTERNAL" } }));
-    });
-  });
-  server.keepAliveTimeout = 30_000;
-  const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://${host}:${port}`,
-    port,
-    config,
-    accepted,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const served = await serve(handle, { port: options.port, host: options.host, keepAliveTimeoutMs: 30_000 });
+  return { ...served, config, accepted };
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
-}
 
 function flag(name: string): string | undefined {
   const at = process.argv.indexOf(`--${name}`);
