@@ -37,7 +37,7 @@ const stopCounters = onSnapshot(collection(db, "messages", messageId, "counters"
 });
 const started = Date.now();
 await staff.call("sendMessage", { title: "Watch", body: "cost", audience: { where: { bench: tag } }, idempotencyKey: key }, 540_000);
-await waitFor("every recipient to be final", async () => (final >= size ? true : undefined), 600_000, 250);
+await waitFor("every recipient to be final", () => (final >= size ? true : undefined), 600_000, 250);
 const seconds = (Date.now() - started) / 1000;
 stopMessage();
 stopCounters();

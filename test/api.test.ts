@@ -99,11 +99,11 @@ describe("HTTPS API for partner servers", () => {
       const secret = await key(scopes);
       const has = (s: KeyScope) => scopes.includes(s);
       const register = await api("/v1/devices", { key: secret, body: device() });
-      assert.equal(register.status, has("devices:write") ? 201 : 403, `${scopes} register: ${register.text}`);
+      assert.equal(register.status, has("devices:write") ? 201 : 403, `${scopes.join(",")} register: ${register.text}`);
       const direct = await api("/v1/messages", { key: secret, body: { title: "t", body: "b", audience: { devices: [target[0]!.deviceId] }, sendAt: later } });
-      assert.equal(direct.status, has("messages:send") ? 201 : 403, `${scopes} send: ${direct.text}`);
+      assert.equal(direct.status, has("messages:send") ? 201 : 403, `${scopes.join(",")} send: ${direct.text}`);
       const broadcast = await api("/v1/messages", { key: secret, body: { title: "t", body: "b", audience: { all: true }, sendAt: later } });
-      assert.equal(broadcast.status, has("messages:send") && has("messages:broadcast") ? 201 : 403, `${scopes} broadcast: ${broadcast.text}`);
+      assert.equal(broadcast.status, has("messages:send") && has("messages:broadcast") ? 201 : 403, `${scopes.join(",")} broadcast: ${broadcast.text}`);
       for (const res of [direct, broadcast]) {
         if (res.status === 201) {
           const id = (res.body as { messageId: string }).messageId;
@@ -129,9 +129,9 @@ describe("HTTPS API for partner servers", () => {
     ]);
     for (const answer of answers) {
       assert.equal(answer.status, 401);
-      assert.equal(answer.text, answers[0]!.text);
+      assert.equal(answer.text, answers[0].text);
     }
-    assert.deepEqual(answers[0]!.body, { error: { code: "unauthenticated", message: "A valid access key is required: Authorization: Bearer <key>." } });
+    assert.deepEqual(answers[0].body, { error: { code: "unauthenticated", message: "A valid access key is required: Authorization: Bearer <key>." } });
   });
 
   it("refuses a key from an address outside its allowed ranges (IPv4 and IPv6)", async () => {

@@ -117,7 +117,7 @@ describe("console callables: estimateAudience and resendFailed", () => {
     assert.equal(resent?.link, "app://bus");
     assert.equal(resent?.recipientCount, 3);
     const states = await waitUntilFinal(first.messageId, 3);
-    assert.deepEqual([...states.values()].map((r) => r.deviceId).sort(), [1, 2, 3].map((i) => devices[i]?.deviceId).sort());
+    assert.deepEqual([...states.values()].map((r) => String(r.deviceId)).sort(), [1, 2, 3].map((i) => devices[i]?.deviceId).sort());
     assert.ok([...states.values()].every((r) => r.status === 200));
     const delivered = await acceptedFor(devices.map((d) => d.token));
     assert.deepEqual(delivered.map((m) => (m.message.notification as { title: string }).title).sort(), ["Bus S1", "Bus S2", "Bus S3"]);

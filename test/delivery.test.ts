@@ -278,7 +278,7 @@ describe("delivery pipeline", () => {
     const [state] = [...(await waitUntilFinal(messageId, 1)).values()];
     assert.equal(state?.status, 200);
     // The first worker's answer arrives late; its task logs that it dropped the outcome.
-    await waitFor("the late worker to drop its outcome", async () =>
+    await waitFor("the late worker to drop its outcome", () =>
       readFileSync(FUNCTION_LOG, "utf8").split("\n").some((line) => line.includes("outcomes dropped") && line.includes(messageId)) ? true : undefined,
     );
     const after = (await recipientStates(messageId)).get(recipientId ?? "");

@@ -154,7 +154,7 @@ describe("device registration", () => {
     const results = await Promise.all(tokens.map((token) => alice.call<{ created: boolean }>("registerDevice", { deviceId, token, platform: "android" })));
     assert.equal(results.filter((r) => r.created).length, 1, "exactly one registration created the document");
     const doc = (await deviceDoc(deviceId).get()).data();
-    assert.ok(tokens.includes(doc?.token));
+    assert.ok(tokens.includes(String(doc?.token)));
     assert.equal(doc?.userId, alice.uid);
     assert.equal(doc?.retired, false);
   });

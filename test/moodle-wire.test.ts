@@ -45,7 +45,7 @@ describe("Moodle wire format", () => {
     const huge = "ünïcødé \"quoted\" text\n".repeat(400);
     const plain = pushRequest.parse({ token: "tok-123456", extra: { sitefullname: "S".repeat(300), smallmessage: huge, subject: huge.slice(0, 900), fullmessagehtml: huge, customdata: JSON.stringify({ appurl: "https://x" }), notification: 1, component: "mod_forum", wwwroot: "https://moodle.example.org" } });
     const fitted = pushMessage(plain);
-    assert.ok(largest(fitted.message as MessageDoc, fitted.vars) <= LIMITS.fcmPayloadBytes);
+    assert.ok(largest(fitted.message, fitted.vars) <= LIMITS.fcmPayloadBytes);
     assert.ok(fitted.message.title.length <= LIMITS.titleMax && fitted.message.body.length <= LIMITS.bodyMax);
     assert.equal(fitted.message.data?.moodlecomponent, "mod_forum");
 
@@ -53,7 +53,7 @@ describe("Moodle wire format", () => {
     const encrypted = pushRequest.parse({ token: "tok-123456", alert: null, extra: { encrypted: true, smallmessage: sealed, sitefullname: randomBytes(40).toString("base64"), notification: 1, site: "abc" } });
     const data = pushMessage(encrypted);
     assert.equal(data.message.dataOnly, true);
-    assert.ok(largest(data.message as MessageDoc, data.vars) <= LIMITS.fcmPayloadBytes);
+    assert.ok(largest(data.message, data.vars) <= LIMITS.fcmPayloadBytes);
     // Ciphertext is dropped whole, never cut.
     assert.ok(data.message.data?.smallmessage === undefined || data.message.data.smallmessage === sealed);
     assert.equal(data.message.data?.encrypted, "1");
@@ -61,7 +61,7 @@ describe("Moodle wire format", () => {
 
   it("leaves literal {{braces}} of a Moodle text as they are", () => {
     const { message, vars } = pushMessage(pushRequest.parse({ token: "tok-123456", extra: { smallmessage: "Use {{name}} in templates", sitefullname: "S" } }));
-    const fcm = buildFcmMessage({ messageId: "m", recipientId: "r", message: message as MessageDoc, token: "t", platform: "android", vars });
+    const fcm = buildFcmMessage({ messageId: "m", recipientId: "r", message: message, token: "t", platform: "android", vars });
     assert.equal(fcm.notification?.body, "Use {{name}} in templates");
   });
 });

@@ -196,7 +196,7 @@ describe("Moodle drop-in (AirNotifier-compatible endpoints)", () => {
     await received(token);
 
     const keyId = /^pk_([0-9a-f]{16})_/.exec(keys[0] as string)?.[1] as string;
-    const log = await waitFor("the issuing log line", async () => {
+    const log = await waitFor("the issuing log line", () => {
       const text = readFileSync(join(process.cwd(), ".cache", "functions.log"), "utf8");
       return text.includes(keyId) ? text : undefined;
     });
@@ -210,8 +210,9 @@ describe("Moodle drop-in (AirNotifier-compatible endpoints)", () => {
     assert.deepEqual([created.status, created.body], [200, { status: "ok" }]);
     const again = await moodle(`/tokens/${android}`, { key: secret, body: { urlencoded: { device: "Android-fcm" } } });
     assert.deepEqual([again.status, again.body], [200, { status: "token exists" }]);
-    const device = (await adminDb().collection("devices").doc(siteDeviceId(android)).get()).data();
-    assert.deepEqual({ userId: device?.userId, token: device?.token, platform: device?.platform, enabled: device?.enabled, retired: device?.retired }, {
+    const device: Record<string, unknown> = (await adminDb().collection("devices").doc(siteDeviceId(android)).get()).data() ?? {};
+    const { userId, token, platform, enabled, retired } = device;
+    assert.deepEqual({ userId, token, platform, enabled, retired }, {
       userId: `moodle:${keyId}`,
       token: android,
       platform: "android",

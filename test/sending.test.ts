@@ -175,7 +175,7 @@ describe("sending to audiences (staff callables)", () => {
     const result = await staff.call<SendResult>("sendMessage", { title: "Later", body: "Scheduled", audience: { users: [userId] }, sendAt: sendAt.toISOString() });
     assert.equal((await staff.call<Report>("getMessageReport", { messageId: result.messageId })).state, "scheduled");
     // Until sendAt, the dispatch tasks that ran (one per shard, at the end of the trigger window) sent nothing.
-    await waitFor("the trigger window to pass", async () => (Date.now() > sendAt.getTime() - 3000 ? true : undefined), 10_000, 250);
+    await waitFor("the trigger window to pass", () => (Date.now() > sendAt.getTime() - 3000 ? true : undefined), 10_000, 250);
     assert.equal((await acceptedFor(devices.map((d) => d.token))).length, 0);
     assert.ok([...(await recipientStates(result.messageId)).values()].every((r) => r.status === -1));
 
@@ -198,7 +198,7 @@ describe("sending to audiences (staff callables)", () => {
     assert.equal(report.state, "cancelled");
     assert.deepEqual(report.counts, { "-3": 3 });
     // Past sendAt, the held tasks run and find nothing to send.
-    await waitFor("sendAt to pass", async () => (Date.now() > sendAt.getTime() + 4000 ? true : undefined), 15_000, 250);
+    await waitFor("sendAt to pass", () => (Date.now() > sendAt.getTime() + 4000 ? true : undefined), 15_000, 250);
     assert.equal((await acceptedFor(devices.map((d) => d.token))).length, 0);
     assert.equal((await callError(staff.call("cancelMessage", { messageId: "no-such-message" }))).code, "functions/not-found");
   });
@@ -228,10 +228,10 @@ describe("sending to audiences (staff callables)", () => {
       else quotaStatuses.push(r.status);
     }
     // A retry already claimed (-2) when the cancel landed is let finish; the rest are cancelled.
-    assert.ok(quotaStatuses.every((s) => s === -3 || s === 429), `quota statuses ${quotaStatuses}`);
-    assert.ok(quotaStatuses.includes(-3), `quota statuses ${quotaStatuses}`);
+    assert.ok(quotaStatuses.every((s) => s === -3 || s === 429), `quota statuses ${quotaStatuses.join(",")}`);
+    assert.ok(quotaStatuses.includes(-3), `quota statuses ${quotaStatuses.join(",")}`);
     const attempts = await Promise.all(devices.filter((d) => d.token.startsWith("quota-")).map((d) => sendAttempts(d.token)));
-    assert.ok(attempts.every((a) => a <= 2), `attempts ${attempts}`);
+    assert.ok(attempts.every((a) => a <= 2), `attempts ${attempts.join(",")}`);
     assert.equal((await staff.call<Report>("getMessageReport", { messageId })).state, "cancelled");
   });
 

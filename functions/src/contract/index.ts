@@ -44,7 +44,7 @@ export {
   type ResendFailedRequest,
   type PayloadFields,
 } from "../sending/schema";
-export { STATUS_GROUPS, statusGroup, groupCounts, messageState, counterDoc, type StatusGroup, type GroupCounts, type CounterDoc, type StateInput } from "../sending/progress";
+export { STATUS_GROUPS, statusGroup, groupCounts, messageState, counterDoc, type StatusGroup, type GroupCounts, type CounterDoc, type StateInput } from "../messages/progress";
 export { fillPlaceholders } from "../fcm/payload";
 export {
   setDeliveryPausedInput,

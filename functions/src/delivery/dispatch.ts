@@ -9,15 +9,15 @@ import { messageRef } from "../messages/collection";
 import { messageDoc, type MessageDoc } from "../messages/schema";
 import { metricsRef, outcomeWrites, retirementIncrements, slotFor } from "../ops/metrics";
 import { readSwitch } from "../ops/pause";
-import { holdDispatch } from "../sending/hold";
 import { describeZodError } from "../shared/callable";
 import { COLLECTIONS, STATUS, type RetiredReason } from "../shared/contract";
 import { commitFenced, type FencedUpdate } from "../shared/fenced";
 import { db } from "../shared/firestore";
 import { BATCH_SIZE, LEASE_SECONDS, MAX_ATTEMPTS, MESSAGE_WAIT_SECONDS, RETRY_BASE_MS, RETRY_MAX_SECONDS, SHARDS, WINDOW_SECONDS } from "../shared/params";
 import { claimBatch, type ClaimedRecipient } from "./claim";
-import { enqueueDispatch, windowOf, type DispatchTask } from "./queue";
+import { holdDispatch } from "./hold";
 import { shardRange } from "./shards";
+import { enqueueContinuation, enqueueRetry, windowOf, type DispatchTask } from "./tasks";
 
 /** How soon a task comes back for recipients it could not claim because of contention. */
 const CONTENDED_RETRY_MS = 2000;
@@ -104,14 +104,14 @@ export async function dispatchBatch(task: DispatchTask, taskId: string): Promise
   const { window } = windowOf(Date.now(), config.windowSeconds);
   if (claim.full && claim.lastId !== undefined) {
     // More may follow in this shard: schedule the rest now so it is sent while this batch is.
-    await enqueueDispatch({ messageId: task.messageId, shard: task.shard, after: claim.lastId }, ["c", window], 0);
+    await enqueueContinuation(task, claim.lastId, window);
   }
-  if (claim.nextRetryAt) await scheduleRetry({ ...task, contended: undefined }, taskId, claim.nextRetryAt);
+  if (claim.nextRetryAt) await enqueueRetry({ ...task, contended: undefined }, taskId, claim.nextRetryAt);
   // Recipients whose claim failed on contention (a sweep's transaction holding them, say) are still
   // pending with no task of their own: come back for them shortly.
   if (claim.contended) {
     const contended = (task.contended ?? 0) + 1;
-    if (contended <= MAX_CONTENDED_RETRIES) await scheduleRetry({ ...task, contended }, taskId, Timestamp.fromMillis(Date.now() + CONTENDED_RETRY_MS * contended));
+    if (contended <= MAX_CONTENDED_RETRIES) await enqueueRetry({ ...task, contended }, taskId, Timestamp.fromMillis(Date.now() + CONTENDED_RETRY_MS * contended));
     else logger.error("dispatch: claims keep failing; the shard is left to the sweep's pending pass", { messageId: task.messageId, shard: task.shard, contended });
   }
   if (claim.claimed.length === 0) {
@@ -135,7 +135,7 @@ export async function dispatchBatch(task: DispatchTask, taskId: string): Promise
     const at = update.retryAt instanceof Timestamp ? update.retryAt.toMillis() : undefined;
     return at === undefined ? latest : Math.max(latest ?? 0, at);
   }, undefined);
-  if (latestRetry !== undefined) await scheduleRetry({ ...task, contended: undefined }, taskId, Timestamp.fromMillis(latestRetry));
+  if (latestRetry !== undefined) await enqueueRetry({ ...task, contended: undefined }, taskId, Timestamp.fromMillis(latestRetry));
   logger.info("dispatch: batch done", { ...summary, full: claim.full, contended: claim.contended });
   return summary;
 }
@@ -333,29 +333,18 @@ async function awaitMessage(task: DispatchTask, taskId: string, config: Settings
   const since = task.waitingSince ?? now;
   if (now - since < MESSAGE_WAIT_SECONDS.value() * 1000) {
     logger.info("dispatch: message not found yet; looking again shortly", { messageId: task.messageId, shard: task.shard, waitedMs: now - since });
-    await scheduleRetry({ ...task, waitingSince: since }, taskId, Timestamp.fromMillis(now + MESSAGE_WAIT_STEP_MS));
+    await enqueueRetry({ ...task, waitingSince: since }, taskId, Timestamp.fromMillis(now + MESSAGE_WAIT_STEP_MS));
     return summary;
   }
   const claim = await claimBatch(task.messageId, shardRange(task.shard, config.shards), task.after, config.batchSize, config.leaseSeconds);
   summary.reads += claim.reads;
   summary.claimed = claim.claimed.length;
   if (claim.full && claim.lastId !== undefined) {
-    await enqueueDispatch({ messageId: task.messageId, shard: task.shard, after: claim.lastId, waitingSince: since }, ["c", windowOf(now, config.windowSeconds).window], 0);
+    await enqueueContinuation({ ...task, waitingSince: since }, claim.lastId, windowOf(now, config.windowSeconds).window);
   }
   const reason = `message document messages/${task.messageId} does not exist (waited ${Math.round((now - since) / 1000)} s for it)`;
   const updates = new Map(claim.claimed.map((recipient) => [recipient.id, finalUpdate(400, reason)] as const));
   await writeUpdates(claim.claimed, updates, summary);
   logger.warn("dispatch: message not found; its pending recipients were ended", { messageId: task.messageId, shard: task.shard, ended: summary.final });
   return summary;
-}
-
-/**
- * A task for the shard once its backoff is over. The id includes the current
- * task's, so a duplicate delivery of this task schedules nothing new, while a
- * task that ran a little early (nothing due yet) can still schedule the next.
- */
-async function scheduleRetry(task: DispatchTask, taskId: string, at: Timestamp): Promise<void> {
-  const seconds = Math.ceil(at.toMillis() / 1000);
-  const { messageId, shard, waitingSince, contended } = task;
-  await enqueueDispatch({ messageId, shard, ...(waitingSince !== undefined && { waitingSince }), ...(contended !== undefined && { contended }) }, ["r", seconds, taskId], seconds - Date.now() / 1000);
 }

@@ -2,7 +2,7 @@ import { logger } from "firebase-functions";
 import { STATUS } from "../shared/contract";
 import { SHARDS, WINDOW_SECONDS } from "../shared/params";
 import { dispatchBatch } from "./dispatch";
-import { enqueueDispatch, windowOf } from "./queue";
+import { enqueueImmediate, enqueueTrailing, windowOf } from "./tasks";
 import { shardOf } from "./shards";
 
 /**
@@ -33,7 +33,7 @@ export async function onNewRecipient(messageId: string, recipientId: string, sta
   const stage = known.get(key)?.stage;
   if (stage === "trailing") return;
   const expires = now + delaySeconds * 1000;
-  const immediate = stage === undefined ? await enqueueDispatch({ messageId, shard }, ["i", window], 0) : false;
+  const immediate = stage === undefined ? await enqueueImmediate(messageId, shard, window) : false;
   if (immediate) {
     known.set(key, { stage: "now", expires });
     // The fast path: this trigger sends the batch itself rather than waiting for the queue to
@@ -45,7 +45,7 @@ export async function onNewRecipient(messageId: string, recipientId: string, sta
       logger.warn("trigger: inline dispatch failed; its task will send the batch", { messageId, shard, error: err instanceof Error ? err.message : String(err) });
     }
   } else {
-    await enqueueDispatch({ messageId, shard }, ["w", window], delaySeconds);
+    await enqueueTrailing(messageId, shard, window, delaySeconds);
     known.set(key, { stage: "trailing", expires });
   }
   for (const [entry, { expires: at }] of known) if (at < now) known.delete(entry);

@@ -28,7 +28,7 @@ export function standInMessaging(url: URL, projectId: string): Messaging {
   const existing = getApps().find((app) => app.name === name);
   if (existing) return getMessaging(existing);
   const credential: Credential = {
-    getAccessToken: async () => ({ access_token: "stand-in", expires_in: 3600 }),
+    getAccessToken: () => Promise.resolve({ access_token: "stand-in", expires_in: 3600 }),
   };
   const httpAgent = new Agent({ keepAlive: true });
   // The agent's createConnection is how the request leaves for the stand-in instead of fcm.googleapis.com.

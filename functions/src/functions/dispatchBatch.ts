@@ -2,7 +2,7 @@ import { logger } from "firebase-functions";
 import { onTaskDispatched } from "firebase-functions/v2/tasks";
 import { dispatchBatch as dispatch } from "../delivery/dispatch";
 import { waitForEta } from "../delivery/eta";
-import { dispatchTask } from "../delivery/queue";
+import { dispatchTask } from "../delivery/tasks";
 import { TASK_MAX_CONCURRENT, TASK_MAX_PER_SECOND } from "../shared/params";
 
 /** The longest wait for a task that arrived before its time (only the emulator delivers early). */

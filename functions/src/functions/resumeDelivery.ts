@@ -1,7 +1,7 @@
 import { logger } from "firebase-functions";
 import { onDocumentWritten } from "firebase-functions/v2/firestore";
-import { redispatchAfterResume } from "../ops/stop";
 import { deliverySwitch } from "../ops/pause";
+import { redispatchAfterResume } from "../sweep/resume";
 import { COLLECTIONS } from "../shared/contract";
 
 /** Every change of the emergency stop is logged; when it is released, whatever waited is dispatched again. */

@@ -39,14 +39,14 @@ export async function recordAuthFailure(ip: string): Promise<void> {
   await db().runTransaction(async (tx) => {
     const snapshot = await tx.get(ref);
     const now = Date.now();
-    const windowStart = snapshot.get("windowStart");
+    const windowStart: unknown = snapshot.get("windowStart");
     const inWindow = typeof windowStart === "number" && now - windowStart < windowMs;
     const failures = (inWindow ? Number(snapshot.get("failures") ?? 0) : 0) + 1;
     if (failures >= threshold) {
       // Banned: the count starts again, so the ban ends after banMs and a new one needs a new run of failures.
       tx.set(ref, { failures: 0, windowStart: now, bannedUntil: now + banMs, expiresAt: Timestamp.fromMillis(now + banMs + windowMs) });
     } else {
-      tx.set(ref, { failures, windowStart: inWindow ? windowStart : now, bannedUntil: snapshot.get("bannedUntil") ?? 0, expiresAt: Timestamp.fromMillis(now + windowMs) });
+      tx.set(ref, { failures, windowStart: inWindow ? windowStart : now, bannedUntil: Number(snapshot.get("bannedUntil") ?? 0), expiresAt: Timestamp.fromMillis(now + windowMs) });
     }
   });
 }

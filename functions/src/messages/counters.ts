@@ -1,5 +1,5 @@
 import { FieldValue, Timestamp, type DocumentData, type DocumentReference } from "firebase-admin/firestore";
-import { counterDoc } from "../sending/progress";
+import { counterDoc } from "./progress";
 import { COLLECTIONS, isFinalStatus } from "../shared/contract";
 import { messageRef } from "./collection";
 

@@ -1,6 +1,6 @@
 import type { protos, v2beta3 } from "@google-cloud/tasks" with { "resolution-mode": "import" };
 import { logger } from "firebase-functions";
-import { DISPATCH_FUNCTION } from "../delivery/queue";
+import { DISPATCH_FUNCTION } from "../shared/contract";
 import type { QueueStatus } from "./schema";
 
 /** The Cloud Tasks queues that carry delivery (a task function's queue is named after the function). */

@@ -1,50 +1,11 @@
-import { FieldPath, Timestamp, type DocumentData } from "firebase-admin/firestore";
+import { Timestamp } from "firebase-admin/firestore";
 import { logger } from "firebase-functions";
-import { STATUS } from "../shared/contract";
-import { commitFenced } from "../shared/fenced";
-import { db } from "../shared/firestore";
-import { SHARDS } from "../shared/params";
-import { messagesCollection, recipientsCollection } from "../messages/collection";
+import { cancelPending } from "../delivery/cancel";
+import { messagesCollection } from "../messages/collection";
 import { readFinalCounts } from "../messages/counters";
-import { outcomeWrites } from "../ops/metrics";
-import { shardOf, type ShardRange } from "../delivery/shards";
+import { STATUS } from "../shared/contract";
+import { db } from "../shared/firestore";
 import { assertMayManage, type Sender } from "./sender";
-
-const PAGE = 500;
-/** Rounds of re-reading before giving up on recipients that keep changing under us; dispatch finishes any left. */
-const MAX_ROUNDS = 50;
-
-/**
- * Moves the message's pending (-1) recipients to cancelled (-3), page by page.
- * Each update is a compare-and-set on the update time the query read (as the
- * dispatch's claims are), so a recipient claimed meanwhile (-2, in flight) or
- * already sent is never touched: only -1 → -3. Returns how many it moved.
- */
-export async function cancelPending(messageId: string, range?: ShardRange): Promise<number> {
-  const shards = SHARDS.value();
-  let moved = 0;
-  for (let round = 0; round < MAX_ROUNDS; round++) {
-    let query = recipientsCollection(messageId).where("status", "==", STATUS.pending).orderBy(FieldPath.documentId());
-    if (range?.from !== undefined) query = query.where(FieldPath.documentId(), ">=", range.from);
-    if (range?.to !== undefined) query = query.where(FieldPath.documentId(), "<", range.to);
-    const snapshot = await query.limit(PAGE).get();
-    if (snapshot.empty) return moved;
-    const update: DocumentData = { status: STATUS.cancelled, statusMessage: "cancelled by the sender", leaseExpiresAt: null, retryAt: null };
-    const { landed } = await commitFenced(
-      snapshot.docs.map((doc) => ({ ref: doc.ref, data: update, lastUpdateTime: doc.updateTime, tag: shardOf(doc.id, shards) })),
-      (chunk) => {
-        // Each shard's cancelled recipients are added to that shard's counters.
-        const perShard = new Map<number, number>();
-        for (const { tag } of chunk) perShard.set(tag, (perShard.get(tag) ?? 0) + 1);
-        return [...perShard].flatMap(([shard, n]) => outcomeWrites(messageId, shard, Array<number>(n).fill(STATUS.cancelled)));
-      },
-      { messageId, action: "cancel" },
-    );
-    moved += landed.length;
-  }
-  logger.warn("cancel: recipients still pending after many rounds; dispatch will cancel them", { messageId });
-  return moved;
-}
 
 /**
  * Cancels a message: marks it `cancelledAt` (so no dispatch task claims any

@@ -60,7 +60,7 @@ async function writeResendRecipients(fromId: string, toId: string): Promise<void
         .create(target.doc(recipientIdFor(failed.deviceId)), {
           deviceId: failed.deviceId,
           userId: typeof failed.userId === "string" ? failed.userId : null,
-          ...(failed.vars && typeof failed.vars === "object" && { vars: failed.vars }),
+          ...(failed.vars && typeof failed.vars === "object" && { vars: failed.vars as Record<string, unknown> }),
           status: STATUS.pending,
           statusMessage: null,
           attempts: 0,

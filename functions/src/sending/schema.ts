@@ -46,7 +46,7 @@ export const audienceSchema = z.unknown().transform((value, ctx) => {
   }
   const parsed = audienceShapes[kind as keyof typeof audienceShapes].safeParse(value);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: issue.path } as Parameters<typeof ctx.addIssue>[0]);
+    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: issue.path });
     return z.NEVER;
   }
   return parsed.data;

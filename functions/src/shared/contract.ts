@@ -3,6 +3,9 @@
  * codes and retirement reasons. Everything else imports from here.
  */
 
+/** The task-queue function that sends one batch; the queue carries its name. */
+export const DISPATCH_FUNCTION = "dispatchBatch";
+
 export const COLLECTIONS = {
   devices: "devices",
   messages: "messages",

@@ -37,7 +37,7 @@ export const zTimestamp = z.instanceof(Timestamp);
  */
 export function converter<S extends z.ZodType<DocumentData>>(schema: S): FirestoreDataConverter<z.infer<S>, DocumentData> {
   return {
-    toFirestore: (value) => value as DocumentData,
+    toFirestore: (value) => value,
     fromFirestore: (snapshot: QueryDocumentSnapshot) => schema.parse(snapshot.data()),
   };
 }

@@ -1,4 +1,4 @@
-import { enqueueDispatch, windowOf } from "../delivery/queue";
+import { enqueueRedispatch, windowOf } from "../delivery/tasks";
 
 /**
  * Enqueues the sweep's dispatch tasks, one per message, shard and dispatch
@@ -19,14 +19,14 @@ export class Redispatcher {
     /** The dispatch's shard count (DISPATCH_SHARDS), which decides a recipient's shard. */
     readonly shards: number,
     /** Task-id prefix: the sweep's ("s") and a resume's ("u") never share ids. */
-    private readonly prefix = "s",
+    private readonly prefix: "s" | "u" = "s",
   ) {}
 
   async dispatch(messageId: string, shard: number): Promise<void> {
     const { window, delaySeconds } = windowOf(Date.now(), this.windowSeconds);
     const key = `${messageId}/${shard}/${window}`;
     if (this.asked.has(key)) return;
-    if (await enqueueDispatch({ messageId, shard }, [this.prefix, window], delaySeconds)) this.tasksEnqueued += 1;
+    if (await enqueueRedispatch(this.prefix, messageId, shard, window, delaySeconds)) this.tasksEnqueued += 1;
     this.asked.add(key);
   }
 }

@@ -1,7 +1,7 @@
 import { Timestamp, type DocumentData } from "firebase-admin/firestore";
 import { logger } from "firebase-functions";
-import { enqueueDispatch, type DispatchTask } from "../delivery/queue";
-import { shardRange } from "../delivery/shards";
+import { shardRange } from "./shards";
+import { enqueueAtSendAt, type DispatchTask } from "./tasks";
 import { cancelPending } from "./cancel";
 
 /**
@@ -24,8 +24,7 @@ export async function holdDispatch(task: DispatchTask, taskId: string, message: 
     return true;
   }
   if (message.sendAt instanceof Timestamp && message.sendAt.toMillis() > Date.now()) {
-    const seconds = Math.ceil(message.sendAt.toMillis() / 1000);
-    await enqueueDispatch({ messageId: task.messageId, shard: task.shard }, ["t", seconds, taskId], seconds - Date.now() / 1000);
+    await enqueueAtSendAt(task, taskId, message.sendAt);
     logger.debug("dispatch: message scheduled; shard held until sendAt", { messageId: task.messageId, shard: task.shard, sendAt: message.sendAt.toDate().toISOString() });
     return true;
   }
