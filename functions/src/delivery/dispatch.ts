@@ -4,26 +4,21 @@ import { devicesCollection } from "../devices/collection";
 import { deviceDoc, type DeviceDoc } from "../devices/schema";
 import { buildFcmMessage, RecipientError } from "../fcm/build";
 import { messagingClient } from "../fcm/client";
-import { classify, type SendOutcome } from "../fcm/outcome";
+import { classify } from "../fcm/outcome";
 import { messageRef } from "../messages/collection";
 import { messageDoc, type MessageDoc } from "../messages/schema";
 import { metricsRef, outcomeWrites, retirementIncrements, slotFor } from "../ops/metrics";
 import { readSwitch } from "../ops/pause";
 import { describeZodError } from "../shared/callable";
-import { COLLECTIONS, STATUS, type RetiredReason } from "../shared/contract";
+import { COLLECTIONS, type RetiredReason } from "../shared/contract";
 import { commitFenced, type FencedUpdate } from "../shared/fenced";
 import { db } from "../shared/firestore";
 import { BATCH_SIZE, LEASE_SECONDS, MAX_ATTEMPTS, MESSAGE_WAIT_SECONDS, RETRY_BASE_MS, RETRY_MAX_SECONDS, SHARDS, WINDOW_SECONDS } from "../shared/params";
-import { claimBatch, type ClaimedRecipient } from "./claim";
+import { claimBatch, type Claim, type ClaimedRecipient } from "./claim";
+import { contendedRetryAt, decideOutcome, ended, latestRetryAt, statusOf, tally, toUpdate, triage, type Decision, type Settings } from "./decide";
 import { holdDispatch } from "./hold";
 import { shardRange } from "./shards";
 import { enqueueContinuation, enqueueRetry, windowOf, type DispatchTask } from "./tasks";
-
-/** How soon a task comes back for recipients it could not claim because of contention. */
-const CONTENDED_RETRY_MS = 2000;
-
-/** Contention retries in a row before a shard is left to the sweep's pending pass (and logged as such). */
-const MAX_CONTENDED_RETRIES = 10;
 
 /** How often recipients whose message document does not exist yet look for it again (for MESSAGE_WAIT_SECONDS in all). */
 const MESSAGE_WAIT_STEP_MS = 5_000;
@@ -42,14 +37,10 @@ export interface DispatchSummary {
   writes: number;
 }
 
-interface Settings {
-  batchSize: number;
-  shards: number;
-  leaseSeconds: number;
-  maxAttempts: number;
-  retryBaseMs: number;
-  retryMaxMs: number;
-  windowSeconds: number;
+/** Documents a step read and wrote (the benchmark's cost per recipient). */
+interface Cost {
+  reads: number;
+  writes: number;
 }
 
 function settings(): Settings {
@@ -64,120 +55,111 @@ function settings(): Settings {
   };
 }
 
-/** The update that ends (or re-queues) one claimed recipient. */
-type RecipientUpdate = Record<string, unknown> & { status: number };
-
 interface Retirement {
   deviceId: string;
   token: string;
   reason: RetiredReason;
 }
 
-function finalUpdate(status: number, statusMessage: string | null): RecipientUpdate {
-  return { status, statusMessage, leaseExpiresAt: null, retryAt: null };
-}
-
 /**
  * One dispatch task: claim a batch of one shard of a message, send it with one
  * `sendEach`, write every outcome back. Safe to run twice: only pending
- * recipients are claimed, each by a compare-and-set (see claim.ts).
+ * recipients are claimed, each by a compare-and-set (see claim.ts). The
+ * decisions in between are decide.ts's; each step here does one kind of I/O
+ * and returns what it did.
  */
 export async function dispatchBatch(task: DispatchTask, taskId: string): Promise<DispatchSummary> {
   const config = settings();
-  const summary: DispatchSummary = { messageId: task.messageId, shard: task.shard, claimed: 0, accepted: 0, retrying: 0, final: 0, reads: 0, writes: 0 };
+  const empty: DispatchSummary = { messageId: task.messageId, shard: task.shard, claimed: 0, accepted: 0, retrying: 0, final: 0, reads: 2, writes: 0 };
   const [messageSnapshot, deliverySwitch] = await Promise.all([messageRef(task.messageId).get(), readSwitch()]);
-  summary.reads += 2;
-  if (!messageSnapshot.exists) return awaitMessage(task, taskId, config, summary);
-  // Sending (issue #5): a cancelled message claims nothing more; a scheduled one waits for its sendAt.
-  if (await holdDispatch(task, taskId, messageSnapshot.data(), config.shards)) return summary;
+  if (!messageSnapshot.exists) return awaitMessage(task, taskId, config, empty);
+  // A cancelled message claims nothing more; a scheduled one waits for its sendAt.
+  if (await holdDispatch(task, taskId, messageSnapshot.data(), config.shards)) return empty;
   // The emergency stop: claim nothing, touch nothing. Resuming dispatches every pending shard again.
   if (deliverySwitch.paused) {
     logger.info("dispatch: delivery paused; nothing claimed", { messageId: task.messageId, shard: task.shard });
-    return summary;
+    return empty;
   }
-  const parsedMessage = messageDoc.safeParse(messageSnapshot.data());
 
   const claim = await claimBatch(task.messageId, shardRange(task.shard, config.shards), task.after, config.batchSize, config.leaseSeconds);
-  summary.reads += claim.reads;
-  summary.writes += claim.claimed.length;
-  summary.claimed = claim.claimed.length;
-  const { window } = windowOf(Date.now(), config.windowSeconds);
-  if (claim.full && claim.lastId !== undefined) {
-    // More may follow in this shard: schedule the rest now so it is sent while this batch is.
-    await enqueueContinuation(task, claim.lastId, window);
-  }
-  if (claim.nextRetryAt) await enqueueRetry({ ...task, contended: undefined }, taskId, claim.nextRetryAt);
-  // Recipients whose claim failed on contention (a sweep's transaction holding them, say) are still
-  // pending with no task of their own: come back for them shortly.
-  if (claim.contended) {
-    const contended = (task.contended ?? 0) + 1;
-    if (contended <= MAX_CONTENDED_RETRIES) await enqueueRetry({ ...task, contended }, taskId, Timestamp.fromMillis(Date.now() + CONTENDED_RETRY_MS * contended));
-    else logger.error("dispatch: claims keep failing; the shard is left to the sweep's pending pass", { messageId: task.messageId, shard: task.shard, contended });
-  }
+  await scheduleFollowUps(task, taskId, claim, config);
   if (claim.claimed.length === 0) {
     logger.debug("dispatch: nothing to claim", { messageId: task.messageId, shard: task.shard, waiting: claim.nextRetryAt !== undefined });
-    return summary;
+    return { ...empty, reads: empty.reads + claim.reads };
   }
 
-  const updates = new Map<string, RecipientUpdate>();
-  // A recipient written wrong (no deviceId, a number there, …) ends here, with the reason.
-  for (const recipient of claim.claimed) if (recipient.problem) updates.set(recipient.id, finalUpdate(400, recipient.problem));
-  const sendable = claim.claimed.filter((recipient) => !recipient.problem);
-  if (!parsedMessage.success) {
+  const parsedMessage = messageDoc.safeParse(messageSnapshot.data());
+  let decided: Decided;
+  if (parsedMessage.success) decided = await sendClaimed(task.messageId, task.shard, parsedMessage.data, claim.claimed, config);
+  else {
+    // Every recipient of a malformed message ends with the field at fault.
     const { field, message } = describeZodError(parsedMessage.error);
-    for (const recipient of sendable) updates.set(recipient.id, finalUpdate(400, `message document is invalid (${field}): ${message}`));
-  } else if (sendable.length > 0) {
-    await sendClaimed(task.messageId, parsedMessage.data, sendable, config, updates, summary);
+    const reason = `message document is invalid (${field}): ${message}`;
+    decided = { decisions: new Map(claim.claimed.map((r) => [r.id, r.problem ? ended(400, r.problem) : ended(400, reason)])), reads: 0, writes: 0 };
   }
 
-  await writeUpdates(claim.claimed, updates, summary);
-  const latestRetry = [...updates.values()].reduce<number | undefined>((latest, update) => {
-    const at = update.retryAt instanceof Timestamp ? update.retryAt.toMillis() : undefined;
-    return at === undefined ? latest : Math.max(latest ?? 0, at);
-  }, undefined);
-  if (latestRetry !== undefined) await enqueueRetry({ ...task, contended: undefined }, taskId, Timestamp.fromMillis(latestRetry));
+  const written = await writeDecisions(task.messageId, task.shard, claim.claimed, decided.decisions);
+  const retryAt = latestRetryAt(decided.decisions.values());
+  if (retryAt !== undefined) await enqueueRetry({ ...task, contended: undefined }, taskId, Timestamp.fromMillis(retryAt));
+  const summary: DispatchSummary = {
+    ...empty,
+    claimed: claim.claimed.length,
+    ...tally(written.landed),
+    reads: empty.reads + claim.reads + decided.reads,
+    writes: claim.claimed.length + decided.writes + written.writes,
+  };
   logger.info("dispatch: batch done", { ...summary, full: claim.full, contended: claim.contended });
   return summary;
 }
 
-async function sendClaimed(
-  messageId: string,
-  message: MessageDoc,
-  claimed: ClaimedRecipient[],
-  config: Settings,
-  updates: Map<string, RecipientUpdate>,
-  summary: DispatchSummary,
-): Promise<void> {
-  const deviceIds = claimed.map((r) => r.data.deviceId);
-  const devices = await readDevices(deviceIds);
-  summary.reads += new Set(deviceIds).size;
+/**
+ * The tasks a claim leaves behind: the rest of a full shard at once (sent
+ * while this batch is), the shard again when its earliest backoff ends, and a
+ * quick return for recipients whose claim failed on contention (bounded:
+ * after that the sweep's pending pass has them).
+ */
+async function scheduleFollowUps(task: DispatchTask, taskId: string, claim: Claim, config: Settings): Promise<void> {
+  if (claim.full && claim.lastId !== undefined) await enqueueContinuation(task, claim.lastId, windowOf(Date.now(), config.windowSeconds).window);
+  if (claim.nextRetryAt) await enqueueRetry({ ...task, contended: undefined }, taskId, claim.nextRetryAt);
+  if (!claim.contended) return;
+  const contended = (task.contended ?? 0) + 1;
+  const at = contendedRetryAt(contended, Date.now());
+  if (at !== undefined) await enqueueRetry({ ...task, contended }, taskId, Timestamp.fromMillis(at));
+  else logger.error("dispatch: claims keep failing; the shard is left to the sweep's pending pass", { messageId: task.messageId, shard: task.shard, contended });
+}
 
-  const live: ClaimedRecipient[] = [];
+/** A decision for every claimed recipient, and what it cost to reach them. */
+interface Decided extends Cost {
+  decisions: Map<string, Decision>;
+}
+
+/** Reads the devices, ends those that cannot be sent to, sends the rest in one sendEach, and retires dead tokens. */
+async function sendClaimed(messageId: string, shard: number, message: MessageDoc, claimed: ClaimedRecipient[], config: Settings): Promise<Decided> {
+  const devices = await readDevices(claimed.filter((r) => !r.problem).map((r) => r.data.deviceId));
+  const decisions = new Map<string, Decision>();
+  const live: Array<{ recipient: ClaimedRecipient; device: DeviceDoc }> = [];
   for (const recipient of claimed) {
-    const device = devices.get(recipient.data.deviceId);
-    if (!device) updates.set(recipient.id, finalUpdate(STATUS.notRegistered, "device not registered"));
-    else if (device.retired) updates.set(recipient.id, finalUpdate(STATUS.notRegistered, `device retired (${device.retiredReason ?? "unknown reason"})`));
-    else if (!device.enabled) updates.set(recipient.id, finalUpdate(STATUS.skippedDisabled, "device switched off by its owner"));
-    else live.push(recipient);
+    const device = recipient.problem ? undefined : devices.found.get(recipient.data.deviceId);
+    const decision = triage(recipient.problem, device);
+    if (decision) decisions.set(recipient.id, decision);
+    else live.push({ recipient, device: device as DeviceDoc });
   }
 
-  const badges = await badgesFor(message, live, summary);
+  const badges = await assignBadges(message, live.map((l) => l.recipient));
   const toSend: Array<{ recipient: ClaimedRecipient; device: DeviceDoc; badge?: number }> = [];
   const fcmMessages = [];
-  for (const recipient of live) {
-    const device = devices.get(recipient.data.deviceId) as DeviceDoc;
-    const badge = badges.get(recipient.id);
+  for (const { recipient, device } of live) {
+    const badge = badges.values.get(recipient.id);
     try {
-      fcmMessages.push(
-        buildFcmMessage({ messageId, recipientId: recipient.id, message, token: device.token, platform: device.platform, vars: recipient.data.vars ?? {}, badge }),
-      );
+      fcmMessages.push(buildFcmMessage({ messageId, recipientId: recipient.id, message, token: device.token, platform: device.platform, vars: recipient.data.vars ?? {}, badge }));
       toSend.push({ recipient, device, badge });
     } catch (err) {
       if (!(err instanceof RecipientError)) throw err;
-      updates.set(recipient.id, finalUpdate(400, err.message));
+      decisions.set(recipient.id, ended(400, err.message));
     }
   }
-  if (fcmMessages.length === 0) return;
+  const cost: Cost = { reads: devices.reads + badges.reads, writes: badges.writes };
+  if (fcmMessages.length === 0) return { decisions, ...cost };
 
   const result = await messagingClient().sendEach(fcmMessages);
   const retirements: Retirement[] = [];
@@ -186,41 +168,17 @@ async function sendClaimed(
     const sent = toSend[index];
     if (!sent) return;
     const outcome = classify(response);
-    updates.set(sent.recipient.id, updateFor(outcome, sent.recipient.attempt, config, now, sent.badge));
+    decisions.set(sent.recipient.id, decideOutcome(outcome, sent.recipient.attempt, config, now, sent.badge));
     if (outcome.kind === "dead-token") retirements.push({ deviceId: sent.recipient.data.deviceId, token: sent.device.token, reason: outcome.retire });
   });
-  if (retirements.length > 0) await retireDevices(retirements, summary);
+  const retired = await retireDevices(messageId, shard, retirements);
+  return { decisions, reads: cost.reads + retired.reads, writes: cost.writes + retired.writes };
 }
 
-function updateFor(outcome: SendOutcome, attempt: number, config: Settings, nowMs: number, badge: number | undefined): RecipientUpdate {
-  switch (outcome.kind) {
-    case "accepted":
-      return { ...finalUpdate(STATUS.accepted, null), sentAt: Timestamp.fromMillis(nowMs), fcmMessageId: outcome.fcmMessageId, ...(badge !== undefined && { badgeValue: badge }) };
-    case "dead-token":
-    case "failed":
-      return finalUpdate(outcome.status, outcome.statusMessage);
-    case "transient": {
-      if (attempt >= config.maxAttempts) {
-        return finalUpdate(outcome.status, `${outcome.statusMessage} (gave up after ${attempt} attempts)`);
-      }
-      const backoff = Math.min(config.retryMaxMs, config.retryBaseMs * 2 ** (attempt - 1)) * (0.8 + Math.random() * 0.4);
-      const wait = Math.max(backoff, (outcome.retryAfterSeconds ?? 0) * 1000);
-      // Back to pending, not to be claimed before the backoff ends; the badge already shown is reused.
-      return {
-        status: STATUS.pending,
-        statusMessage: `${outcome.statusMessage} (attempt ${attempt} of ${config.maxAttempts}, will retry)`,
-        leaseExpiresAt: null,
-        retryAt: Timestamp.fromMillis(nowMs + wait),
-        ...(badge !== undefined && { badgeValue: badge }),
-      };
-    }
-  }
-}
-
-async function readDevices(deviceIds: string[]): Promise<Map<string, DeviceDoc>> {
+async function readDevices(deviceIds: string[]): Promise<{ found: Map<string, DeviceDoc>; reads: number }> {
   const unique = [...new Set(deviceIds)];
-  const devices = new Map<string, DeviceDoc>();
-  if (unique.length === 0) return devices;
+  const found = new Map<string, DeviceDoc>();
+  if (unique.length === 0) return { found, reads: 0 };
   // Read raw and parse here: a malformed device must fail its recipient, not the batch.
   const raw = db().collection(COLLECTIONS.devices);
   const snapshots = await db().getAll(...unique.map((id) => raw.doc(id)));
@@ -228,10 +186,10 @@ async function readDevices(deviceIds: string[]): Promise<Map<string, DeviceDoc>>
     if (!snapshot.exists) continue;
     const parsed = deviceDoc.safeParse(snapshot.data());
     // A malformed device document cannot be sent to; treating it as absent records -99 for it.
-    if (parsed.success) devices.set(snapshot.id, parsed.data);
+    if (parsed.success) found.set(snapshot.id, parsed.data);
     else logger.warn("dispatch: malformed device document", { deviceId: snapshot.id });
   }
-  return devices;
+  return { found, reads: unique.length };
 }
 
 /**
@@ -239,41 +197,40 @@ async function readDevices(deviceIds: string[]): Promise<Map<string, DeviceDoc>>
  * counter atomically (one transaction for the batch) and sends the new value;
  * a retried recipient reuses the value computed on its first attempt.
  */
-async function badgesFor(message: MessageDoc, live: ClaimedRecipient[], summary: DispatchSummary): Promise<Map<string, number>> {
-  const badges = new Map<string, number>();
-  if (message.badge === undefined) return badges;
+async function assignBadges(message: MessageDoc, live: ClaimedRecipient[]): Promise<Cost & { values: Map<string, number> }> {
+  const values = new Map<string, number>();
+  if (message.badge === undefined) return { values, reads: 0, writes: 0 };
   const fresh: ClaimedRecipient[] = [];
   for (const recipient of live) {
-    if (typeof recipient.data.badgeValue === "number") badges.set(recipient.id, recipient.data.badgeValue);
+    if (typeof recipient.data.badgeValue === "number") values.set(recipient.id, recipient.data.badgeValue);
     else fresh.push(recipient);
   }
-  if (fresh.length === 0) return badges;
+  if (fresh.length === 0) return { values, reads: 0, writes: 0 };
   const badge = message.badge;
   const devicesRef = devicesCollection();
+  const ids = [...new Set(fresh.map((r) => r.data.deviceId))];
   const computed = await db().runTransaction(async (tx) => {
-    const ids = [...new Set(fresh.map((r) => r.data.deviceId))];
     const snapshots = await tx.getAll(...ids.map((id) => devicesRef.doc(id)));
     const counters = new Map<string, number>();
     snapshots.forEach((snapshot, i) => {
       const id = ids[i] as string;
-      const current = snapshot.exists ? (snapshot.data()?.badge ?? 0) : 0;
-      const next = badge === "increment" ? current + 1 : badge;
+      const current: unknown = snapshot.exists ? snapshot.data()?.badge : undefined;
+      const next = badge === "increment" ? (typeof current === "number" ? current : 0) + 1 : badge;
       counters.set(id, next);
       if (snapshot.exists) tx.update(snapshot.ref, { badge: next });
     });
-    summary.reads += ids.length;
-    summary.writes += ids.length;
     return counters;
   });
-  for (const recipient of fresh) badges.set(recipient.id, computed.get(recipient.data.deviceId) ?? 0);
-  return badges;
+  for (const recipient of fresh) values.set(recipient.id, computed.get(recipient.data.deviceId) ?? 0);
+  return { values, reads: ids.length, writes: ids.length };
 }
 
 /** Retires each device whose token FCM rejected, but only if it still holds that token (re-registered ones stay). */
-async function retireDevices(retirements: Retirement[], summary: DispatchSummary): Promise<void> {
+async function retireDevices(messageId: string, shard: number, retirements: Retirement[]): Promise<Cost> {
+  if (retirements.length === 0) return { reads: 0, writes: 0 };
   const devicesRef = devicesCollection();
-  await db().runTransaction(async (tx) => {
-    let retired = 0;
+  const retired = await db().runTransaction(async (tx) => {
+    let count = 0;
     const snapshots = await tx.getAll(...retirements.map((r) => devicesRef.doc(r.deviceId)));
     const now = Timestamp.now();
     snapshots.forEach((snapshot, i) => {
@@ -281,45 +238,37 @@ async function retireDevices(retirements: Retirement[], summary: DispatchSummary
       const device = snapshot.data();
       if (device && !device.retired && device.token === retirement.token) {
         tx.update(snapshot.ref, { retired: true, retiredAt: now, retiredReason: retirement.reason });
-        retired += 1;
+        count += 1;
       }
     });
-    summary.reads += retirements.length;
-    summary.writes += retired;
-    if (retired > 0) tx.set(metricsRef(now.toMillis(), slotFor(summary.messageId, summary.shard)), retirementIncrements(retired, now.toMillis()), { merge: true });
+    if (count > 0) tx.set(metricsRef(now.toMillis(), slotFor(messageId, shard)), retirementIncrements(count, now.toMillis()), { merge: true });
+    return count;
   });
+  return { reads: retirements.length, writes: retired };
 }
 
 /**
- * Writes every outcome, together with the shard's outcome counters and the
+ * Writes every decision, together with the shard's outcome counters and the
  * hour's metrics in the same atomic commits (shared/fenced.ts). Each write
  * carries the claim's write time as a precondition: if the lease ran out and
  * the sweep (or another task) has moved the recipient since, this late
  * outcome is dropped rather than overwriting the newer state, and is not
  * counted; that recipient is then sent again, and its collapse id keeps the
- * phone to one notification.
+ * phone to one notification. Returns the statuses that landed.
  */
-async function writeUpdates(claimed: ClaimedRecipient[], updates: Map<string, RecipientUpdate>, summary: DispatchSummary): Promise<void> {
-  const { messageId, shard } = summary;
+async function writeDecisions(messageId: string, shard: number, claimed: ClaimedRecipient[], decisions: Map<string, Decision>): Promise<{ landed: number[]; writes: number }> {
   const fenced: Array<FencedUpdate<number>> = [];
   for (const recipient of claimed) {
-    const update = updates.get(recipient.id);
-    if (update) fenced.push({ ref: recipient.ref, data: update, lastUpdateTime: recipient.claimedAt, tag: update.status });
+    const decision = decisions.get(recipient.id);
+    if (decision) fenced.push({ ref: recipient.ref, data: { ...toUpdate(decision) }, lastUpdateTime: recipient.claimedAt, tag: statusOf(decision) });
   }
   const { landed, superseded } = await commitFenced(
     fenced,
     (chunk, first) => outcomeWrites(messageId, shard, chunk.map((u) => u.tag), { batches: first ? 1 : 0 }),
     { messageId, shard },
   );
-  summary.writes += fenced.length;
-  for (const { tag: status } of landed) {
-    if (status === STATUS.pending) summary.retrying += 1;
-    else {
-      summary.final += 1;
-      if (status === STATUS.accepted) summary.accepted += 1;
-    }
-  }
   if (superseded.length > 0) logger.warn("dispatch: outcomes dropped, claims had lapsed and been taken over", { messageId, shard, superseded: superseded.length });
+  return { landed: landed.map((u) => u.tag), writes: fenced.length };
 }
 
 /**
@@ -328,23 +277,21 @@ async function writeUpdates(claimed: ClaimedRecipient[], updates: Map<string, Re
  * few seconds for a bounded time; after that, every pending recipient of the
  * shard ends with 400 and a reason instead of waiting forever.
  */
-async function awaitMessage(task: DispatchTask, taskId: string, config: Settings, summary: DispatchSummary): Promise<DispatchSummary> {
+async function awaitMessage(task: DispatchTask, taskId: string, config: Settings, empty: DispatchSummary): Promise<DispatchSummary> {
   const now = Date.now();
   const since = task.waitingSince ?? now;
   if (now - since < MESSAGE_WAIT_SECONDS.value() * 1000) {
     logger.info("dispatch: message not found yet; looking again shortly", { messageId: task.messageId, shard: task.shard, waitedMs: now - since });
     await enqueueRetry({ ...task, waitingSince: since }, taskId, Timestamp.fromMillis(now + MESSAGE_WAIT_STEP_MS));
-    return summary;
+    return empty;
   }
   const claim = await claimBatch(task.messageId, shardRange(task.shard, config.shards), task.after, config.batchSize, config.leaseSeconds);
-  summary.reads += claim.reads;
-  summary.claimed = claim.claimed.length;
   if (claim.full && claim.lastId !== undefined) {
     await enqueueContinuation({ ...task, waitingSince: since }, claim.lastId, windowOf(now, config.windowSeconds).window);
   }
   const reason = `message document messages/${task.messageId} does not exist (waited ${Math.round((now - since) / 1000)} s for it)`;
-  const updates = new Map(claim.claimed.map((recipient) => [recipient.id, finalUpdate(400, reason)] as const));
-  await writeUpdates(claim.claimed, updates, summary);
+  const written = await writeDecisions(task.messageId, task.shard, claim.claimed, new Map(claim.claimed.map((r) => [r.id, ended(400, reason)])));
+  const summary = { ...empty, claimed: claim.claimed.length, ...tally(written.landed), reads: empty.reads + claim.reads, writes: claim.claimed.length + written.writes };
   logger.warn("dispatch: message not found; its pending recipients were ended", { messageId: task.messageId, shard: task.shard, ended: summary.final });
   return summary;
 }

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { groupCounts, largestPayloadBytes, LIMITS, messageState, sendMessageInput, statusGroup } from "../functions/src/contract/index.ts";
-import { parseUsersCsv } from "../console/src/csv.ts";
+import { groupCounts, largestPayloadBytes, LIMITS, messageState, sendMessageInput, statusGroup } from "../../functions/src/contract/index.ts";
+import { parseUsersCsv } from "../../console/src/csv.ts";
 
 describe("console logic (pure)", () => {
   it("maps status codes to the groups people read", () => {
