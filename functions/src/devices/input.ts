@@ -11,7 +11,9 @@ export const deviceIdSchema = z
   .string({ error: "must be a string" })
   .min(8, "must be at least 8 characters")
   .max(128, "must be at most 128 characters")
-  .regex(/^[A-Za-z0-9_-]+$/, "may contain only letters, digits, '-' and '_'");
+  .regex(/^[A-Za-z0-9_-]+$/, "may contain only letters, digits, '-' and '_'")
+  // Firestore reserves document ids of the form __x__ (the pattern already rules out "/", "." and "..").
+  .refine((id) => !/^__.*__$/.test(id), "must not have the form __x__ (reserved by Firestore)");
 
 export const tokenSchema = z
   .string({ error: "must be a string" })
