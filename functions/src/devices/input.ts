@@ -11,13 +11,17 @@ export const deviceIdSchema = z
   .string({ error: "must be a string" })
   .min(8, "must be at least 8 characters")
   .max(128, "must be at most 128 characters")
-  .regex(/^[A-Za-z0-9_-]+$/, "may contain only letters, digits, '-' and '_'");
+  .regex(/^[A-Za-z0-9_-]+$/, "may contain only letters, digits, '-' and '_'")
+  // Firestore reserves document ids of the form __x__ (the pattern already rules out "/", "." and "..").
+  .refine((id) => !/^__.*__$/.test(id), "must not have the form __x__ (reserved by Firestore)");
 
 export const tokenSchema = z
   .string({ error: "must be a string" })
   .min(8, "must be at least 8 characters")
   .max(1024, "must be at most 1024 characters")
-  .regex(/^\S+$/, "must not contain whitespace");
+  .regex(/^\S+$/, "must not contain whitespace")
+  // NUL and other control characters are never part of an FCM token (\S lets them through).
+  .regex(/^\P{Cc}+$/u, "must not contain control characters");
 
 export const platformSchema = z.enum(PLATFORMS, { error: `must be one of ${PLATFORMS.join(", ")}` });
 
@@ -55,7 +59,7 @@ export const userInfoSchema = z
   )
   .refine((value) => Object.keys(value).length <= LIMITS.userInfoEntries, `must have at most ${LIMITS.userInfoEntries} entries`);
 
-const versionSchema = z.string().min(1).max(64, "must be at most 64 characters");
+const versionSchema = z.string().min(1).max(64, "must be at most 64 characters").regex(/^\P{Cc}+$/u, "must not contain control characters");
 
 export const registerDeviceInput = z.strictObject({
   deviceId: deviceIdSchema,

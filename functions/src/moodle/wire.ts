@@ -31,8 +31,15 @@ export const TOKEN_STATUS = { created: "ok", exists: "token exists" } as const;
 export const TEST_TOKEN = "testtoken";
 
 /** E1: `POST /accesskeys/` ("Request access key" on Moodle's settings page). */
+/** The site's address (Moodle's wwwroot): an absolute http(s) URL, nothing else gets a key. */
+const siteUrl = z
+  .string()
+  .max(2048)
+  .regex(/^https?:\/\/[^\s\p{Cc}]+$/iu, "must be the site's http(s) address")
+  .refine((value) => URL.canParse(value), "must be the site's http(s) address");
+
 export const accessKeyRequest = z.object({
-  url: z.string().min(1).max(2048),
+  url: siteUrl,
   siteid: z.string().max(256).optional(),
   contact: z.string().max(256).optional(),
   description: z.string().max(1024).optional(),

@@ -19,6 +19,26 @@ export function describeZodError(error: z.ZodError): { field: string; message: s
   return { field, message: field ? `Invalid "${field}": ${issue.message}` : issue.message };
 }
 
+/** Deeper than any input of ours nests; the scan stops there (zod refuses what lies beyond). */
+const MAX_SCAN_DEPTH = 32;
+
+/**
+ * The path of the first own `__proto__` key in the request as parsed from
+ * JSON. The callable protocol's decoder copies keys by assignment, so such a
+ * key silently becomes the object's prototype: the field vanishes from the
+ * data (or its contents show up as inherited fields). Read from the raw body,
+ * it is refused as the unknown field it is.
+ */
+export function ownProtoKeyPath(value: unknown, path: string[] = []): string | undefined {
+  if (value === null || typeof value !== "object" || path.length > MAX_SCAN_DEPTH) return undefined;
+  if (!Array.isArray(value) && Object.prototype.hasOwnProperty.call(value, "__proto__")) return [...path, "__proto__"].join(".");
+  for (const [key, child] of Object.entries(value)) {
+    const found = ownProtoKeyPath(child, [...path, key]);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 /**
  * An `onCall` function that requires a signed-in caller and parses its input
  * with a zod schema: a parse failure becomes `invalid-argument` naming the
@@ -33,6 +53,9 @@ export function validatedOnCall<S extends z.ZodType, R>(
     if (!request.auth) {
       throw new HttpsError("unauthenticated", "Sign in to call this function.");
     }
+    const raw: unknown = (request.rawRequest?.body as { data?: unknown } | undefined)?.data;
+    const protoKey = ownProtoKeyPath(raw);
+    if (protoKey !== undefined) throw new HttpsError("invalid-argument", `Unknown field "${protoKey}".`, { field: protoKey });
     const parsed = schema.safeParse(request.data ?? {});
     if (!parsed.success) {
       const { field, message } = describeZodError(parsed.error);
