@@ -8,11 +8,11 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { standInMessaging } from "../functions/src/fcm/client.ts";
-import { adminDb } from "../test/support/admin.ts";
-import { stackEnv } from "../test/support/env.ts";
-import { signedInUser } from "../test/support/client.ts";
-import { addRecipients, createMessage, seedDevices } from "../test/support/fixtures.ts";
-import { waitFor } from "../test/support/wait.ts";
+import { adminDb } from "../tools/lib/admin.ts";
+import { stackEnv, PROJECT_ID } from "../tools/lib/env.ts";
+import { signedInUser } from "../tools/lib/client.ts";
+import { addRecipients, createMessage, seedDevices } from "../tools/lib/fixtures.ts";
+import { waitFor } from "../tools/lib/wait.ts";
 
 const SIZES = (process.env.BENCH_SIZES ?? "1000,10000").split(",").filter(Boolean).map(Number);
 /** Devices in the broadcast run (0 skips it). */
@@ -23,7 +23,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function rawSendEach(batches: number): Promise<void> {
-  const messaging = standInMessaging(new URL(stackEnv("FCM_STAND_IN_URL")), "demo-push");
+  const messaging = standInMessaging(new URL(stackEnv("FCM_STAND_IN_URL")), PROJECT_ID);
   const batch = Array.from({ length: 500 }, (_, i) => ({ token: `bench-raw-${i}`, notification: { title: "Bench", body: "Raw sendEach" } }));
   await messaging.sendEach(batch.slice(0, 10)); // warm the connection pool
   const started = performance.now();

@@ -9,10 +9,10 @@
 import { randomUUID } from "node:crypto";
 import { collection, connectFirestoreEmulator, doc, getFirestore, onSnapshot } from "firebase/firestore";
 import { idempotentMessageId } from "../functions/src/sending/send.ts";
-import { signedInUser } from "../test/support/client.ts";
-import { stackEnv } from "../test/support/env.ts";
-import { seedDevices } from "../test/support/fixtures.ts";
-import { waitFor } from "../test/support/wait.ts";
+import { signedInUser } from "../tools/lib/client.ts";
+import { stackEnv } from "../tools/lib/env.ts";
+import { seedDevices } from "../tools/lib/fixtures.ts";
+import { waitFor } from "../tools/lib/wait.ts";
 
 const size = Number(process.env.WATCH_RECIPIENTS ?? 5000);
 const tag = `watch-${randomUUID().slice(0, 8)}`;

@@ -3,15 +3,15 @@ import { randomInt, randomUUID } from "node:crypto";
 import { describe, it } from "node:test";
 import { createKey, revokeKey } from "../functions/src/keys/service.ts";
 import type { KeyScope } from "../functions/src/shared/contract.ts";
-import { PROJECT_ID, REGION, stackEnv } from "./support/env.ts";
-import { seedDevices, waitUntilFinal } from "./support/fixtures.ts";
-import { acceptedFor } from "./support/stand-in.ts";
-import { waitFor } from "./support/wait.ts";
+import { PROJECT_ID, REGION, stackEnv, stackParam } from "../tools/lib/env.ts";
+import { seedDevices, waitUntilFinal } from "../tools/lib/fixtures.ts";
+import { acceptedFor } from "../tools/lib/stand-in.ts";
+import { waitFor } from "../tools/lib/wait.ts";
 
-/** Must match functions/.env.demo-push. */
-const BAN_FAILURES = 5;
-const RATE_PER_MINUTE = 30;
-const MAX_BODY_BYTES = 16384;
+/** The local stack's guard params (functions/.env.<project>). */
+const BAN_FAILURES = stackParam("API_BAN_FAILURES");
+const RATE_PER_MINUTE = stackParam("API_KEY_RATE_PER_MINUTE");
+const MAX_BODY_BYTES = stackParam("API_MAX_BODY_BYTES");
 
 interface ApiResponse {
   status: number;

@@ -7,23 +7,15 @@
  */
 import assert from "node:assert/strict";
 import { randomInt, randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { FieldPath } from "firebase-admin/firestore";
 import { createKey } from "../functions/src/keys/service.ts";
-import { adminDb } from "./support/admin.ts";
-import { signedInUser, type ClientUser } from "./support/client.ts";
-import { stackEnv } from "./support/env.ts";
-import { seedDevices, waitUntilFinal } from "./support/fixtures.ts";
-import { acceptedFor } from "./support/stand-in.ts";
+import { adminDb } from "../tools/lib/admin.ts";
+import { signedInUser, type ClientUser } from "../tools/lib/client.ts";
+import { stackEnv, stackParam } from "../tools/lib/env.ts";
+import { seedDevices, waitUntilFinal } from "../tools/lib/fixtures.ts";
+import { acceptedFor } from "../tools/lib/stand-in.ts";
 
-/** A param of the local stack, read from where the stack defines it (functions/.env.demo-push). */
-function stackParam(name: string): number {
-  const env = readFileSync(new URL("../functions/.env.demo-push", import.meta.url), "utf8");
-  const value = new RegExp(`^${name}=(.*)$`, "m").exec(env)?.[1];
-  if (value === undefined) throw new Error(`${name} is not set in functions/.env.demo-push`);
-  return Number(value);
-}
 
 const apiUrl = (path: string) => `${stackEnv("FUNCTIONS_EMULATOR_ORIGIN")}/${stackEnv("GCLOUD_PROJECT")}/us-central1/api${path}`;
 const newIp = () => `198.18.${randomInt(0, 256)}.${randomInt(1, 255)}`;

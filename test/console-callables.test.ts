@@ -8,10 +8,10 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { Timestamp } from "firebase-admin/firestore";
-import { adminDb } from "./support/admin.ts";
-import { callError, signedInUser, type ClientUser } from "./support/client.ts";
-import { createMessage, recipientStates, seedDevices, waitUntilFinal } from "./support/fixtures.ts";
-import { acceptedFor } from "./support/stand-in.ts";
+import { adminDb } from "../tools/lib/admin.ts";
+import { callError, signedInUser, type ClientUser } from "../tools/lib/client.ts";
+import { createMessage, recipientStates, seedDevices, waitUntilFinal } from "../tools/lib/fixtures.ts";
+import { acceptedFor } from "../tools/lib/stand-in.ts";
 
 interface SendResult {
   messageId: string;

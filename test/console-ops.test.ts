@@ -10,10 +10,10 @@ import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { summarizeHour, type HourRow } from "../functions/src/contract/index.ts";
 import { hostingOrigin, launchBrowser } from "./support/browser.ts";
-import { callError, signedInUser, type ClientUser } from "./support/client.ts";
-import { adminDb } from "./support/admin.ts";
-import { addRecipients, createMessage, recipientStates, seedDevices, waitUntilFinal } from "./support/fixtures.ts";
-import { acceptedFor } from "./support/stand-in.ts";
+import { callError, signedInUser, type ClientUser } from "../tools/lib/client.ts";
+import { adminDb } from "../tools/lib/admin.ts";
+import { addRecipients, createMessage, recipientStates, seedDevices, waitUntilFinal } from "../tools/lib/fixtures.ts";
+import { acceptedFor } from "../tools/lib/stand-in.ts";
 import { ensureStaff } from "../tools/seed.ts";
 
 const SHOTS = ".cache/console";

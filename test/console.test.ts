@@ -7,10 +7,10 @@ import { mkdirSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import { adminAuth, adminDb } from "./support/admin.ts";
+import { adminAuth, adminDb } from "../tools/lib/admin.ts";
 import { hostingOrigin, launchBrowser } from "./support/browser.ts";
-import { seedDevices, waitUntilFinal } from "./support/fixtures.ts";
-import { acceptedFor } from "./support/stand-in.ts";
+import { seedDevices, waitUntilFinal } from "../tools/lib/fixtures.ts";
+import { acceptedFor } from "../tools/lib/stand-in.ts";
 import { ensureStaff } from "../tools/seed.ts";
 
 const SHOTS = ".cache/console";

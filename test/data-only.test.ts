@@ -4,9 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { callError, signedInUser } from "./support/client.ts";
-import { seedDevices, waitUntilFinal } from "./support/fixtures.ts";
-import { acceptedFor } from "./support/stand-in.ts";
+import { callError, signedInUser } from "../tools/lib/client.ts";
+import { seedDevices, waitUntilFinal } from "../tools/lib/fixtures.ts";
+import { acceptedFor } from "../tools/lib/stand-in.ts";
 
 interface Wire {
   notification?: unknown;

@@ -4,19 +4,19 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { shardOf } from "../functions/src/delivery/shards.ts";
-import { adminDb } from "./support/admin.ts";
-import { addRecipients, createMessage, recipientStates, seedDevices, waitUntilFinal, type DeviceSeed } from "./support/fixtures.ts";
+import { adminDb } from "../tools/lib/admin.ts";
+import { addRecipients, createMessage, recipientStates, seedDevices, waitUntilFinal, type DeviceSeed } from "../tools/lib/fixtures.ts";
 import { enqueueDispatchTask } from "./support/queue.ts";
-import { acceptedFor, attemptTimes, configureStandIn, sendAttempts } from "./support/stand-in.ts";
-import { waitFor } from "./support/wait.ts";
+import { acceptedFor, attemptTimes, configureStandIn, sendAttempts } from "../tools/lib/stand-in.ts";
+import { waitFor } from "../tools/lib/wait.ts";
+import { PROJECT_ID, stackParam } from "../tools/lib/env.ts";
 
 /** Where the local stack writes the functions' log lines (tools/stack.ts). */
 const FUNCTION_LOG = fileURLToPath(new URL("../.cache/functions.log", import.meta.url));
 
 /** Must match DISPATCH_SHARDS in functions/.env. */
 const SHARDS = 8;
-/** Must match DELIVERY_MAX_ATTEMPTS in functions/.env.demo-push. */
-const MAX_ATTEMPTS = 3;
+const MAX_ATTEMPTS = stackParam("DELIVERY_MAX_ATTEMPTS");
 
 const device = (id: string) => adminDb().collection("devices").doc(id);
 
@@ -73,7 +73,7 @@ describe("delivery pipeline", () => {
       assert.deepEqual(entry.message.notification, { title: "Term dates", body: "The new term starts on Monday." });
     }
     for (const state of states.values()) {
-      if (state.status === 200) assert.match(String(state.fcmMessageId), /^projects\/demo-push\/messages\//);
+      if (state.status === 200) assert.match(String(state.fcmMessageId), new RegExp(`^projects/${PROJECT_ID}/messages/`));
       if (state.status !== 200 && state.status !== -4) assert.ok(state.statusMessage, `final ${state.status} has a statusMessage`);
     }
 

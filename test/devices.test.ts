@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { Timestamp } from "firebase-admin/firestore";
-import { adminDb } from "./support/admin.ts";
-import { anonymousClient, callError, signedInUser, type ClientUser } from "./support/client.ts";
+import { adminDb } from "../tools/lib/admin.ts";
+import { anonymousClient, callError, signedInUser, type ClientUser } from "../tools/lib/client.ts";
 
 const newDeviceId = () => `dev-${randomUUID()}`;
 const newToken = () => `token-${randomUUID()}`;

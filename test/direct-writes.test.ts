@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { describe, it } from "node:test";
 import { FieldValue } from "firebase-admin/firestore";
-import { adminDb } from "./support/admin.ts";
-import { addRecipients, seedDevices, waitUntilFinal } from "./support/fixtures.ts";
-import { acceptedFor } from "./support/stand-in.ts";
+import { adminDb } from "../tools/lib/admin.ts";
+import { addRecipients, seedDevices, waitUntilFinal } from "../tools/lib/fixtures.ts";
+import { acceptedFor } from "../tools/lib/stand-in.ts";
+import { stackParam } from "../tools/lib/env.ts";
 
-/** DISPATCH_MESSAGE_WAIT_SECONDS of the local stack (functions/.env.demo-push). */
-const LOCAL_MESSAGE_WAIT_SECONDS = 10;
+const LOCAL_MESSAGE_WAIT_SECONDS = stackParam("DISPATCH_MESSAGE_WAIT_SECONDS");
 
 describe("documents written directly by a job, right or wrong", () => {
   it("ends recipients without a deviceId, or with a number there, at 400 with the reason; the rest are sent", { timeout: 60_000 }, async () => {

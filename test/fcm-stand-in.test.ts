@@ -9,8 +9,9 @@ import { after, before, describe, it } from "node:test";
 import type { BatchResponse, Message, SendResponse } from "firebase-admin/messaging";
 import { startStandIn, type AcceptedMessage, type StandIn, type StandInStats } from "../tools/fcm-stand-in.ts";
 import { standInMessaging } from "../functions/src/fcm/client.ts";
+import { PROJECT_ID } from "../tools/lib/env.ts";
 
-const PROJECT = "demo-push";
+const PROJECT = PROJECT_ID;
 const NAME = new RegExp(`^projects/${PROJECT}/messages/[0-9a-f-]{36}$`);
 const TRANSIENT_CODES = ["messaging/server-unavailable", "messaging/internal-error", "messaging/message-rate-exceeded"];
 

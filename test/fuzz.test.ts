@@ -24,11 +24,11 @@ import { getAuth } from "firebase/auth";
 import type { DocumentSnapshot } from "firebase-admin/firestore";
 import { createKey } from "../functions/src/keys/service.ts";
 import type { KeyScope } from "../functions/src/shared/contract.ts";
-import { adminDb } from "./support/admin.ts";
-import { signedInUser, type ClientUser } from "./support/client.ts";
-import { stackEnv } from "./support/env.ts";
-import { createMessage, seedDevices } from "./support/fixtures.ts";
-import { waitFor } from "./support/wait.ts";
+import { adminDb } from "../tools/lib/admin.ts";
+import { signedInUser, type ClientUser } from "../tools/lib/client.ts";
+import { stackEnv } from "../tools/lib/env.ts";
+import { createMessage, seedDevices } from "../tools/lib/fixtures.ts";
+import { waitFor } from "../tools/lib/wait.ts";
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : randomInt(1, 2 ** 31);
 /** Random cases fast-check adds to the systematic ones, per entry point. */

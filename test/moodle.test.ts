@@ -14,18 +14,17 @@ import { describe, it } from "node:test";
 import { siteDeviceId } from "../functions/src/devices/siteTokens.ts";
 import { createKey } from "../functions/src/keys/service.ts";
 import { LIMITS, type KeyScope } from "../functions/src/shared/contract.ts";
-import { adminDb } from "./support/admin.ts";
-import { stackEnv } from "./support/env.ts";
-import { seedDevices } from "./support/fixtures.ts";
-import { acceptedFor, type AcceptedMessage } from "./support/stand-in.ts";
-import { waitFor } from "./support/wait.ts";
+import { adminDb } from "../tools/lib/admin.ts";
+import { stackEnv, stackParam } from "../tools/lib/env.ts";
+import { seedDevices } from "../tools/lib/fixtures.ts";
+import { acceptedFor, type AcceptedMessage } from "../tools/lib/stand-in.ts";
+import { waitFor } from "../tools/lib/wait.ts";
 
 const APP_NAME = "commoodlemoodlemobile";
 const WWWROOT = "https://moodle.example.org";
 const USER_AGENT = `MoodleBot/5.1+ (Build: 20251017) (+${WWWROOT})`;
-/** Must match functions/.env.demo-push. */
-const KEYS_PER_ADDRESS = 2;
-const BAN_FAILURES = 5;
+const KEYS_PER_ADDRESS = stackParam("MOODLE_KEYS_PER_ADDRESS_PER_DAY");
+const BAN_FAILURES = stackParam("API_BAN_FAILURES");
 
 /** Pushes in flight at once in the burst: a site with several cron runners sending. */
 const BURST_SENDERS = 8;

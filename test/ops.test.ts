@@ -3,12 +3,12 @@ import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { adminDb } from "./support/admin.ts";
-import { callError, signedInUser, type ClientUser } from "./support/client.ts";
-import { addRecipients, createMessage, recipientStates, seedDevices, waitUntilFinal } from "./support/fixtures.ts";
-import { stackEnv } from "./support/env.ts";
-import { acceptedFor } from "./support/stand-in.ts";
-import { waitFor } from "./support/wait.ts";
+import { adminDb } from "../tools/lib/admin.ts";
+import { callError, signedInUser, type ClientUser } from "../tools/lib/client.ts";
+import { addRecipients, createMessage, recipientStates, seedDevices, waitUntilFinal } from "../tools/lib/fixtures.ts";
+import { stackEnv } from "../tools/lib/env.ts";
+import { acceptedFor } from "../tools/lib/stand-in.ts";
+import { waitFor } from "../tools/lib/wait.ts";
 
 const run = promisify(execFile);
 

@@ -25,10 +25,10 @@ import {
   where,
   type Firestore,
 } from "firebase/firestore";
-import { adminDb } from "./support/admin.ts";
-import { signedInUser, type ClientUser } from "./support/client.ts";
-import { stackEnv } from "./support/env.ts";
-import { createMessage } from "./support/fixtures.ts";
+import { adminDb } from "../tools/lib/admin.ts";
+import { signedInUser, type ClientUser } from "../tools/lib/client.ts";
+import { stackEnv } from "../tools/lib/env.ts";
+import { createMessage } from "../tools/lib/fixtures.ts";
 
 function firestoreOf(user: ClientUser): Firestore {
   const db = getFirestore(user.app);

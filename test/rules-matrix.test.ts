@@ -31,7 +31,7 @@ import {
   type DocumentData,
   type Firestore,
 } from "firebase/firestore";
-import { stackEnv } from "./support/env.ts";
+import { stackEnv } from "../tools/lib/env.ts";
 
 const ROLES = ["signedOut", "user", "otherUser", "sender", "otherSender"] as const;
 type Role = (typeof ROLES)[number];

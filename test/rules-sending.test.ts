@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { connectFirestoreEmulator, doc, getDoc, getFirestore, setDoc, setLogLevel, type Firestore } from "firebase/firestore";
-import { adminDb } from "./support/admin.ts";
-import { signedInUser, type ClientUser } from "./support/client.ts";
-import { stackEnv } from "./support/env.ts";
+import { adminDb } from "../tools/lib/admin.ts";
+import { signedInUser, type ClientUser } from "../tools/lib/client.ts";
+import { stackEnv } from "../tools/lib/env.ts";
 
 function firestoreOf(user: ClientUser): Firestore {
   const db = getFirestore(user.app);

@@ -34,8 +34,8 @@ import {
   type DocumentData,
   type Firestore,
 } from "firebase/firestore";
+import { PROJECT_ID } from "../tools/lib/env.ts";
 
-const PROJECT_ID = "demo-push";
 const here = dirname(fileURLToPath(import.meta.url));
 const RULES_PATH = resolve(here, "..", "firestore.rules");
 

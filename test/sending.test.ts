@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { adminDb } from "./support/admin.ts";
-import { callError, signedInUser, type ClientUser } from "./support/client.ts";
-import { recipientStates, seedDevices, waitUntilFinal, type DeviceSeed } from "./support/fixtures.ts";
-import { acceptedFor, sendAttempts } from "./support/stand-in.ts";
-import { waitFor } from "./support/wait.ts";
+import { adminDb } from "../tools/lib/admin.ts";
+import { callError, signedInUser, type ClientUser } from "../tools/lib/client.ts";
+import { recipientStates, seedDevices, waitUntilFinal, type DeviceSeed } from "../tools/lib/fixtures.ts";
+import { acceptedFor, sendAttempts } from "../tools/lib/stand-in.ts";
+import { waitFor } from "../tools/lib/wait.ts";
 
 interface SendResult {
   messageId: string;

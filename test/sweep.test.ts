@@ -3,15 +3,14 @@ import { randomUUID } from "node:crypto";
 import { after, describe, it } from "node:test";
 import { Timestamp, type DocumentData } from "firebase-admin/firestore";
 import { triggerScheduledSweep } from "../tools/scheduler.ts";
-import { adminDb } from "./support/admin.ts";
-import { signedInUser } from "./support/client.ts";
-import { PROJECT_ID, REGION, stackEnv } from "./support/env.ts";
-import { createMessage, recipientStates, seedDevices, waitUntilFinal, type RecipientState } from "./support/fixtures.ts";
-import { acceptedFor, configureStandIn, sendAttempts } from "./support/stand-in.ts";
-import { waitFor } from "./support/wait.ts";
+import { adminDb } from "../tools/lib/admin.ts";
+import { signedInUser } from "../tools/lib/client.ts";
+import { PROJECT_ID, REGION, stackEnv, stackParam } from "../tools/lib/env.ts";
+import { createMessage, recipientStates, seedDevices, waitUntilFinal, type RecipientState } from "../tools/lib/fixtures.ts";
+import { acceptedFor, configureStandIn, sendAttempts } from "../tools/lib/stand-in.ts";
+import { waitFor } from "../tools/lib/wait.ts";
 
-/** DELIVERY_MAX_ATTEMPTS of the local stack (functions/.env.demo-push). */
-const MAX_ATTEMPTS = 3;
+const MAX_ATTEMPTS = stackParam("DELIVERY_MAX_ATTEMPTS");
 const DAY_MS = 24 * 3600 * 1000;
 
 /** Runs the real `sweep` function the way its schedule does (see tools/scheduler.ts); 200 means the run succeeded. */

@@ -8,8 +8,9 @@
 import { getApps, initializeApp, type App } from "firebase-admin/app";
 import { getAuth } from "firebase-admin/auth";
 import { getFirestore, Timestamp } from "firebase-admin/firestore";
+import { PROJECT_ID } from "./lib/env.ts";
 
-export const PROJECT = "demo-push";
+export const PROJECT = PROJECT_ID;
 export const DEMO_STAFF = { email: "staff@example.com", password: "staff-password" };
 export const DEMO_PHONE = { deviceId: "demo-phone-0001", userId: "demo-student", email: "student@example.com", token: "demo-token-0001" };
 

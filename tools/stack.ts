@@ -18,9 +18,10 @@ import { startCloudTasksStandIn } from "./cloud-tasks-stand-in.ts";
 import { startStandIn } from "./fcm-stand-in.ts";
 import { triggerScheduledSweep } from "./scheduler.ts";
 import { DEMO_PHONE, DEMO_STAFF, seedDemo } from "./seed.ts";
+import { PROJECT_ID } from "./lib/env.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const PROJECT = "demo-push";
+const PROJECT = PROJECT_ID;
 const EMULATORS = "functions,firestore,tasks,auth,pubsub,hosting";
 /**
  * STACK_PORT_OFFSET shifts every port, so that a second stack (another

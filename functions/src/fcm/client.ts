@@ -19,7 +19,14 @@ const STAND_IN_APP = "fcm-stand-in";
 export function messagingClient(): Messaging {
   const standIn = standInAddress();
   if (!standIn) return getMessaging(adminApp());
-  return standInMessaging(standIn, adminApp().options.projectId ?? process.env.GCLOUD_PROJECT ?? "demo-push");
+  return standInMessaging(standIn, adminApp().options.projectId ?? requiredProject());
+}
+
+/** The project the emulator runs (it always sets GCLOUD_PROJECT). */
+function requiredProject(): string {
+  const project = process.env.GCLOUD_PROJECT;
+  if (!project) throw new Error("GCLOUD_PROJECT is not set: the FCM stand-in is only used inside the Functions emulator");
+  return project;
 }
 
 /** A Messaging client whose requests go to the FCM stand-in at `url` (the local stack's seam; see above). */
