@@ -18,9 +18,9 @@ process.env.FIREBASE_AUTH_EMULATOR_HOST ??= at("auth");
 process.env.FUNCTIONS_EMULATOR_ORIGIN ??= `http://${at("functions")}`;
 process.env.FCM_STAND_IN_URL ??= `http://127.0.0.1:${Number(process.env.FCM_STAND_IN_PORT ?? 9399)}`;
 
-const { signedInUser } = await import("../tools/lib/client.ts");
-const { acceptedFor } = await import("../tools/lib/stand-in.ts");
-const { waitFor } = await import("../tools/lib/wait.ts");
+const { signedInUser } = await import("./lib/client.ts");
+const { acceptedFor } = await import("./lib/stand-in.ts");
+const { waitFor } = await import("./lib/wait.ts");
 
 try {
   await fetch(`${process.env.FUNCTIONS_EMULATOR_ORIGIN}/`);
