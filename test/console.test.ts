@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { adminAuth, adminDb } from "./support/admin.ts";
 import { hostingOrigin, launchBrowser } from "./support/browser.ts";
-import { seedDevices, waitUntilFinal } from "./support/fixtures.ts";
+import { seedDevices, waitForRecipientCount, waitUntilFinal } from "./support/fixtures.ts";
 import { acceptedFor } from "./support/stand-in.ts";
 import { ensureStaff } from "../tools/seed.ts";
 
@@ -186,6 +186,8 @@ describe("staff console (headless Chromium on the Hosting emulator)", () => {
     await page.getByRole("dialog").getByRole("button", { name: "Confirm" }).click();
     await page.waitForURL(/#\/messages\//);
     await page.getByText("scheduled", { exact: true }).waitFor();
+    // Cancelled once its recipient is written (a cancel during the expansion would stop it before).
+    await waitForRecipientCount(page.url().split("/").pop() as string);
     await page.getByRole("button", { name: "Cancel message" }).click();
     await page.getByText("cancelled", { exact: true }).waitFor();
     // The state comes from the message document, the count from its counters: they may arrive apart.

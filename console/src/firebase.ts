@@ -167,8 +167,10 @@ export interface MessageView {
   recipientCount: number | null;
   /** A message a script wrote directly has no recipientCount field: its recipients must be counted. */
   countMissing: boolean;
-  /** False while sendMessage is still writing the audience; a message written directly counts as written. */
+  /** False while the audience is still being expanded into recipients; a message written directly without an audience counts as written. */
   recipientsWritten: boolean;
+  /** A message document that failed validation: the first failing field and why (nothing is sent). */
+  invalid: { field: string; message: string } | null;
   resendOf: string | null;
   category: string | null;
 }
@@ -189,7 +191,8 @@ function messageView(snapshot: DocumentSnapshot): MessageView | null {
     cancelledAt: asDate(d.cancelledAt),
     recipientCount: typeof d.recipientCount === "number" ? d.recipientCount : null,
     countMissing: !("recipientCount" in d),
-    recipientsWritten: d.recipientsWrittenAt !== null,
+    recipientsWritten: d.recipientsWrittenAt instanceof Timestamp || (!("audience" in d) && d.recipientsWrittenAt === undefined),
+    invalid: d.invalid && typeof d.invalid === "object" ? { field: String(d.invalid.field ?? ""), message: String(d.invalid.message ?? "") } : null,
     resendOf: asString(d.resendOf),
     category: asString(d.category),
   };

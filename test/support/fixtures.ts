@@ -94,3 +94,19 @@ export async function waitUntilFinal(messageId: string, expected: number, timeou
     500,
   );
 }
+
+/**
+ * Waits for a message's audience to be expanded (the background expansion
+ * sets recipientsWrittenAt) and returns its recipientCount.
+ */
+export async function waitForRecipientCount(messageId: string, timeoutMs = 60_000): Promise<number> {
+  return waitFor(
+    `recipientCount of message ${messageId}`,
+    async () => {
+      const snapshot = await adminDb().collection("messages").doc(messageId).get();
+      const count: unknown = snapshot.get("recipientCount");
+      return snapshot.get("recipientsWrittenAt") instanceof Timestamp && typeof count === "number" ? count : undefined;
+    },
+    timeoutMs,
+  );
+}
