@@ -185,7 +185,7 @@ describe("sending to audiences (staff callables)", () => {
     const result = await send({ title: "Later", body: "Scheduled", audience: { users: [userId] }, sendAt: sendAt.toISOString() });
     assert.equal((await staff.call<Report>("getMessageReport", { messageId: result.messageId })).state, "scheduled");
     // Until sendAt, the dispatch tasks that ran (one per shard, at the end of the trigger window) sent nothing.
-    await waitFor("the trigger window to pass", async () => (Date.now() > sendAt.getTime() - 3000 ? true : undefined), 30_000, 250);
+    await waitFor("the trigger window to pass", () => (Date.now() > sendAt.getTime() - 3000 ? true : undefined), 30_000, 250);
     assert.equal((await acceptedFor(devices.map((d) => d.token))).length, 0);
     assert.ok([...(await recipientStates(result.messageId)).values()].every((r) => r.status === -1));
 

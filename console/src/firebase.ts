@@ -178,6 +178,13 @@ export interface MessageView {
 const asDate = (value: unknown) => (value instanceof Timestamp ? value.toDate() : null);
 const asString = (value: unknown) => (typeof value === "string" ? value : null);
 
+/** The reason written on a message document that failed validation, if any. */
+function invalidOf(value: unknown): MessageView["invalid"] {
+  if (!value || typeof value !== "object") return null;
+  const { field, message } = value as { field?: unknown; message?: unknown };
+  return { field: typeof field === "string" ? field : "", message: typeof message === "string" ? message : "" };
+}
+
 function messageView(snapshot: DocumentSnapshot): MessageView | null {
   const d = snapshot.data();
   if (!d) return null;
@@ -192,7 +199,7 @@ function messageView(snapshot: DocumentSnapshot): MessageView | null {
     recipientCount: typeof d.recipientCount === "number" ? d.recipientCount : null,
     countMissing: !("recipientCount" in d),
     recipientsWritten: d.recipientsWrittenAt instanceof Timestamp || (!("audience" in d) && d.recipientsWrittenAt === undefined),
-    invalid: d.invalid && typeof d.invalid === "object" ? { field: String(d.invalid.field ?? ""), message: String(d.invalid.message ?? "") } : null,
+    invalid: invalidOf(d.invalid),
     resendOf: asString(d.resendOf),
     category: asString(d.category),
   };
