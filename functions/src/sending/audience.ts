@@ -4,8 +4,12 @@ import { db } from "../shared/firestore";
 import type { PartSpec } from "./parts";
 import type { Audience } from "./schema";
 
-/** Devices read per query page: bounded memory however large the audience. */
-export const AUDIENCE_PAGE = 500;
+/**
+ * Devices per chunk of a part: one chunk's recipients are written (one
+ * BulkWriter, one read of the muted users' preferences) before the part's
+ * cursor moves past it, so it is also how much a retried part task redoes.
+ */
+export const AUDIENCE_CHUNK = 500;
 /** Firestore's limit on the values of one `in` filter. */
 const IN_LIMIT = 30;
 
@@ -34,7 +38,7 @@ function chunks<T>(items: T[], size: number): T[][] {
   return out;
 }
 
-/** One page of a part's devices, and the cursor to go on from (undefined: the part is done). */
+/** One chunk of a part's devices, and the cursor to go on from (undefined: the part is done). */
 export interface PartPage {
   devices: AudienceDevice[];
   next: string | undefined;
@@ -46,31 +50,63 @@ function whereFilter(audience: Extract<Audience, { where: unknown }>): Filter {
 }
 
 /**
- * The page of a part's devices after `cursor` (a device id; undefined to
- * start). Same filters and order as audienceDevices: equality filters ordered
- * by document id, bounded by the part's id range, so no composite index.
+ * The query of a part's devices after `cursor` (a device id; undefined to
+ * start): the audience's equality filters and the live filters, bounded by
+ * the part's id range and ordered by document id. In Firestore that is
+ * served from the single-field indexes (equality filters merged in document
+ * order), no composite index, and only audience devices are read.
  */
-export async function partPage(audience: Audience, spec: PartSpec, cursor: string | undefined): Promise<PartPage> {
+function partQuery(audience: Audience, spec: Exclude<PartSpec, { kind: "devices" }>, cursor: string | undefined): DeviceQuery {
   const devices = db().collection(COLLECTIONS.devices);
-  if (spec.kind === "devices") {
-    const snapshots = spec.devices.length > 0 ? await devices.firestore.getAll(...spec.devices.map((id) => devices.doc(id))) : [];
-    const page: AudienceDevice[] = [];
-    for (const snapshot of snapshots) {
-      const device = snapshot.exists ? audienceDevice(snapshot) : undefined;
-      if (device && snapshot.get("retired") === false && snapshot.get("enabled") === true) page.push(device);
-    }
-    return { devices: page, next: undefined };
-  }
   let query: DeviceQuery;
   if (spec.kind === "users") query = live(devices.where("userId", "in", spec.users));
   else query = live("where" in audience ? devices.where(whereFilter(audience)) : devices);
   if (spec.kind === "range" && spec.from !== undefined) query = query.where(FieldPath.documentId(), ">=", spec.from);
   if (spec.kind === "range" && spec.to !== undefined) query = query.where(FieldPath.documentId(), "<", spec.to);
-  query = query.orderBy(FieldPath.documentId()).limit(AUDIENCE_PAGE);
-  if (cursor !== undefined) query = query.startAfter(cursor);
-  const snapshot = await query.get();
-  const last = snapshot.docs[snapshot.size - 1]?.id;
-  return { devices: snapshot.docs.map(audienceDevice).filter((d) => d !== undefined), next: snapshot.size < AUDIENCE_PAGE ? undefined : last };
+  query = query.orderBy(FieldPath.documentId());
+  return cursor === undefined ? query : query.startAfter(cursor);
+}
+
+/**
+ * A part's devices after `cursor`, in chunks of AUDIENCE_CHUNK, the last one
+ * (possibly empty) with `next` undefined. `devices` parts read their ids
+ * with one getAll. The others are ONE query streamed to its end, not a query
+ * per chunk: a query costs a round trip and an index seek in Firestore, and
+ * the emulator serves every query by scanning the devices collection (one
+ * query over 100,000 devices takes ~2.2 s whatever its limit; see
+ * `npm run bench:expansion`), so pages of 500 made a 100,000-device part
+ * take a minute of reads where one stream takes ~3 s. The consumer writes each
+ * chunk before asking for the next, so the stream waits (flow control) and
+ * memory stays at one chunk. A stream broken by a transient error is resumed
+ * by the client from its last document; the task's time budget keeps it far
+ * under the query's deadline.
+ */
+export async function* partPages(audience: Audience, spec: PartSpec, cursor: string | undefined): AsyncGenerator<PartPage> {
+  if (spec.kind === "devices") {
+    const devices = db().collection(COLLECTIONS.devices);
+    const snapshots = spec.devices.length > 0 ? await db().getAll(...spec.devices.map((id) => devices.doc(id))) : [];
+    const page: AudienceDevice[] = [];
+    for (const snapshot of snapshots) {
+      const device = snapshot.exists ? audienceDevice(snapshot) : undefined;
+      if (device && snapshot.get("retired") === false && snapshot.get("enabled") === true) page.push(device);
+    }
+    yield { devices: page, next: undefined };
+    return;
+  }
+  let chunk: AudienceDevice[] = [];
+  let read = 0;
+  // Query.stream() is typed as a plain readable; it yields document snapshots.
+  for await (const item of partQuery(audience, spec, cursor).stream()) {
+    const snapshot = item as unknown as DocumentSnapshot;
+    read += 1;
+    const device = audienceDevice(snapshot);
+    if (device) chunk.push(device);
+    if (read % AUDIENCE_CHUNK === 0) {
+      yield { devices: chunk, next: snapshot.id };
+      chunk = [];
+    }
+  }
+  yield { devices: chunk, next: undefined };
 }
 
 /** The users who muted `category`: the only preference documents the count reads. */

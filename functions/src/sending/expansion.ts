@@ -8,7 +8,7 @@ import { adminApp, db } from "../shared/firestore";
 import { EXPANSION_PARTS, EXPANSION_TIME_BUDGET_SECONDS } from "../shared/params";
 import { expansionParts, messageRef, recipientsCollection } from "../messages/collection";
 import { messageDoc, type ExpansionPartDoc } from "../messages/schema";
-import { partPage } from "./audience";
+import { partPages } from "./audience";
 import { planParts } from "./parts";
 import { writeRecipientPage } from "./recipients";
 import { sendMessageInput, type SendMessageInput } from "./schema";
@@ -18,9 +18,9 @@ import { sendMessageInput, type SendMessageInput } from "./schema";
  * Every message document created with an `audience` and no recipients yet —
  * by sendMessage, POST /v1/messages, or written directly (Firebase console,
  * a script) — takes this one path: the creation trigger validates it and
- * starts one task per part (parts.ts); each part task pages through its
- * devices, writes their recipients, and records its cursor on its part
- * document; the last part to finish sets the message's recipientCount.
+ * starts one task per part (parts.ts); each part task streams its devices,
+ * writes their recipients chunk by chunk, and records its cursor on its part
+ * document after each; the last part to finish sets the message's recipientCount.
  * Delivery does not wait for any of it: each recipient's own trigger sends it.
  */
 
@@ -36,11 +36,17 @@ export type ExpansionTask = z.infer<typeof expansionTask>;
 
 const partId = (part: number) => String(part).padStart(2, "0");
 
-/**
- * Enqueues a part task under an id derived from message, part and
- * generation: a trigger delivered twice, or a task retried after it
- * re-enqueued its successor, asks for a task that already exists and gets
- * nothing new.
+/*
+ * Expansion tasks have their own queue (the `expandAudience` function) and
+ * one id scheme, beside the dispatch queue's schemes (delivery/tasks.ts):
+ *
+ * | id | made by                                  | keyed by                      | runs    |
+ * |----|------------------------------------------|-------------------------------|---------|
+ * | x  | message trigger (generation 0); a part   | message, part, generation     | at once |
+ * |    | whose time budget is spent (its next)    |                               |         |
+ *
+ * A trigger delivered twice, or a task retried after it re-enqueued its
+ * successor, asks for a task that already exists and gets nothing new.
  */
 async function enqueuePart(task: ExpansionTask): Promise<void> {
   const id = `x-${createHash("sha256").update(`${task.messageId}\u0000${task.part}\u0000${task.generation}`).digest("hex").slice(0, 32)}`;
@@ -153,12 +159,13 @@ async function recordPage(messageId: string, part: number, from: string | null, 
 }
 
 /**
- * One part task: pages of devices from the part's cursor, each written as
- * recipients and then recorded (one part-document write per page), until the
+ * One part task: its devices from the part's cursor, one stream (audience.ts)
+ * read in chunks of 500, each chunk written as recipients and then recorded
+ * (one transaction on the part document per chunk: the checkpoint), until the
  * part is done, the message is cancelled, or the time budget is spent (then
- * the successor task goes on from the cursor). A task that dies mid-page is
- * retried by Cloud Tasks and rewrites that page: recipient ids are per device
- * and created with `create`, so nothing is written twice.
+ * the successor task goes on from the cursor). A task that dies mid-chunk is
+ * retried by Cloud Tasks and rewrites that chunk: recipient ids are per
+ * device and created with `create`, so nothing is written twice.
  */
 export async function expandPart(task: ExpansionTask): Promise<void> {
   const { messageId, part } = task;
@@ -177,26 +184,28 @@ export async function expandPart(task: ExpansionTask): Promise<void> {
   }
   const { audience, category, vars } = checked.input;
   let cursor = state.cursor;
-  let cancelled = messageSnap.get("cancelledAt") instanceof Timestamp;
   let pages = 0;
-  for (;;) {
-    const page = cancelled ? { devices: [], next: undefined, read: false } : { ...(await partPage(audience, state.spec, cursor ?? undefined)), read: true };
-    const created = await writeRecipientPage({ messageId, category, vars }, page.devices);
-    const outcome = await recordPage(messageId, part, cursor, page, created);
-    pages += 1;
+  const finish = async (outcome: PageOutcome) => {
     if (outcome.total !== undefined) await settleCount(messageId, outcome.total);
-    if (outcome.lost || outcome.done) {
-      logger.info("expansion: part finished", { messageId, part, pages, lost: outcome.lost, cancelled: outcome.cancelled });
-      return;
-    }
-    cursor = page.next ?? cursor;
-    cancelled = outcome.cancelled;
-    if (Date.now() > deadline) {
-      await enqueuePart({ messageId, part, generation: task.generation + 1 });
-      logger.info("expansion: time budget spent; successor enqueued", { messageId, part, pages, generation: task.generation + 1 });
-      return;
+    logger.info("expansion: part finished", { messageId, part, pages, lost: outcome.lost, cancelled: outcome.cancelled });
+  };
+  if (!(messageSnap.get("cancelledAt") instanceof Timestamp)) {
+    for await (const page of partPages(audience, state.spec, cursor ?? undefined)) {
+      const created = await writeRecipientPage({ messageId, category, vars }, page.devices);
+      const outcome = await recordPage(messageId, part, cursor, { next: page.next, read: true }, created);
+      pages += 1;
+      if (outcome.lost || outcome.done) return finish(outcome);
+      cursor = page.next ?? cursor;
+      if (outcome.cancelled) break;
+      if (Date.now() > deadline) {
+        await enqueuePart({ messageId, part, generation: task.generation + 1 });
+        logger.info("expansion: time budget spent; successor enqueued", { messageId, part, pages, generation: task.generation + 1 });
+        return;
+      }
     }
   }
+  // Cancelled (before the part began, or seen while recording a chunk): the part stops where it is.
+  return finish(await recordPage(messageId, part, cursor, { next: undefined, read: false }, 0));
 }
 
 /**

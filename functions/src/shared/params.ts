@@ -148,7 +148,7 @@ export const EXPANSION_PARTS = defineInt("EXPANSION_PARTS", {
 
 export const EXPANSION_TIME_BUDGET_SECONDS = defineInt("EXPANSION_TIME_BUDGET_SECONDS", {
   default: 120,
-  description: "An expansion task starts no new page of 500 devices after this many seconds; it enqueues its successor with its cursor instead. Kept well under the task function's time limit.",
+  description: "An expansion task reads no new chunk of 500 devices after this many seconds; it enqueues its successor with its cursor instead. Kept well under the task function's time limit and the query stream's deadline.",
 });
 
 export const EXPANSION_MAX_CONCURRENT = defineInt("EXPANSION_MAX_CONCURRENT", {
