@@ -50,7 +50,7 @@ async function key(scopes: KeyScope[], ipRanges: string[] = []): Promise<string>
 const device = (userId = `u-${randomUUID()}`) => ({ userId, deviceId: `dev-${randomUUID()}`, token: `ok-${randomUUID()}`, platform: "android" });
 
 describe("HTTPS API for partner servers", () => {
-  it("registers a device, sends to its user, reports, cancels and deletes", { timeout: 60_000 }, async () => {
+  it("registers a device, sends to its user, reports, cancels and deletes", { timeout: 180_000 }, async () => {
     const secret = await key(["devices:write", "messages:send"]);
     const d = device();
     const registered = await api("/v1/devices", { key: secret, body: d });
@@ -197,7 +197,7 @@ describe("HTTPS API for partner servers", () => {
     }
   });
 
-  it("makes POST /v1/messages idempotent per key, and a reused key with another body a 409", { timeout: 60_000 }, async () => {
+  it("makes POST /v1/messages idempotent per key, and a reused key with another body a 409", { timeout: 180_000 }, async () => {
     const secret = await key(["messages:send"]);
     const [target] = await seedDevices([{}]);
     const body = { title: "t", body: "b", audience: { devices: [target!.deviceId] }, idempotencyKey: "job-2024-06-01" };

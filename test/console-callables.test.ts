@@ -51,7 +51,7 @@ describe("console callables: estimateAudience and resendFailed", () => {
     }
   });
 
-  it("estimates exactly what sendMessage then writes, for every audience kind, with disabled, retired and muted devices present", { timeout: 120_000 }, async () => {
+  it("estimates exactly what sendMessage then writes, for every audience kind, with disabled, retired and muted devices present", { timeout: 300_000 }, async () => {
     const tag = randomUUID().slice(0, 8);
     const category = `news-${tag}`;
     const [alice, bob, carol] = ["alice", "bob", "carol"].map((n) => `${n}-${tag}`) as [string, string, string];

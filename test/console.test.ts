@@ -164,7 +164,7 @@ describe("staff console (headless Chromium on the Hosting emulator)", () => {
     await page.getByRole("status").filter({ hasText: `${live.toLocaleString("en-US")} devices will receive it` }).waitFor();
   });
 
-  it("schedules, shows scheduled, cancels, shows cancelled, and FCM receives nothing", { timeout: 90_000 }, async () => {
+  it("schedules, shows scheduled, cancels, shows cancelled, and FCM receives nothing", { timeout: 180_000 }, async () => {
     const tag = randomUUID().slice(0, 8);
     const user = `cy-${tag}`;
     const devices = await seedDevices([{ userId: user, token: `ok-${tag}-1` }]);

@@ -17,7 +17,7 @@ interface Wire {
 }
 
 describe("data-only messages", () => {
-  it("sendMessage with dataOnly delivers data and routing only, on every platform", { timeout: 60_000 }, async () => {
+  it("sendMessage with dataOnly delivers data and routing only, on every platform", { timeout: 180_000 }, async () => {
     const staff = await signedInUser({ pushSender: true });
     try {
       const devices = await seedDevices([{ platform: "android" }, { platform: "ios" }, { platform: "web" }]);
