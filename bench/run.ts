@@ -5,6 +5,7 @@
  * Then a broadcast to BENCH_BROADCAST (10,000; 100000 for the large run) more devices through sendMessage.
  */
 import { randomBytes, randomUUID } from "node:crypto";
+import type { Timestamp } from "firebase-admin/firestore";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { standInMessaging } from "../functions/src/fcm/client.ts";
@@ -175,6 +176,7 @@ async function broadcast(size: number, rawRate: number): Promise<void> {
     1000,
   );
   const final = Date.now();
+  const writtenAt = ((await message.get()).get("recipientsWrittenAt") as Timestamp).toMillis();
   const accepted = (await collection.where("status", "==", 200).count().get()).data().count;
   const res = await fetch(`${stackEnv("FCM_STAND_IN_URL")}/_stand-in/messages`);
   const { messages } = (await res.json()) as { messages: Array<{ receivedAt: string; message: { token?: string } }> };
@@ -186,7 +188,7 @@ async function broadcast(size: number, rawRate: number): Promise<void> {
   console.log(
     [
       `broadcast { all: true } to ${recipients} devices (message ${messageId}; ${size} seeded for it):`,
-      `  sendMessage answered in ${answered - started} ms`,
+      `  sendMessage answered in ${answered - started} ms; every recipient written (recipientsWrittenAt) ${s(writtenAt - started)} after the call began`,
       `  first delivery (stand-in receivedAt) ${s(first - started)} after the call began; all ${times.length} of this run's devices reached ${s(last - started)} after; every record final ${s(final - started)} after (${accepted} accepted)`,
       `  ${Math.round(perSecond)} deliveries/s from the call to the last delivery (${Math.round(times.length / ((last - first) / 1000))}/s from first to last) = ${((100 * perSecond) / rawRate).toFixed(1)}% of raw sendEach in this run (${Math.round(rawRate)}/s)`,
     ].join("\n"),
