@@ -189,23 +189,21 @@ export async function expandPart(task: ExpansionTask): Promise<void> {
     if (outcome.total !== undefined) await settleCount(messageId, outcome.total);
     logger.info("expansion: part finished", { messageId, part, pages, lost: outcome.lost, cancelled: outcome.cancelled });
   };
-  if (!(messageSnap.get("cancelledAt") instanceof Timestamp)) {
-    for await (const page of partPages(audience, state.spec, cursor ?? undefined)) {
-      const created = await writeRecipientPage({ messageId, category, vars }, page.devices);
-      const outcome = await recordPage(messageId, part, cursor, { next: page.next, read: true }, created);
-      pages += 1;
-      if (outcome.lost || outcome.done) return finish(outcome);
-      cursor = page.next ?? cursor;
-      if (outcome.cancelled) break;
-      if (Date.now() > deadline) {
-        await enqueuePart({ messageId, part, generation: task.generation + 1 });
-        logger.info("expansion: time budget spent; successor enqueued", { messageId, part, pages, generation: task.generation + 1 });
-        return;
-      }
+  // Cancelled before this part began: it stops where it is, reading nothing.
+  if (messageSnap.get("cancelledAt") instanceof Timestamp) return finish(await recordPage(messageId, part, cursor, { next: undefined, read: false }, 0));
+  // The last chunk has no `next`, so recording it (or any chunk once the message is cancelled) ends the part.
+  for await (const page of partPages(audience, state.spec, cursor ?? undefined)) {
+    const created = await writeRecipientPage({ messageId, category, vars }, page.devices);
+    const outcome = await recordPage(messageId, part, cursor, { next: page.next, read: true }, created);
+    pages += 1;
+    if (outcome.lost || outcome.done) return finish(outcome);
+    cursor = page.next ?? cursor;
+    if (Date.now() > deadline) {
+      await enqueuePart({ messageId, part, generation: task.generation + 1 });
+      logger.info("expansion: time budget spent; successor enqueued", { messageId, part, pages, generation: task.generation + 1 });
+      return;
     }
   }
-  // Cancelled (before the part began, or seen while recording a chunk): the part stops where it is.
-  return finish(await recordPage(messageId, part, cursor, { next: undefined, read: false }, 0));
 }
 
 /**
