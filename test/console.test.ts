@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { adminAuth, adminDb } from "../tools/lib/admin.ts";
 import { hostingOrigin, launchBrowser } from "./support/browser.ts";
-import { seedDevices, waitUntilFinal } from "../tools/lib/fixtures.ts";
+import { seedDevices, waitForRecipientCount, waitUntilFinal } from "../tools/lib/fixtures.ts";
 import { acceptedFor } from "../tools/lib/stand-in.ts";
 import { ensureStaff } from "../tools/seed.ts";
 
@@ -164,7 +164,7 @@ describe("staff console (headless Chromium on the Hosting emulator)", () => {
     await page.getByRole("status").filter({ hasText: `${live.toLocaleString("en-US")} devices will receive it` }).waitFor();
   });
 
-  it("schedules, shows scheduled, cancels, shows cancelled, and FCM receives nothing", { timeout: 90_000 }, async () => {
+  it("schedules, shows scheduled, cancels, shows cancelled, and FCM receives nothing", { timeout: 180_000 }, async () => {
     const tag = randomUUID().slice(0, 8);
     const user = `cy-${tag}`;
     const devices = await seedDevices([{ userId: user, token: `ok-${tag}-1` }]);
@@ -186,6 +186,8 @@ describe("staff console (headless Chromium on the Hosting emulator)", () => {
     await page.getByRole("dialog").getByRole("button", { name: "Confirm" }).click();
     await page.waitForURL(/#\/messages\//);
     await page.getByText("scheduled", { exact: true }).waitFor();
+    // Cancelled once its recipient is written (a cancel during the expansion would stop it before).
+    await waitForRecipientCount(page.url().split("/").pop() as string);
     await page.getByRole("button", { name: "Cancel message" }).click();
     await page.getByText("cancelled", { exact: true }).waitFor();
     // The state comes from the message document, the count from its counters: they may arrive apart.

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { callError, signedInUser } from "../tools/lib/client.ts";
-import { seedDevices, waitUntilFinal } from "../tools/lib/fixtures.ts";
+import { seedDevices, waitForRecipientCount, waitUntilFinal } from "../tools/lib/fixtures.ts";
 import { acceptedFor } from "../tools/lib/stand-in.ts";
 
 interface Wire {
@@ -17,11 +17,11 @@ interface Wire {
 }
 
 describe("data-only messages", () => {
-  it("sendMessage with dataOnly delivers data and routing only, on every platform", { timeout: 60_000 }, async () => {
+  it("sendMessage with dataOnly delivers data and routing only, on every platform", { timeout: 180_000 }, async () => {
     const staff = await signedInUser({ pushSender: true });
     try {
       const devices = await seedDevices([{ platform: "android" }, { platform: "ios" }, { platform: "web" }]);
-      const { messageId, recipients } = await staff.call<{ messageId: string; recipients: number }>("sendMessage", {
+      const { messageId } = await staff.call<{ messageId: string }>("sendMessage", {
         title: "Sync",
         body: "New course content",
         dataOnly: true,
@@ -30,7 +30,7 @@ describe("data-only messages", () => {
         sound: "ding",
         audience: { devices: devices.map((d) => d.deviceId) },
       });
-      assert.equal(recipients, 3);
+      assert.equal(await waitForRecipientCount(messageId), 3);
       const states = await waitUntilFinal(messageId, 3);
       assert.ok([...states.values()].every((r) => r.status === 200));
       const received = await acceptedFor(devices.map((d) => d.token));

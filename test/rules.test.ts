@@ -277,7 +277,7 @@ describe("messages: create", () => {
 
   it("denies an unknown field", async () => {
     const uid = id("sender");
-    await assertFails(create(senderDb(uid), validMessage(uid, { category: "promo" })));
+    await assertFails(create(senderDb(uid), validMessage(uid, { surprise: "promo" })));
   });
 
   it("denies an invalid priority", async () => {

@@ -34,7 +34,8 @@ const staff = await signedInUser({ pushSender: true }, `demo-staff-${Date.now()}
 const token = `demo-token-${Date.now()}`;
 const deviceId = `demo-phone-${Date.now()}`;
 console.log("registerDevice →", await student.call("registerDevice", { deviceId, token, platform: "android", locale: "en-GB", timezone: "Europe/London" }));
-const sent = await staff.call<{ messageId: string; recipients: number }>("sendMessage", {
+// recipients is null: the call returns before the audience is expanded (the report below counts them).
+const sent = await staff.call<{ messageId: string; recipients: number | null }>("sendMessage", {
   title: "Hello {{name}}",
   body: "Your timetable for next week is online.",
   link: "https://school.example/timetable",

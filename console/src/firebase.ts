@@ -167,14 +167,23 @@ export interface MessageView {
   recipientCount: number | null;
   /** A message a script wrote directly has no recipientCount field: its recipients must be counted. */
   countMissing: boolean;
-  /** False while sendMessage is still writing the audience; a message written directly counts as written. */
+  /** False while the audience is still being expanded into recipients; a message written directly without an audience counts as written. */
   recipientsWritten: boolean;
+  /** A message document that failed validation: the first failing field and why (nothing is sent). */
+  invalid: { field: string; message: string } | null;
   resendOf: string | null;
   category: string | null;
 }
 
 const asDate = (value: unknown) => (value instanceof Timestamp ? value.toDate() : null);
 const asString = (value: unknown) => (typeof value === "string" ? value : null);
+
+/** The reason written on a message document that failed validation, if any. */
+function invalidOf(value: unknown): MessageView["invalid"] {
+  if (!value || typeof value !== "object") return null;
+  const { field, message } = value as { field?: unknown; message?: unknown };
+  return { field: typeof field === "string" ? field : "", message: typeof message === "string" ? message : "" };
+}
 
 function messageView(snapshot: DocumentSnapshot): MessageView | null {
   const d = snapshot.data();
@@ -189,7 +198,8 @@ function messageView(snapshot: DocumentSnapshot): MessageView | null {
     cancelledAt: asDate(d.cancelledAt),
     recipientCount: typeof d.recipientCount === "number" ? d.recipientCount : null,
     countMissing: !("recipientCount" in d),
-    recipientsWritten: d.recipientsWrittenAt !== null,
+    recipientsWritten: d.recipientsWrittenAt instanceof Timestamp || (!("audience" in d) && d.recipientsWrittenAt === undefined),
+    invalid: invalidOf(d.invalid),
     resendOf: asString(d.resendOf),
     category: asString(d.category),
   };

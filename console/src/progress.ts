@@ -25,6 +25,6 @@ export function progressOf(message: MessageView, counters: CounterDoc[], now = D
   const groups = groupCounts(counters, message.recipientCount);
   const final = groups.accepted + groups.failed + groups.skipped + groups.notRegistered + groups.cancelled;
   const total = message.recipientCount ?? (message.recipientsWritten ? final : null);
-  const state = messageState({ cancelled: message.cancelledAt !== null, sendAtMillis: message.sendAt?.getTime() ?? null, recipientsWritten: message.recipientsWritten, open: groups.pending }, now);
+  const state = messageState({ cancelled: message.cancelledAt !== null, invalid: message.invalid !== null, sendAtMillis: message.sendAt?.getTime() ?? null, recipientsWritten: message.recipientsWritten, open: groups.pending }, now);
   return { state, groups, final, total };
 }

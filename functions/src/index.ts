@@ -10,6 +10,8 @@ export { resetBadge } from "./functions/resetBadge";
 export { onRecipientCreated } from "./functions/onRecipientCreated";
 export { dispatchBatch } from "./functions/dispatchBatch";
 export { sendMessage } from "./functions/sendMessage";
+export { onMessageCreated } from "./functions/onMessageCreated";
+export { expandAudience } from "./functions/expandAudience";
 export { cancelMessage } from "./functions/cancelMessage";
 export { getMessageReport } from "./functions/getMessageReport";
 export { setPreferences } from "./functions/setPreferences";

@@ -82,7 +82,7 @@ export async function recipientStates(messageId: string): Promise<Map<string, Re
 }
 
 /** Waits until every recipient of the message has a final status (not -1 or -2), then returns them all. */
-export async function waitUntilFinal(messageId: string, expected: number, timeoutMs = 60_000): Promise<Map<string, RecipientState>> {
+export async function waitUntilFinal(messageId: string, expected: number, timeoutMs = 120_000): Promise<Map<string, RecipientState>> {
   return waitFor(
     `${expected} recipients of ${messageId} to reach a final status`,
     async () => {
@@ -93,4 +93,35 @@ export async function waitUntilFinal(messageId: string, expected: number, timeou
     timeoutMs,
     500,
   );
+}
+
+/**
+ * Waits for a message's audience to be expanded (the background expansion
+ * sets recipientsWrittenAt) and returns its recipientCount.
+ */
+export async function waitForRecipientCount(messageId: string, timeoutMs = 120_000): Promise<number> {
+  return waitFor(
+    `recipientCount of message ${messageId}`,
+    async () => {
+      const snapshot = await adminDb().collection("messages").doc(messageId).get();
+      const count: unknown = snapshot.get("recipientCount");
+      return snapshot.get("recipientsWrittenAt") instanceof Timestamp && typeof count === "number" ? count : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/**
+ * Waits until the Functions emulator has caught up with the Firestore
+ * triggers already queued. The emulator runs every trigger as its own
+ * invocation, one queue for all of them (tens per second on a busy machine),
+ * so a test that wrote thousands of recipients leaves thousands of
+ * onRecipientCreated runs behind it, and a later message's own trigger waits
+ * for them. A message document whose audience matches no device is expanded
+ * (recipientCount 0) only when its trigger's turn comes.
+ */
+export async function waitForTriggersToCatchUp(timeoutMs = 300_000): Promise<void> {
+  const ref = adminDb().collection("messages").doc();
+  await ref.set({ title: "Barrier", body: "Matches no device", senderId: null, createdAt: Timestamp.now(), audience: { devices: [`none-${randomUUID()}`] } });
+  await waitForRecipientCount(ref.id, timeoutMs);
 }

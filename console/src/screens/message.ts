@@ -88,6 +88,7 @@ export function renderMessage(main: HTMLElement, staff: Staff, messageId: string
       ["Created", message.createdAt ? bothZones(message.createdAt) : "—"],
       ["Recipients", progress.total === null ? "being written" : progress.total.toLocaleString()],
     ];
+    if (message.invalid) rows.push(["Not sent", `${message.invalid.field ? `${message.invalid.field}: ` : ""}${message.invalid.message}`]);
     if (message.sendAt) rows.push(["Send at", bothZones(message.sendAt)]);
     if (message.cancelledAt) rows.push(["Cancelled", bothZones(message.cancelledAt)]);
     if (message.category) rows.push(["Category", message.category]);

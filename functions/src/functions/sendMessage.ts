@@ -3,5 +3,5 @@ import { sendMessageInput } from "../sending/schema";
 import { sendMessage as send } from "../sending/send";
 import { requireStaff } from "../sending/staff";
 
-/** Staff: create a message for an audience; the service writes its recipients. */
-export const sendMessage = validatedOnCall(sendMessageInput, (data, caller) => send(requireStaff(caller), data), { timeoutSeconds: 540, memory: "512MiB" });
+/** Staff: create a message for an audience and return; its recipients are written in the background. */
+export const sendMessage = validatedOnCall(sendMessageInput, (data, caller) => send(requireStaff(caller), data), { timeoutSeconds: 60 });

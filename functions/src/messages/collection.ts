@@ -1,6 +1,6 @@
 import { COLLECTIONS } from "../shared/contract";
 import { db, typedCollection } from "../shared/firestore";
-import { messageDoc, recipientDoc } from "./schema";
+import { expansionPartDoc, messageDoc, messageStateFields, recipientDoc } from "./schema";
 
 export function messageRef(messageId: string) {
   return db().collection(COLLECTIONS.messages).doc(messageId);
@@ -10,6 +10,15 @@ export function messagesCollection() {
   return typedCollection(COLLECTIONS.messages, messageDoc);
 }
 
+/** Messages read for their state only (reports): content that fails the full schema does not stop them. */
+export function messageStates() {
+  return typedCollection(COLLECTIONS.messages, messageStateFields);
+}
+
 export function recipientsCollection(messageId: string) {
   return typedCollection(`${COLLECTIONS.messages}/${messageId}/${COLLECTIONS.recipients}`, recipientDoc);
+}
+
+export function expansionParts(messageId: string) {
+  return typedCollection(`${COLLECTIONS.messages}/${messageId}/${COLLECTIONS.expansion}`, expansionPartDoc);
 }

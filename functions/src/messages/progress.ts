@@ -52,6 +52,8 @@ export function groupCounts(counters: Iterable<CounterDoc>, recipientCount: numb
 
 export interface StateInput {
   cancelled: boolean;
+  /** The message document failed validation (its `invalid` field): nothing is sent. */
+  invalid?: boolean;
   /** When delivery may begin, in epoch milliseconds; null to send at once. */
   sendAtMillis: number | null;
   /** False while the audience is still being written into recipients. */
@@ -60,9 +62,10 @@ export interface StateInput {
   open: number;
 }
 
-/** The report's state: cancelled wins, then a send time still ahead, then whether anything is left to send. */
+/** The report's state: cancelled wins, then invalid, then a send time still ahead, then the audience still being expanded, then whether anything is left to send. */
 export function messageState(input: StateInput, now = Date.now()): MessageState {
   if (input.cancelled) return "cancelled";
+  if (input.invalid) return "invalid";
   if (input.sendAtMillis !== null && input.sendAtMillis > now) return "scheduled";
   if (!input.recipientsWritten) return "preparing";
   return input.open === 0 ? "done" : "sending";

@@ -46,7 +46,11 @@ export const messageDoc = z.object({
   cancelledAt: zTimestamp.nullable().optional(),
   /** The audience as asked for (without vars). */
   audience: z.record(z.string(), z.unknown()).optional(),
-  /** Recipient documents written for the audience; null while they are being written. */
+  /** Per-user placeholder values for the audience's recipients (`{ [userId]: { name: value } }`). */
+  vars: z.record(z.string(), z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]))).optional(),
+  /** Set instead of recipients when a message document with an audience fails validation: the first failing field and why. Nothing is sent. */
+  invalid: z.object({ field: z.string(), message: z.string() }).nullable().optional(),
+  /** Recipient documents written for the audience; null (or absent, for a document written with an audience) while they are being written. */
   recipientCount: z.number().int().min(0).nullable().optional(),
   recipientsWrittenAt: zTimestamp.nullable().optional(),
   /** The sender's idempotency key and a hash of the request it came with (a repeat with another body is a conflict). */
@@ -58,6 +62,22 @@ export const messageDoc = z.object({
   resendOf: z.string().optional(),
 });
 export type MessageDoc = z.infer<typeof messageDoc>;
+
+/**
+ * The fields a report reads: parsed on their own, so that a message document
+ * written directly with bad content (its `invalid` reason recorded) still
+ * has a report that says why.
+ */
+export const messageStateFields = messageDoc.pick({
+  senderId: true,
+  createdAt: true,
+  sendAt: true,
+  cancelledAt: true,
+  audience: true,
+  recipientCount: true,
+  recipientsWrittenAt: true,
+  invalid: true,
+});
 
 const varValue = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -78,3 +98,25 @@ export const recipientDoc = z.object({
   fcmMessageId: z.string().nullable().optional(),
 });
 export type RecipientDoc = z.infer<typeof recipientDoc>;
+
+/**
+ * `messages/{messageId}/expansion/{part}`: one part of an audience being
+ * expanded into recipients by its own task. `spec` is what the part covers;
+ * `cursor` the last device id whose recipient is written; `written` how many
+ * recipients the part created so far (progress for the report; the final
+ * `recipientCount` is a count of the documents).
+ */
+export const expansionPartDoc = z.object({
+  spec: z.discriminatedUnion("kind", [
+    z.object({ kind: z.literal("range"), from: z.string().optional(), to: z.string().optional() }),
+    z.object({ kind: z.literal("users"), users: z.array(z.string()) }),
+    z.object({ kind: z.literal("devices"), devices: z.array(z.string()) }),
+  ]),
+  cursor: z.string().nullable(),
+  written: z.number().int().min(0),
+  done: z.boolean(),
+  /** Why the part stopped early: `cancelled`. */
+  stopped: z.string().nullable().optional(),
+  updatedAt: zTimestamp,
+});
+export type ExpansionPartDoc = z.infer<typeof expansionPartDoc>;

@@ -1,10 +1,15 @@
 import { FieldPath, Filter, type DocumentData, type DocumentSnapshot, type Query } from "firebase-admin/firestore";
 import { COLLECTIONS } from "../shared/contract";
 import { db } from "../shared/firestore";
+import type { PartSpec } from "./parts";
 import type { Audience } from "./schema";
 
-/** Devices read per query page: bounded memory however large the audience. */
-export const AUDIENCE_PAGE = 500;
+/**
+ * Devices per chunk of a part: one chunk's recipients are written (one
+ * BulkWriter, one read of the muted users' preferences) before the part's
+ * cursor moves past it, so it is also how much a retried part task redoes.
+ */
+export const AUDIENCE_CHUNK = 500;
 /** Firestore's limit on the values of one `in` filter. */
 const IN_LIMIT = 30;
 
@@ -27,61 +32,81 @@ function live(query: DeviceQuery): DeviceQuery {
   return query.where("retired", "==", false).where("enabled", "==", true);
 }
 
-/**
- * Pages through a query ordered by document id (`startAfter` the last id):
- * no offsets, each page costs what it returns, and the order is stable while
- * devices are added or removed during the walk.
- */
-async function* paged(query: DeviceQuery): AsyncGenerator<AudienceDevice[]> {
-  let after: string | undefined;
-  for (;;) {
-    let page = query.orderBy(FieldPath.documentId()).limit(AUDIENCE_PAGE);
-    if (after !== undefined) page = page.startAfter(after);
-    const snapshot = await page.get();
-    if (snapshot.empty) return;
-    yield snapshot.docs.map(audienceDevice).filter((d) => d !== undefined);
-    if (snapshot.size < AUDIENCE_PAGE) return;
-    after = snapshot.docs[snapshot.size - 1]?.id;
-  }
-}
-
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
 
+/** One chunk of a part's devices, and the cursor to go on from (undefined: the part is done). */
+export interface PartPage {
+  devices: AudienceDevice[];
+  next: string | undefined;
+}
+
+function whereFilter(audience: Extract<Audience, { where: unknown }>): Filter {
+  const pairs = Object.entries(audience.where).map(([key, value]) => Filter.where(new FieldPath("userInfo", key), "==", value));
+  return audience.match === "any" ? Filter.or(...pairs) : Filter.and(...pairs);
+}
+
 /**
- * The devices of an audience, in pages. Every query carries the live/enabled
- * filters, and all of them are equality filters ordered by document id, which
- * Firestore serves by merging its single-field indexes: no composite index is
- * needed, whatever `userInfo` keys a `where` audience names.
- *
- * A device may appear twice only across the chunks of a `users` list naming
- * the same user twice or a `devices` list naming a device twice; the writer
- * keys recipients by device, so that still yields one recipient.
+ * The query of a part's devices after `cursor` (a device id; undefined to
+ * start): the audience's equality filters and the live filters, bounded by
+ * the part's id range and ordered by document id. In Firestore that is
+ * served from the single-field indexes (equality filters merged in document
+ * order), no composite index, and only audience devices are read.
  */
-export async function* audienceDevices(audience: Audience): AsyncGenerator<AudienceDevice[]> {
+function partQuery(audience: Audience, spec: Exclude<PartSpec, { kind: "devices" }>, cursor: string | undefined): DeviceQuery {
   const devices = db().collection(COLLECTIONS.devices);
-  if ("all" in audience) {
-    yield* paged(live(devices));
-  } else if ("users" in audience) {
-    for (const chunk of chunks([...new Set(audience.users)], IN_LIMIT)) yield* paged(live(devices.where("userId", "in", chunk)));
-  } else if ("devices" in audience) {
-    for (const chunk of chunks([...new Set(audience.devices)], AUDIENCE_PAGE)) {
-      const snapshots = await devices.firestore.getAll(...chunk.map((id) => devices.doc(id)));
-      const page: AudienceDevice[] = [];
-      for (const snapshot of snapshots) {
-        const device = snapshot.exists ? audienceDevice(snapshot) : undefined;
-        if (device && snapshot.get("retired") === false && snapshot.get("enabled") === true) page.push(device);
-      }
-      if (page.length > 0) yield page;
+  let query: DeviceQuery;
+  if (spec.kind === "users") query = live(devices.where("userId", "in", spec.users));
+  else query = live("where" in audience ? devices.where(whereFilter(audience)) : devices);
+  if (spec.kind === "range" && spec.from !== undefined) query = query.where(FieldPath.documentId(), ">=", spec.from);
+  if (spec.kind === "range" && spec.to !== undefined) query = query.where(FieldPath.documentId(), "<", spec.to);
+  query = query.orderBy(FieldPath.documentId());
+  return cursor === undefined ? query : query.startAfter(cursor);
+}
+
+/**
+ * A part's devices after `cursor`, in chunks of AUDIENCE_CHUNK, the last one
+ * (possibly empty) with `next` undefined. `devices` parts read their ids
+ * with one getAll. The others are ONE query streamed to its end, not a query
+ * per chunk: a query costs a round trip and an index seek in Firestore, and
+ * the emulator serves every query by scanning the devices collection (one
+ * query over 100,000 devices takes ~2.2 s whatever its limit; see
+ * `npm run bench:expansion`), so pages of 500 made a 100,000-device part
+ * take a minute of reads where one stream takes ~3 s. The consumer writes each
+ * chunk before asking for the next, so the stream waits (flow control) and
+ * memory stays at one chunk. A stream broken by a transient error is resumed
+ * by the client from its last document; the task's time budget keeps it far
+ * under the query's deadline.
+ */
+export async function* partPages(audience: Audience, spec: PartSpec, cursor: string | undefined): AsyncGenerator<PartPage> {
+  if (spec.kind === "devices") {
+    const devices = db().collection(COLLECTIONS.devices);
+    const snapshots = spec.devices.length > 0 ? await db().getAll(...spec.devices.map((id) => devices.doc(id))) : [];
+    const page: AudienceDevice[] = [];
+    for (const snapshot of snapshots) {
+      const device = snapshot.exists ? audienceDevice(snapshot) : undefined;
+      if (device && snapshot.get("retired") === false && snapshot.get("enabled") === true) page.push(device);
     }
-  } else {
-    const pairs = Object.entries(audience.where).map(([key, value]) => Filter.where(new FieldPath("userInfo", key), "==", value));
-    const match = audience.match === "any" ? Filter.or(...pairs) : Filter.and(...pairs);
-    yield* paged(live(devices.where(match)));
+    yield { devices: page, next: undefined };
+    return;
   }
+  let chunk: AudienceDevice[] = [];
+  let read = 0;
+  // Query.stream() is typed as a plain readable; it yields document snapshots.
+  for await (const item of partQuery(audience, spec, cursor).stream()) {
+    const snapshot = item as unknown as DocumentSnapshot;
+    read += 1;
+    const device = audienceDevice(snapshot);
+    if (device) chunk.push(device);
+    if (read % AUDIENCE_CHUNK === 0) {
+      yield { devices: chunk, next: snapshot.id };
+      chunk = [];
+    }
+  }
+  yield { devices: chunk, next: undefined };
 }
 
 /** The users who muted `category`: the only preference documents the count reads. */
@@ -125,9 +150,8 @@ export async function countAudience(audience: Audience, category?: string): Prom
   if ("all" in audience) {
     base = live(devices);
   } else {
-    const pairs = Object.entries(audience.where).map(([key, value]) => Filter.where(new FieldPath("userInfo", key), "==", value));
-    if (audience.match === "any") pairsPerQuery = pairs.length;
-    base = live(devices.where(audience.match === "any" ? Filter.or(...pairs) : Filter.and(...pairs)));
+    if (audience.match === "any") pairsPerQuery = Object.keys(audience.where).length;
+    base = live(devices.where(whereFilter(audience)));
   }
   const mutedChunk = Math.max(1, Math.floor(IN_LIMIT / pairsPerQuery));
   const all = await countOf(base);

@@ -3,64 +3,60 @@ import { GrpcStatus } from "firebase-admin/firestore";
 import { STATUS } from "../shared/contract";
 import { db } from "../shared/firestore";
 import { recipientsCollection } from "../messages/collection";
-import { audienceDevices } from "./audience";
+import type { AudienceDevice } from "./audience";
 import { mutedUsers } from "./preferences";
-import type { Audience } from "./schema";
 
 /**
  * The recipient id of a device within a message: derived from the device id,
  * so that one device gets at most one recipient per message however the
  * audience names it, and writing the audience again (a retried or repeated
- * send) creates nothing twice. Hashing also spreads ids evenly over the
+ * task) creates nothing twice. Hashing also spreads ids evenly over the
  * dispatch shards, which device ids sharing a prefix would not.
  */
 export function recipientIdFor(deviceId: string): string {
   return createHash("sha256").update(deviceId).digest("base64url").slice(0, 22);
 }
 
-export interface WriteOptions {
+export interface PageOptions {
   messageId: string;
-  audience: Audience;
   category?: string;
   vars?: Record<string, Record<string, string | number | boolean>>;
 }
 
 /**
- * Writes one pending recipient per device of the audience, page by page with
- * a BulkWriter (batched, parallel, retried on contention). `create` rather
- * than `set`: a recipient that already exists (perhaps already sent) is left
+ * Writes one pending recipient per device of a page (users who muted the
+ * message's category left out), with a BulkWriter (batched, parallel, retried
+ * on contention). `create` rather than `set`: a recipient that already exists
+ * (written by an earlier run of the same page, perhaps already sent) is left
  * alone. Returns how many this call created.
  */
-export async function writeRecipients(options: WriteOptions): Promise<number> {
+export async function writeRecipientPage(options: PageOptions, page: AudienceDevice[]): Promise<number> {
+  if (page.length === 0) return 0;
   const recipients = recipientsCollection(options.messageId);
+  const muted = options.category ? await mutedUsers(page.map((d) => d.userId), options.category) : new Set<string>();
   const writer = db().bulkWriter();
   writer.onWriteError((error) => error.code !== GrpcStatus.ALREADY_EXISTS && error.failedAttempts < 5);
   let created = 0;
   const pending: Array<Promise<unknown>> = [];
-  for await (const page of audienceDevices(options.audience)) {
-    const muted = options.category ? await mutedUsers(page.map((d) => d.userId), options.category) : new Set<string>();
-    for (const device of page) {
-      if (muted.has(device.userId)) continue;
-      const vars = options.vars?.[device.userId];
-      const write = writer
-        .create(recipients.doc(recipientIdFor(device.deviceId)), {
-          deviceId: device.deviceId,
-          userId: device.userId,
-          ...(vars && { vars }),
-          status: STATUS.pending,
-          statusMessage: null,
-          attempts: 0,
-        })
-        .then(
-          () => (created += 1),
-          (err: { code?: number }) => {
-            if (err.code !== GrpcStatus.ALREADY_EXISTS) throw err;
-          },
-        );
-      pending.push(write);
-    }
-    // Bound what is in flight to about one page: flush before reading the next.
-    await writer.flush();
+  for (const device of page) {
+    if (muted.has(device.userId)) continue;
+    const vars = options.vars?.[device.userId];
+    const write = writer
+      .create(recipients.doc(recipientIdFor(device.deviceId)), {
+        deviceId: device.deviceId,
+        userId: device.userId,
+        ...(vars && { vars }),
+        status: STATUS.pending,
+        statusMessage: null,
+        attempts: 0,
+      })
+      .then(
+        () => (created += 1),
+        (err: { code?: number }) => {
+          if (err.code !== GrpcStatus.ALREADY_EXISTS) throw err;
+        },
+      );
+    pending.push(write);
   }
   await writer.close();
   await Promise.all(pending);

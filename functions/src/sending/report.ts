@@ -1,6 +1,6 @@
 import { Timestamp } from "firebase-admin/firestore";
 import { NO_ANSWER_STATUS, STATUS, type MessageState } from "../shared/contract";
-import { messagesCollection, recipientsCollection } from "../messages/collection";
+import { expansionParts, messageStates, recipientsCollection } from "../messages/collection";
 import { readFinalCounts } from "../messages/counters";
 import { pauseNotice, readSwitch } from "../ops/pause";
 import { assertMayManage, type Sender } from "./sender";
@@ -11,8 +11,12 @@ const REPORTED_CODES = [STATUS.pending, STATUS.inProcess, STATUS.cancelled, STAT
 export interface MessageReport {
   messageId: string;
   state: MessageState;
-  /** All recipient documents. */
-  recipients: number;
+  /** All recipient documents; null while the audience is still being expanded (`preparing`). */
+  recipients: number | null;
+  /** While `preparing`: recipients written so far; otherwise null. */
+  prepared: number | null;
+  /** For a message document that failed validation (state `invalid`): the first failing field and why. Nothing was sent. */
+  invalid: { field: string; message: string } | null;
   /** Recipients per status code (codes with none are left out). */
   counts: Record<string, number>;
   /** Recipients with a code not listed in `counts`' known set. */
@@ -33,14 +37,20 @@ const iso = (t: Timestamp | null | undefined) => (t instanceof Timestamp ? t.toD
  * difference; while there are any, one `count()` over the in-flight (-2)
  * recipients (a few batches' worth at most) splits them into -1 and -2. Only
  * a message written directly, which has no `recipientCount`, needs a `count()`
- * of all its recipients.
+ * of all its recipients. While the audience is being expanded (`preparing`),
+ * the parts' progress documents say how many are written so far.
  */
 export async function messageReport(sender: Sender, messageId: string): Promise<MessageReport> {
-  const [snapshot, finalCounts, deliverySwitch] = await Promise.all([messagesCollection().doc(messageId).get(), readFinalCounts(messageId), readSwitch()]);
+  const [snapshot, finalCounts, deliverySwitch] = await Promise.all([messageStates().doc(messageId).get(), readFinalCounts(messageId), readSwitch()]);
   const message = snapshot.data();
   assertMayManage(sender, message);
   const recipients = recipientsCollection(messageId);
-  const all = typeof message.recipientCount === "number" ? message.recipientCount : (await recipients.count().get()).data().count;
+  // With an audience, recipients are written by the expansion, which sets recipientsWrittenAt when done;
+  // a message written directly without one (recipients by a job) has no such field and counts as written.
+  const preparing = !message.invalid && message.audience !== undefined && !message.recipientsWrittenAt;
+  const written = !preparing && message.recipientsWrittenAt !== null;
+  const prepared = preparing ? (await expansionParts(messageId).get()).docs.reduce((sum, doc) => sum + doc.data().written, 0) : null;
+  const all = prepared ?? (typeof message.recipientCount === "number" ? message.recipientCount : (await recipients.count().get()).data().count);
   const final = Object.values(finalCounts).reduce((sum, n) => sum + n, 0);
   const open = Math.max(0, all - final);
   const inProcess = open > 0 ? (await recipients.where("status", "==", STATUS.inProcess).count().get()).data().count : 0;
@@ -52,17 +62,19 @@ export async function messageReport(sender: Sender, messageId: string): Promise<
     known += count;
     if (count > 0) counts[String(code)] = count;
   }
-  // A message written directly (no recipientsWrittenAt field at all) counts as fully written.
-  const written = message.recipientsWrittenAt !== null;
   let state: MessageState;
   if (message.cancelledAt) state = "cancelled";
+  else if (message.invalid) state = "invalid";
   else if (message.sendAt && message.sendAt.toMillis() > Date.now()) state = "scheduled";
+  else if (preparing) state = "preparing";
   else if (open === 0 && written) state = "done";
   else state = "sending";
   return {
     messageId,
     state,
-    recipients: all,
+    recipients: preparing ? null : all,
+    prepared,
+    invalid: message.invalid ?? null,
     counts,
     other: Math.max(0, all - known),
     createdAt: iso(message.createdAt),

@@ -156,10 +156,15 @@ export interface EstimateAudienceResult {
 export const resendFailedInput = z.strictObject({ messageId: messageIdSchema, idempotencyKey: idempotencyKeySchema.optional() });
 export type ResendFailedRequest = z.input<typeof resendFailedInput>;
 
-/** What sendMessage and resendFailed return. */
+/**
+ * What sendMessage and resendFailed return. sendMessage returns before the
+ * audience is expanded: `recipients` is null then (the message's
+ * `recipientCount` is filled in once every recipient is written), and the
+ * count for a repeat with the same idempotency key once it is known.
+ */
 export interface SendResult {
   messageId: string;
-  recipients: number;
+  recipients: number | null;
 }
 
 export const setPreferencesInput = z.strictObject({

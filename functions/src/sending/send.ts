@@ -3,9 +3,8 @@ import { Timestamp } from "firebase-admin/firestore";
 import { HttpsError } from "firebase-functions/v2/https";
 import { logger } from "firebase-functions";
 import { db } from "../shared/firestore";
-import { messageRef, messagesCollection, recipientsCollection } from "../messages/collection";
+import { messagesCollection } from "../messages/collection";
 import type { MessageDoc } from "../messages/schema";
-import { writeRecipients } from "./recipients";
 import type { Sender } from "./sender";
 import type { SendMessageInput, SendResult } from "./schema";
 
@@ -37,9 +36,10 @@ export function idempotentMessageId(senderId: string, key: string): string {
 }
 
 function messageFields(sender: Sender, input: SendMessageInput, requestHash: string): MessageDoc {
-  const { audience, vars: _vars, sendAt, idempotencyKey, ...content } = input;
+  const { audience, vars, sendAt, idempotencyKey, ...content } = input;
   return {
     ...content,
+    ...(vars !== undefined && { vars }),
     senderId: sender.senderId,
     via: sender.via,
     createdAt: Timestamp.now(),
@@ -54,46 +54,35 @@ function messageFields(sender: Sender, input: SendMessageInput, requestHash: str
 }
 
 /**
- * Creates a message and writes a recipient for every device of its audience;
- * the delivery pipeline picks each one up from there.
+ * Creates a message with its audience and returns at once: the message
+ * document's creation trigger expands the audience into recipients in the
+ * background (sending/expansion.ts), the same path a document written
+ * directly takes, and fills in `recipientCount` when it is done. So the call
+ * takes the same time for ten devices and a million.
  *
  * With an idempotency key, a repeat of the same request returns the first
- * message; the same key with a different request is a conflict. A repeat that
- * finds the recipients not yet all written (the first call failed half way, or
- * is still writing) writes the audience again: recipient ids are per device
- * and created only once, so that completes the first rather than doubling it.
+ * message (and its recipient count once known); the same key with a different
+ * request is a conflict.
  */
 export async function sendMessage(sender: Sender, input: SendMessageInput): Promise<SendResult> {
   const { idempotencyKey, ...request } = input;
   const requestHash = sha256(canonical(request));
   const fields = messageFields(sender, input, requestHash);
-  let ref = messagesCollection().doc();
-  let existing: MessageDoc | undefined;
   if (idempotencyKey === undefined) {
+    const ref = messagesCollection().doc();
     await ref.create(fields);
-  } else {
-    ref = messagesCollection().doc(idempotentMessageId(sender.senderId, idempotencyKey));
-    existing = await db().runTransaction(async (tx) => {
-      const snapshot = await tx.get(ref);
-      const found = snapshot.data();
-      if (found) return found;
-      tx.create(ref, fields);
-      return undefined;
-    });
-    if (existing && existing.requestHash !== requestHash) {
-      throw new HttpsError("already-exists", "This idempotencyKey was already used for a different message.", { field: "idempotencyKey" });
-    }
+    logger.info("send: message created", { messageId: ref.id, via: sender.via, scheduled: fields.sendAt !== null });
+    return { messageId: ref.id, recipients: null };
   }
-  const messageId = ref.id;
-  if (existing) {
-    if (existing.recipientsWrittenAt || existing.cancelledAt) return { messageId, recipients: existing.recipientCount ?? 0 };
-    logger.info("send: repeated request finds recipients unfinished; writing them again", { messageId });
+  const ref = messagesCollection().doc(idempotentMessageId(sender.senderId, idempotencyKey));
+  const existing = await db().runTransaction(async (tx) => {
+    const found = (await tx.get(ref)).data();
+    if (!found) tx.create(ref, fields);
+    return found;
+  });
+  if (existing && existing.requestHash !== requestHash) {
+    throw new HttpsError("already-exists", "This idempotencyKey was already used for a different message.", { field: "idempotencyKey" });
   }
-
-  const created = await writeRecipients({ messageId, audience: input.audience, category: input.category, vars: input.vars });
-  // Counted, not summed: a repeat may have created some of them.
-  const recipients = (await recipientsCollection(messageId).count().get()).data().count;
-  await messageRef(messageId).update({ recipientCount: recipients, recipientsWrittenAt: Timestamp.now() });
-  logger.info("send: recipients written", { messageId, recipients, created, via: sender.via, scheduled: fields.sendAt !== null });
-  return { messageId, recipients };
+  if (!existing) logger.info("send: message created", { messageId: ref.id, via: sender.via, scheduled: fields.sendAt !== null });
+  return { messageId: ref.id, recipients: existing?.recipientCount ?? null };
 }

@@ -1,6 +1,4 @@
 import { HttpsError } from "firebase-functions/v2/https";
-import type { MessageDoc } from "../messages/schema";
-
 /**
  * Who sends: a staff member through the callables (their uid) or a partner
  * server through the HTTPS API (`key:<keyId>`). Idempotency keys are scoped
@@ -24,7 +22,7 @@ export function keySender(keyId: string): Sender {
  * let them read every message; an access key only the messages it sent. A
  * message of another key is "not found", so an id says nothing about others.
  */
-export function assertMayManage(sender: Sender, message: MessageDoc | undefined): asserts message is MessageDoc {
+export function assertMayManage<M extends { senderId?: string | null }>(sender: Sender, message: M | undefined): asserts message is M {
   if (!message || (sender.via === "api" && message.senderId !== sender.senderId)) {
     throw new HttpsError("not-found", "No message with this id.", { field: "messageId" });
   }

@@ -15,6 +15,8 @@ export const COLLECTIONS = {
    * reached each final status, kept in step with the recipients (same commits).
    */
   counters: "counters",
+  /** `messages/{messageId}/expansion/{part}`: progress of one part of an audience being written into recipients; no client access. */
+  expansion: "expansion",
   /** `preferences/{uid}`: a user's own settings (muted categories); readable by that user only. */
   preferences: "preferences",
   /** `accessKeys/{keyId}`: partner servers' API keys, stored as hashes; no client access. */
@@ -83,7 +85,7 @@ export const LIMITS = {
 export const MAX_TTL_SECONDS = 28 * 24 * 3600;
 
 /** Lifecycle of a message as the report shows it. */
-export const MESSAGE_STATES = ["preparing", "scheduled", "sending", "done", "cancelled"] as const;
+export const MESSAGE_STATES = ["preparing", "scheduled", "sending", "done", "cancelled", "invalid"] as const;
 export type MessageState = (typeof MESSAGE_STATES)[number];
 
 /** Scopes an access key of the HTTPS API may hold. */

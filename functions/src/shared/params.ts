@@ -139,3 +139,24 @@ export const MOODLE_KEY_RATE_PER_MINUTE = defineInt("MOODLE_KEY_RATE_PER_MINUTE"
   description:
     "AirNotifier-compatible endpoints: requests one Moodle site's key may make per minute. Higher than the partner API's rate because Moodle sends one push per device (a forum post to a 300-student course is 300 requests in a second or two) and drops a refused push for good.",
 });
+
+export const EXPANSION_PARTS = defineInt("EXPANSION_PARTS", {
+  default: 8,
+  description:
+    "A broadcast (`all` or `where` audience) is expanded into recipients by this many parallel tasks, each over its own range of device ids (at most 64: one per character of the device-id alphabet).",
+});
+
+export const EXPANSION_TIME_BUDGET_SECONDS = defineInt("EXPANSION_TIME_BUDGET_SECONDS", {
+  default: 120,
+  description: "An expansion task reads no new chunk of 500 devices after this many seconds; it enqueues its successor with its cursor instead. Kept well under the task function's time limit and the query stream's deadline.",
+});
+
+export const EXPANSION_MAX_CONCURRENT = defineInt("EXPANSION_MAX_CONCURRENT", {
+  default: 32,
+  description: "Cloud Tasks: expansion tasks running at the same time (all messages together).",
+});
+
+export const EXPANSION_MAX_PER_SECOND = defineInt("EXPANSION_MAX_PER_SECOND", {
+  default: 50,
+  description: "Cloud Tasks: expansion tasks started per second.",
+});

@@ -1,0 +1,22 @@
+import { logger } from "firebase-functions";
+import { onTaskDispatched } from "firebase-functions/v2/tasks";
+import { expandPart, expansionTask } from "../sending/expansion";
+import { EXPANSION_MAX_CONCURRENT, EXPANSION_MAX_PER_SECOND } from "../shared/params";
+
+/** One part of an audience written into recipients. A thrown error makes Cloud Tasks retry; the part's cursor and per-device ids make that safe. */
+export const expandAudience = onTaskDispatched(
+  {
+    retryConfig: { maxAttempts: 10, minBackoffSeconds: 5, maxBackoffSeconds: 300 },
+    rateLimits: { maxConcurrentDispatches: EXPANSION_MAX_CONCURRENT, maxDispatchesPerSecond: EXPANSION_MAX_PER_SECOND },
+    timeoutSeconds: 540,
+    memory: "512MiB",
+  },
+  async (request) => {
+    const task = expansionTask.safeParse(request.data);
+    if (!task.success) {
+      logger.error("expansion: malformed task dropped", { issues: task.error.issues.length });
+      return;
+    }
+    await expandPart(task.data);
+  },
+);

@@ -1,0 +1,218 @@
+import { createHash } from "node:crypto";
+import { Timestamp, type DocumentData } from "firebase-admin/firestore";
+import { getFunctions } from "firebase-admin/functions";
+import { logger } from "firebase-functions";
+import { z } from "zod";
+import { describeZodError } from "../shared/callable";
+import { adminApp, db } from "../shared/firestore";
+import { EXPANSION_PARTS, EXPANSION_TIME_BUDGET_SECONDS } from "../shared/params";
+import { expansionParts, messageRef, recipientsCollection } from "../messages/collection";
+import { messageDoc, type ExpansionPartDoc } from "../messages/schema";
+import { partPages } from "./audience";
+import { planParts } from "./parts";
+import { writeRecipientPage } from "./recipients";
+import { sendMessageInput, type SendMessageInput } from "./schema";
+
+/*
+ * Background expansion of a message's audience into recipient documents.
+ * Every message document created with an `audience` and no recipients yet —
+ * by sendMessage, POST /v1/messages, or written directly (Firebase console,
+ * a script) — takes this one path: the creation trigger validates it and
+ * starts one task per part (parts.ts); each part task streams its devices,
+ * writes their recipients chunk by chunk, and records its cursor on its part
+ * document after each; the last part to finish sets the message's recipientCount.
+ * Delivery does not wait for any of it: each recipient's own trigger sends it.
+ */
+
+export const EXPANSION_FUNCTION = "expandAudience";
+
+/** What an expansion task carries: the part to work on; `generation` counts its re-enqueues after a time budget. */
+export const expansionTask = z.strictObject({
+  messageId: z.string().min(1),
+  part: z.number().int().min(0),
+  generation: z.number().int().min(0),
+});
+export type ExpansionTask = z.infer<typeof expansionTask>;
+
+const partId = (part: number) => String(part).padStart(2, "0");
+
+/*
+ * Expansion tasks have their own queue (the `expandAudience` function) and
+ * one id scheme, beside the dispatch queue's schemes (delivery/tasks.ts):
+ *
+ * | id | made by                                  | keyed by                      | runs    |
+ * |----|------------------------------------------|-------------------------------|---------|
+ * | x  | message trigger (generation 0); a part   | message, part, generation     | at once |
+ * |    | whose time budget is spent (its next)    |                               |         |
+ *
+ * A trigger delivered twice, or a task retried after it re-enqueued its
+ * successor, asks for a task that already exists and gets nothing new.
+ */
+async function enqueuePart(task: ExpansionTask): Promise<void> {
+  const id = `x-${createHash("sha256").update(`${task.messageId}\u0000${task.part}\u0000${task.generation}`).digest("hex").slice(0, 32)}`;
+  try {
+    await getFunctions(adminApp()).taskQueue(EXPANSION_FUNCTION).enqueue(task, { id });
+  } catch (err) {
+    if ((err as { code?: string }).code !== "functions/task-already-exists") throw err;
+  }
+}
+
+/** The fields of a message document that sendMessage's input also has (idempotencyKey aside: it is the sender's, not the message's). */
+const INPUT_FIELDS = Object.keys(sendMessageInput.shape).filter((key) => key !== "idempotencyKey");
+
+export type Validation = { ok: true; input: SendMessageInput } | { ok: false; field: string; message: string };
+
+/**
+ * A message document checked with the schema sendMessage uses, so a document
+ * written directly is held to exactly what the callable accepts. Firestore
+ * types are taken as they come: `sendAt` may be a Timestamp (or null).
+ * The delivery's own schema of the document is checked too (the fields only
+ * a document has, such as the localized-alert keys).
+ */
+export function validateMessageDocument(raw: DocumentData): Validation {
+  const input: Record<string, unknown> = {};
+  for (const key of INPUT_FIELDS) if (raw[key] !== undefined && raw[key] !== null) input[key] = raw[key];
+  if (input.sendAt instanceof Timestamp) input.sendAt = input.sendAt.toDate().toISOString();
+  else if (input.sendAt instanceof Date) input.sendAt = input.sendAt.toISOString();
+  const parsed = sendMessageInput.safeParse(input);
+  if (!parsed.success) return { ok: false, ...describeZodError(parsed.error) };
+  const stored = messageDoc.safeParse(raw);
+  if (!stored.success) return { ok: false, ...describeZodError(stored.error) };
+  return { ok: true, input: parsed.data };
+}
+
+/** True for a document the expansion is for: it names an audience and its recipients are not written yet. */
+export function needsExpansion(raw: DocumentData | undefined): raw is DocumentData {
+  return raw !== undefined && raw.audience !== undefined && !(raw.recipientsWrittenAt instanceof Timestamp) && !raw.invalid;
+}
+
+/**
+ * The creation trigger's work: validate, then create the part documents and
+ * enqueue their tasks. Safe to run twice: the parts are created in a
+ * transaction only if none exist, and the tasks have fixed ids.
+ */
+export async function startExpansion(messageId: string, raw: DocumentData | undefined): Promise<void> {
+  if (!needsExpansion(raw)) return;
+  const ref = messageRef(messageId);
+  const checked = validateMessageDocument(raw);
+  if (!checked.ok) {
+    await ref.update({ invalid: { field: checked.field, message: checked.message }, recipientCount: 0 });
+    logger.warn("expansion: message document invalid; nothing is sent", { messageId, field: checked.field });
+    return;
+  }
+  const specs = planParts(checked.input.audience, EXPANSION_PARTS.value());
+  const parts = expansionParts(messageId);
+  await db().runTransaction(async (tx) => {
+    const existing = await tx.get(parts.limit(1));
+    if (!existing.empty) return;
+    const now = Timestamp.now();
+    specs.forEach((spec, part) => tx.create(parts.doc(partId(part)), { spec, cursor: null, written: 0, done: false, stopped: null, updatedAt: now }));
+    // A document written directly has neither field: null says "being written" to reports and the console.
+    tx.update(ref, { recipientCount: null, recipientsWrittenAt: null });
+  });
+  await Promise.all(specs.map((_, part) => enqueuePart({ messageId, part, generation: 0 })));
+  logger.info("expansion: started", { messageId, parts: specs.length, kind: Object.keys(checked.input.audience)[0] });
+}
+
+interface PageOutcome {
+  /** Another run of this part moved its cursor first: it owns the part now. */
+  lost: boolean;
+  done: boolean;
+  cancelled: boolean;
+  /** Set when this page finished the last part: what the parts wrote in all. */
+  total?: number;
+}
+
+/**
+ * Records one page on the part document, in a transaction that re-reads the
+ * part and the message. `written` always grows by what this run created (a
+ * rival run of the same page created the rest). The cursor moves only if it
+ * is still where this run started, so two runs of one part never both go on.
+ * The run that finishes the last part marks the message's recipients written.
+ */
+async function recordPage(messageId: string, part: number, from: string | null, page: { next: string | undefined; read: boolean }, created: number): Promise<PageOutcome> {
+  const { next } = page;
+  const finished = page.read && next === undefined;
+  const parts = expansionParts(messageId);
+  const ref = messageRef(messageId);
+  return db().runTransaction(async (tx) => {
+    const [partSnap, messageSnap] = await Promise.all([tx.get(parts.doc(partId(part))), tx.get(ref)]);
+    const current = partSnap.data();
+    if (!current) return { lost: true, done: true, cancelled: false };
+    const cancelled = messageSnap.get("cancelledAt") instanceof Timestamp;
+    const written = current.written + created;
+    const now = Timestamp.now();
+    if (current.done || current.cursor !== from) {
+      tx.update(parts.doc(partId(part)), { written, updatedAt: now });
+      return { lost: true, done: current.done, cancelled };
+    }
+    const done = finished || cancelled;
+    // Only the page that ends a part reads the others (all reads come before the writes).
+    const others = done ? (await tx.get(parts)).docs.filter((doc) => doc.id !== partId(part)) : [];
+    const update: Partial<ExpansionPartDoc> = { cursor: next ?? from, written, done, updatedAt: now, ...(cancelled && !finished && { stopped: "cancelled" }) };
+    tx.update(parts.doc(partId(part)), update);
+    if (!done || others.some((doc) => !doc.data().done)) return { lost: false, done, cancelled };
+    const total = written + others.reduce((sum, doc) => sum + doc.data().written, 0);
+    tx.update(ref, { recipientCount: total, recipientsWrittenAt: now });
+    return { lost: false, done, cancelled, total };
+  });
+}
+
+/**
+ * One part task: its devices from the part's cursor, one stream (audience.ts)
+ * read in chunks of 500, each chunk written as recipients and then recorded
+ * (one transaction on the part document per chunk: the checkpoint), until the
+ * part is done, the message is cancelled, or the time budget is spent (then
+ * the successor task goes on from the cursor). A task that dies mid-chunk is
+ * retried by Cloud Tasks and rewrites that chunk: recipient ids are per
+ * device and created with `create`, so nothing is written twice.
+ */
+export async function expandPart(task: ExpansionTask): Promise<void> {
+  const { messageId, part } = task;
+  const deadline = Date.now() + EXPANSION_TIME_BUDGET_SECONDS.value() * 1000;
+  const [messageSnap, partSnap] = await Promise.all([messageRef(messageId).get(), expansionParts(messageId).doc(partId(part)).get()]);
+  const state = partSnap.data();
+  if (!messageSnap.exists || !state) {
+    logger.warn("expansion: part task for a message or part that does not exist; dropped", { messageId, part });
+    return;
+  }
+  if (state.done) return;
+  const checked = validateMessageDocument(messageSnap.data() ?? {});
+  if (!checked.ok) {
+    logger.error("expansion: message no longer valid; part dropped", { messageId, part, field: checked.field });
+    return;
+  }
+  const { audience, category, vars } = checked.input;
+  let cursor = state.cursor;
+  let pages = 0;
+  const finish = async (outcome: PageOutcome) => {
+    if (outcome.total !== undefined) await settleCount(messageId, outcome.total);
+    logger.info("expansion: part finished", { messageId, part, pages, lost: outcome.lost, cancelled: outcome.cancelled });
+  };
+  // Cancelled before this part began: it stops where it is, reading nothing.
+  if (messageSnap.get("cancelledAt") instanceof Timestamp) return finish(await recordPage(messageId, part, cursor, { next: undefined, read: false }, 0));
+  // The last chunk has no `next`, so recording it (or any chunk once the message is cancelled) ends the part.
+  for await (const page of partPages(audience, state.spec, cursor ?? undefined)) {
+    const created = await writeRecipientPage({ messageId, category, vars }, page.devices);
+    const outcome = await recordPage(messageId, part, cursor, { next: page.next, read: true }, created);
+    pages += 1;
+    if (outcome.lost || outcome.done) return finish(outcome);
+    cursor = page.next ?? cursor;
+    if (Date.now() > deadline) {
+      await enqueuePart({ messageId, part, generation: task.generation + 1 });
+      logger.info("expansion: time budget spent; successor enqueued", { messageId, part, pages, generation: task.generation + 1 });
+      return;
+    }
+  }
+}
+
+/**
+ * The parts' sum is exact unless a run died between writing a page and
+ * recording it (its retry finds those recipients already there and does not
+ * count them again): a count() of the documents settles it.
+ */
+async function settleCount(messageId: string, total: number): Promise<void> {
+  const counted = (await recipientsCollection(messageId).count().get()).data().count;
+  if (counted !== total) await messageRef(messageId).update({ recipientCount: counted });
+  logger.info("expansion: recipients written", { messageId, recipients: counted });
+}
