@@ -283,11 +283,14 @@ function routeOutput(stream: NodeJS.ReadableStream, logPath: string, showFunctio
 /**
  * The Pub/Sub emulator drops the messages meant for 2nd-gen scheduled
  * functions, so nothing would ever run `sweep` under `npm start`. Play Cloud
- * Scheduler instead: call its trigger every STACK_SWEEP_MINUTES (5, the
- * SWEEP_SCHEDULE default) with Cloud Scheduler's headers.
+ * Scheduler instead: call its trigger every STACK_SWEEP_MINUTES (1; deployed,
+ * SWEEP_SCHEDULE says every 5) with Cloud Scheduler's headers. Every minute
+ * rather than five because locally the sweep is also what releases a message
+ * scheduled more than a few seconds ahead (the Cloud Tasks emulator runs its
+ * held task at once, so that task cannot wait for sendAt).
  */
 function scheduleSweeps(functionsOrigin: string): void {
-  const minutes = Number(process.env.STACK_SWEEP_MINUTES ?? 5);
+  const minutes = Number(process.env.STACK_SWEEP_MINUTES ?? 1);
   if (!(minutes > 0)) return;
   const run = async () => {
     try {

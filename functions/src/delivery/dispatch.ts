@@ -74,7 +74,7 @@ export async function dispatchBatch(task: DispatchTask, taskId: string): Promise
   const [messageSnapshot, deliverySwitch] = await Promise.all([messageRef(task.messageId).get(), readSwitch()]);
   if (!messageSnapshot.exists) return awaitMessage(task, taskId, config, empty);
   // A cancelled message claims nothing more; a scheduled one waits for its sendAt.
-  if (await holdDispatch(task, taskId, messageSnapshot.data(), config.shards)) return empty;
+  if (await holdDispatch(task, messageSnapshot.data(), config.shards)) return empty;
   // The emergency stop: claim nothing, touch nothing. Resuming dispatches every pending shard again.
   if (deliverySwitch.paused) {
     logger.info("dispatch: delivery paused; nothing claimed", { messageId: task.messageId, shard: task.shard });

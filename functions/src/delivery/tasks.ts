@@ -28,14 +28,18 @@ export type DispatchTask = z.infer<typeof dispatchTask>;
  * | w       | trigger, later in a window   | message, shard, window     | at the window's end |
  * | c       | dispatch, batch was full     | shard, cursor, window      | at once             |
  * | r       | dispatch, backoff / waiting  | shard, second, this task   | when due            |
- * | t       | dispatch, message scheduled  | shard, sendAt, this task   | at sendAt           |
+ * | t       | dispatch, message scheduled  | message, shard, sendAt     | at sendAt           |
  * | s / u   | sweep / resume re-dispatch   | message, shard, window     | at the window's end |
  *
  * A task scheduled for the end of its window that already exists has not run
  * yet (Cloud Tasks never runs a task early), so it will see every recipient
  * made pending before the enqueue. Ids that include the scheduling task's own
- * id ("r", "t") let a task that ran a moment early schedule the next one,
- * while a duplicate delivery of the same task adds nothing.
+ * id ("r") let a task that ran a moment early schedule the next one, while a
+ * duplicate delivery of the same task adds nothing. "t" leaves the task's id
+ * out on purpose: every task of a held shard asks for the same one, so a
+ * scheduled message costs one task per shard however long it waits. (A "t"
+ * task that runs before sendAt, which only the emulator does, would otherwise
+ * schedule another at once, and that one another: the spin of old.)
  */
 
 function hash(...parts: Array<string | number>): string {
@@ -90,10 +94,10 @@ export function enqueueRetry(task: DispatchTask, taskId: string, at: Timestamp):
   return enqueue({ messageId, shard, ...(waitingSince !== undefined && { waitingSince }), ...(contended !== undefined && { contended }) }, "r", [seconds, taskId], delaySeconds);
 }
 
-/** "t": a scheduled message's shard, held until its sendAt. */
-export function enqueueAtSendAt(task: DispatchTask, taskId: string, sendAt: Timestamp): Promise<string | false> {
+/** "t": a scheduled message's shard, held until its sendAt; one per (message, shard, sendAt). */
+export function enqueueAtSendAt(task: DispatchTask, sendAt: Timestamp): Promise<string | false> {
   const { seconds, delaySeconds } = atSecond(sendAt);
-  return enqueue({ messageId: task.messageId, shard: task.shard }, "t", [seconds, taskId], delaySeconds);
+  return enqueue({ messageId: task.messageId, shard: task.shard }, "t", [seconds], delaySeconds);
 }
 
 /** "s" (sweep) or "u" (resume): a shard with pending recipients found by a pass over messages. */

@@ -141,13 +141,17 @@ export interface PendingSweep {
  *
  * Recipient documents carry no creation time (writers set only the contract's
  * fields, and the trigger adds none: that would be one more write per
- * recipient), so age is taken from the message: a message older than
- * `pendingAfterSeconds` that still has pending recipients in a shard gets a
+ * recipient), so age is taken from the message: a message due for more than
+ * `pendingAfterSeconds` (created that long ago, and its `sendAt`, if any,
+ * that long past) that still has pending recipients in a shard gets a
  * dispatch task for that shard. A recipient is never older than its message,
  * and `retryAt` is always later than the message's creation, so no lost
  * recipient escapes this rule; it may give a healthy but slow message a spare
  * task, which is harmless: the task claims only what is due, in a
- * transaction, and schedules the rest.
+ * transaction, and schedules the rest. A message scheduled for later is
+ * passed over. On the local stack this pass is also what sends a message
+ * scheduled further ahead than dispatchBatch waits for an early task (the
+ * Cloud Tasks emulator runs every task at once).
  *
  * The pass never reads every pending recipient. It walks the collection group
  * `recipients` (status == -1, in document-path order; a single-field
@@ -161,7 +165,7 @@ export async function redispatchPending(ctx: SweepContext, pendingAfterSeconds: 
   const result: PendingSweep = { redispatched: 0, orphanedMessages: 0, done: false };
   const cutoffMs = ctx.now.toMillis() - pendingAfterSeconds * 1000;
   const shards = redispatch.shards;
-  const ages = new Map<string, { exists: boolean; createdAtMs?: number }>();
+  const ages = new Map<string, { exists: boolean; dueSinceMs?: number }>();
   const pending = recipientsGroup().where("status", "==", STATUS.pending).orderBy(FieldPath.documentId());
   /** Where the next step starts: a document path (it need not exist). */
   let from: { path: string; inclusive: boolean } | undefined;
@@ -188,8 +192,8 @@ export async function redispatchPending(ctx: SweepContext, pendingAfterSeconds: 
     if (!age.exists) {
       result.orphanedMessages += 1;
       from = await nextMessagePath(messageId);
-    } else if (age.createdAtMs !== undefined && age.createdAtMs > cutoffMs) {
-      // Young: its own tasks are still at work.
+    } else if (age.dueSinceMs !== undefined && age.dueSinceMs > cutoffMs) {
+      // Young, or scheduled for later: its own tasks are still at work.
       from = await nextMessagePath(messageId);
     } else {
       // Old, or of unknown age (a directly written message without createdAt): a spare task is harmless.
@@ -207,11 +211,18 @@ export async function redispatchPending(ctx: SweepContext, pendingAfterSeconds: 
   return result;
 }
 
-async function messageAge(messageId: string): Promise<{ exists: boolean; createdAtMs?: number }> {
+/**
+ * Since when a message has been due: its creation, or its `sendAt` when that
+ * is later (a scheduled message's own tasks are at work only from then on; one
+ * still ahead counts as young). Undefined when neither is readable.
+ */
+async function messageAge(messageId: string): Promise<{ exists: boolean; dueSinceMs?: number }> {
   const snapshot = await db().collection(COLLECTIONS.messages).doc(messageId).get();
   if (!snapshot.exists) return { exists: false };
-  const parsed = messageDoc.pick({ createdAt: true }).safeParse(snapshot.data());
-  return { exists: true, createdAtMs: parsed.success ? parsed.data.createdAt?.toMillis() : undefined };
+  const parsed = messageDoc.pick({ createdAt: true, sendAt: true }).safeParse(snapshot.data());
+  if (!parsed.success) return { exists: true };
+  const times = [parsed.data.createdAt, parsed.data.sendAt].flatMap((t) => (t ? [t.toMillis()] : []));
+  return { exists: true, dueSinceMs: times.length > 0 ? Math.max(...times) : undefined };
 }
 
 /**
