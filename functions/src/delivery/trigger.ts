@@ -1,4 +1,5 @@
 import { logger } from "firebase-functions";
+import { recipientsCollection } from "../messages/collection";
 import { STATUS } from "../shared/contract";
 import { SHARDS, WINDOW_SECONDS } from "../shared/params";
 import { dispatchBatch } from "./dispatch";
@@ -23,12 +24,25 @@ const known = new Map<string, { stage: "now" | "trailing"; expires: number }>();
  * the end of the window: a trailing task that exists has not run yet (Cloud
  * Tasks never runs a task early) and will see this recipient. A lone
  * recipient costs one task; a burst shares two per window.
+ *
+ * A trigger that runs late (its event older than two windows: a backlog of
+ * triggers, as after a broadcast of thousands) first reads its recipient: if
+ * it is no longer pending, a batch has taken it (claimed, sent, or backing
+ * off with its retry scheduled by that batch), and there is nothing to ask
+ * for. Otherwise late triggers would each add tasks that find nothing to
+ * claim. A trigger on time pays no read.
  */
-export async function onNewRecipient(messageId: string, recipientId: string, status: unknown): Promise<void> {
+export async function onNewRecipient(messageId: string, recipientId: string, status: unknown, eventTime?: string): Promise<void> {
   if (status !== STATUS.pending) return;
-  const shard = shardOf(recipientId, SHARDS.value());
   const now = Date.now();
-  const { window, delaySeconds } = windowOf(now, WINDOW_SECONDS.value());
+  const windowSeconds = WINDOW_SECONDS.value();
+  const eventMs = eventTime === undefined ? NaN : Date.parse(eventTime);
+  if (now - eventMs > 2 * windowSeconds * 1000) {
+    const current = await recipientsCollection(messageId).doc(recipientId).get();
+    if (current.get("status") !== STATUS.pending) return;
+  }
+  const shard = shardOf(recipientId, SHARDS.value());
+  const { window, delaySeconds } = windowOf(now, windowSeconds);
   const key = `${messageId}/${shard}/${window}`;
   const stage = known.get(key)?.stage;
   if (stage === "trailing") return;

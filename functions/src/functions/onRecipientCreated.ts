@@ -7,5 +7,5 @@ import { onNewRecipient } from "../delivery/trigger";
  * the task function's memory and time limit).
  */
 export const onRecipientCreated = onDocumentCreated({ document: "messages/{messageId}/recipients/{recipientId}", timeoutSeconds: 120, memory: "512MiB" }, async (event) => {
-  await onNewRecipient(event.params.messageId, event.params.recipientId, event.data?.get("status"));
+  await onNewRecipient(event.params.messageId, event.params.recipientId, event.data?.get("status"), event.time);
 });
