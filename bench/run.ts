@@ -5,14 +5,15 @@
  * Then a broadcast to BENCH_BROADCAST (10,000; 100000 for the large run) more devices through sendMessage.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import type { Timestamp } from "firebase-admin/firestore";
+import type { QueryDocumentSnapshot, Timestamp } from "firebase-admin/firestore";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { standInMessaging } from "../functions/src/fcm/client.ts";
+import { setDeliveryPaused } from "../functions/src/ops/stop.ts";
 import { adminDb } from "../tools/lib/admin.ts";
 import { stackEnv, PROJECT_ID } from "../tools/lib/env.ts";
 import { signedInUser } from "../tools/lib/client.ts";
-import { addRecipients, createMessage, seedDevices } from "../tools/lib/fixtures.ts";
+import { addRecipients, createMessage, seedDevices, waitForTriggersToCatchUp } from "../tools/lib/fixtures.ts";
 import { waitFor } from "../tools/lib/wait.ts";
 
 const SIZES = (process.env.BENCH_SIZES ?? "1000,10000").split(",").filter(Boolean).map(Number);
@@ -54,15 +55,16 @@ function countedOperations(messageId: string): { reads: number; writes: number; 
   return { reads, writes, tasks };
 }
 
-async function drain(size: number, report = true): Promise<void> {
+async function benchDevices(size: number): Promise<Array<{ deviceId: string }>> {
   const devices: Array<{ deviceId: string }> = [];
   for (let i = 0; i < size; i += 2000) {
     devices.push(...(await seedDevices(Array.from({ length: Math.min(2000, size - i) }, (_, j) => ({ token: `ok-bench-${randomUUID()}-${i + j}`, platform: "android" as const })))));
   }
-  const messageId = await createMessage({ title: "Benchmark", body: `A message to ${size} devices` });
-  const started = Date.now();
-  await addRecipients(messageId, devices.map((d) => ({ deviceId: d.deviceId })));
-  const written = Date.now();
+  return devices;
+}
+
+/** Waits until no recipient of the message is pending or in flight; returns their documents. */
+async function untilFinal(messageId: string, size: number): Promise<QueryDocumentSnapshot[]> {
   const recipients = adminDb().collection("messages").doc(messageId).collection("recipients");
   await waitFor(
     `${size} recipients to be final`,
@@ -73,12 +75,21 @@ async function drain(size: number, report = true): Promise<void> {
     30 * 60_000,
     1000,
   );
-  const snapshot = await recipients.get();
+  return (await recipients.get()).docs;
+}
+
+async function drain(size: number, report = true): Promise<void> {
+  const devices = await benchDevices(size);
+  const messageId = await createMessage({ title: "Benchmark", body: `A message to ${size} devices` });
+  const started = Date.now();
+  await addRecipients(messageId, devices.map((d) => ({ deviceId: d.deviceId })));
+  const written = Date.now();
+  const docs = await untilFinal(messageId, size);
   const latencies: number[] = [];
   let first = Infinity;
   let last = 0;
   const statuses = new Map<number, number>();
-  for (const doc of snapshot.docs) {
+  for (const doc of docs) {
     const created = doc.createTime.toMillis();
     const finished = doc.updateTime.toMillis();
     first = Math.min(first, created);
@@ -102,6 +113,45 @@ async function drain(size: number, report = true): Promise<void> {
       `  (batches sent by a trigger itself count as tasks here; plus the writer's own create)`,
     ].join("\n"),
   );
+}
+
+/**
+ * A backlog of `size` pending recipients, drained. They are written while
+ * delivery is paused (the emergency stop), and every trigger has run and
+ * claimed nothing before delivery resumes, so what is timed — from the resume
+ * to the last final status — is the dispatch tasks alone (claim, sendEach,
+ * outcomes), not the writer's pace or the Functions emulator's one queue of
+ * Firestore triggers, which the drains above include.
+ */
+async function backlog(size: number, rawRate: number): Promise<void> {
+  const devices = await benchDevices(size);
+  await setDeliveryPaused(true, "bench: a backlog builds up", "bench");
+  try {
+    const messageId = await createMessage({ title: "Benchmark", body: `A backlog of ${size}` });
+    await addRecipients(messageId, devices.map((d) => ({ deviceId: d.deviceId })));
+    await waitForTriggersToCatchUp();
+    const recipients = adminDb().collection("messages").doc(messageId).collection("recipients");
+    const pending = (await recipients.where("status", "==", -1).count().get()).data().count;
+    if (pending !== size) throw new Error(`backlog: ${pending} of ${size} recipients pending before the resume`);
+    const resumed = Date.now();
+    await setDeliveryPaused(false, null, "bench");
+    const docs = await untilFinal(messageId, size);
+    const last = Math.max(...docs.map((d) => d.updateTime.toMillis()));
+    const accepted = docs.filter((d) => d.get("status") === 200).length;
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // let the last log lines reach the file
+    const ops = countedOperations(messageId);
+    const seconds = (last - resumed) / 1000;
+    const rate = size / seconds;
+    console.log(
+      [
+        `backlog of ${size} pending recipients (message ${messageId}), drained after a resume:`,
+        `  all final ${seconds.toFixed(1)} s after the resume: ${Math.round(rate)} recipients/s = ${((100 * rate) / rawRate).toFixed(1)}% of raw sendEach in this run (${Math.round(rawRate)}/s); ${accepted} accepted`,
+        `  dispatch tasks: ${ops.tasks}; Firestore per recipient (counted by the tasks): ${(ops.reads / size).toFixed(2)} reads, ${(ops.writes / size).toFixed(2)} writes`,
+      ].join("\n"),
+    );
+  } finally {
+    await setDeliveryPaused(false, null, "bench");
+  }
 }
 
 /**
@@ -200,6 +250,8 @@ const rawRate = await rawSendEach(Number(process.env.BENCH_RAW_BATCHES ?? 20));
 await drain(100, false);
 await singleLatency(Number(process.env.BENCH_SINGLE ?? 20));
 for (const size of SIZES) await drain(size);
+const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 10000);
+if (BACKLOG > 0) await backlog(BACKLOG, rawRate);
 if (BROADCAST > 0) await broadcast(BROADCAST, rawRate);
 
 /**
