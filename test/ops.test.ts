@@ -160,6 +160,27 @@ describe("operations: the emergency stop, queue administration, hourly metrics",
     await retire(devices.map((d) => d.deviceId));
   });
 
+  it("a switch document written wrong by hand counts as paused, says why, and a resume through the callable releases it", { timeout: 120_000 }, async () => {
+    await adminDb().collection("ops").doc("delivery").set({ paused: "yes", reason: "typed in the Firebase console" });
+    const devices = await seedDevices(Array.from({ length: 5 }, () => ({})));
+    const messageId = await createMessage({ title: "Stopped by hand" });
+    await addRecipients(messageId, devices.map((d) => ({ deviceId: d.deviceId })));
+
+    const status = await admin.call<DeliveryStatus>("getDeliveryStatus", {});
+    assert.equal(status.paused, true);
+    assert.match(status.reason ?? "", /ops\/delivery document is malformed \(paused\)/);
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    assert.equal((await acceptedFor(devices.map((d) => d.token))).length, 0, "nothing reached FCM");
+    assert.ok([...(await recipientStates(messageId)).values()].every((r) => r.status === -1 && r.attempts === 0));
+    assert.match((await sender.call<Report>("getMessageReport", { messageId })).paused?.reason ?? "", /malformed/);
+
+    assert.equal((await admin.call<DeliveryStatus>("setDeliveryPaused", { paused: false })).paused, false);
+    const states = await waitUntilFinal(messageId, 5, 60_000);
+    assert.ok([...states.values()].every((r) => r.status === 200));
+    assert.equal((await acceptedFor(devices.map((d) => d.token))).length, 5);
+    await retire(devices.map((d) => d.deviceId));
+  });
+
   it("a pause in the middle of a 3,000-device broadcast stops sends within 3 s; resume reaches every device once", { timeout: 240_000 }, async () => {
     const cohort = `ops-${randomUUID()}`;
     const devices = await seedDevices(Array.from({ length: 3000 }, () => ({ userInfo: { cohort } })));

@@ -1,5 +1,7 @@
-import { Timestamp } from "firebase-admin/firestore";
+import { Timestamp, type DocumentData } from "firebase-admin/firestore";
+import { logger } from "firebase-functions";
 import { z } from "zod";
+import { describeZodError } from "../shared/callable";
 import { COLLECTIONS } from "../shared/contract";
 import { db, zTimestamp } from "../shared/firestore";
 
@@ -22,11 +24,26 @@ export function switchRef() {
   return db().collection(COLLECTIONS.ops).doc("delivery");
 }
 
-/** The switch as stored; a missing or malformed document means "not paused" (a stop must be set on purpose). */
+/**
+ * The switch as stored. A missing document means "not paused": a stop is set
+ * on purpose. A document that does not match (written by hand in the Firebase
+ * console, `paused: "yes"`) counts as paused, with the reason saying what is
+ * wrong: an emergency stop must never fail open. Setting the switch through
+ * the callable or `npm run ops` rewrites it whole.
+ */
+export function switchOf(data: DocumentData | undefined): DeliverySwitch {
+  if (data === undefined) return deliverySwitch.parse({});
+  const parsed = deliverySwitch.safeParse(data);
+  if (parsed.success) return parsed.data;
+  const { field, message } = describeZodError(parsed.error);
+  return { paused: true, reason: `the ${COLLECTIONS.ops}/delivery document is malformed (${field}): ${message}; delivery stays paused until it is set again`, by: null, at: null };
+}
+
 export async function readSwitch(): Promise<DeliverySwitch> {
-  const snapshot = await switchRef().get();
-  const parsed = deliverySwitch.safeParse(snapshot.data() ?? {});
-  return parsed.success ? parsed.data : deliverySwitch.parse({});
+  const data = (await switchRef().get()).data();
+  const state = switchOf(data);
+  if (data !== undefined && !deliverySwitch.safeParse(data).success) logger.error("ops: delivery switch is malformed; treated as paused", { reason: state.reason });
+  return state;
 }
 
 /** Sets the switch and returns its new state. */
