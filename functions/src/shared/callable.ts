@@ -1,4 +1,5 @@
-import { HttpsError, onCall, type CallableOptions, type CallableRequest } from "firebase-functions/v2/https";
+import type { Response } from "express";
+import { HttpsError, onCall, type CallableOptions, type CallableRequest, type Request } from "firebase-functions/v2/https";
 import type { z } from "zod";
 import { logger } from "firebase-functions";
 
@@ -39,6 +40,54 @@ export function ownProtoKeyPath(value: unknown, path: string[] = []): string | u
   return undefined;
 }
 
+/** The typed values the callable protocol knows: 64-bit integers, as the Android and Apple SDKs send a Long. */
+const DECODABLE_TYPES = new Set(["type.googleapis.com/google.protobuf.Int64Value", "type.googleapis.com/google.protobuf.UInt64Value"]);
+
+/**
+ * The path of the first object in the request that the callable protocol's
+ * decoder cannot read: one with an `@type` other than a 64-bit integer, or a
+ * 64-bit integer whose `value` is not a number. firebase-functions throws on
+ * it before any code of ours runs, so the caller would get `internal` (and
+ * the decoder would log the whole object, tokens included).
+ */
+export function undecodablePath(value: unknown, path: string[] = []): string | undefined {
+  if (value === null || typeof value !== "object" || path.length > MAX_SCAN_DEPTH) return undefined;
+  if (!Array.isArray(value)) {
+    const typed = value as Record<string, unknown>;
+    if (typed["@type"]) {
+      const ok = typeof typed["@type"] === "string" && DECODABLE_TYPES.has(typed["@type"]) && !Number.isNaN(parseFloat(String(typed.value)));
+      return ok ? undefined : [...path, "@type"].join(".");
+    }
+  }
+  for (const [key, child] of Object.entries(value)) {
+    const found = undecodablePath(child, [...path, key]);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * Refuses a request the callable protocol cannot decode as `invalid-argument`
+ * naming the field, in the protocol's own error shape, before handing every
+ * other request to the callable. The wrapper carries the callable's
+ * deployment description (`__endpoint`, `__trigger`, `run`) unchanged.
+ */
+function refusingUndecodable<F extends (req: Request, res: Response) => unknown>(callable: F): F {
+  const guarded = (req: Request, res: Response) => {
+    const field = req.method === "POST" ? undecodablePath((req.body as { data?: unknown } | undefined)?.data) : undefined;
+    if (field === undefined) return callable(req, res);
+    const origin = req.header("origin");
+    if (origin) res.set({ "Access-Control-Allow-Origin": origin, Vary: "Origin" });
+    res.status(400).json({ error: { status: "INVALID_ARGUMENT", message: `Invalid "${field}": not a value this function accepts.`, details: { field } } });
+    return undefined;
+  };
+  for (const key of Object.getOwnPropertyNames(callable)) {
+    if (key in guarded && !["__endpoint", "__trigger", "run", "stream"].includes(key)) continue;
+    Object.defineProperty(guarded, key, Object.getOwnPropertyDescriptor(callable, key)!);
+  }
+  return guarded as unknown as F;
+}
+
 /**
  * An `onCall` function that requires a signed-in caller and parses its input
  * with a zod schema: a parse failure becomes `invalid-argument` naming the
@@ -49,7 +98,7 @@ export function validatedOnCall<S extends z.ZodType, R>(
   handler: (data: z.infer<S>, caller: Caller, request: CallableRequest<unknown>) => Promise<R>,
   options: CallableOptions = {},
 ) {
-  return onCall<unknown, Promise<R>>(options, async (request) => {
+  return refusingUndecodable(onCall<unknown, Promise<R>>(options, async (request) => {
     if (!request.auth) {
       throw new HttpsError("unauthenticated", "Sign in to call this function.");
     }
@@ -69,5 +118,5 @@ export function validatedOnCall<S extends z.ZodType, R>(
       logger.error("callable failed", { error: err instanceof Error ? err.message : String(err) });
       throw new HttpsError("internal", "Something went wrong; try again later.");
     }
-  });
+  }));
 }
