@@ -32,8 +32,8 @@ describe("FCM stand-in through firebase-admin", () => {
     (await inspect<{ token: string; attempts: number }>(`/_stand-in/attempts?token=${encodeURIComponent(token)}`)).attempts;
   const stats = () => inspect<StandInStats>("/_stand-in/stats");
   const clear = () => inspect<{ cleared: boolean }>("/_stand-in/messages", { method: "DELETE" });
-  const configure = (config: { latencyMs?: number; failureRate?: number }) =>
-    inspect<{ latencyMs: number; failureRate: number }>("/_stand-in/config", { method: "PUT", body: JSON.stringify(config) });
+  const configure = (config: { latencyMs?: number; failureRate?: number; outage?: boolean }) =>
+    inspect<{ latencyMs: number; failureRate: number; outage: boolean }>("/_stand-in/config", { method: "PUT", body: JSON.stringify(config) });
 
   const failed = (response: SendResponse | undefined, code: string, label: string) => {
     assert.ok(response, `${label}: no response`);
@@ -54,7 +54,7 @@ describe("FCM stand-in through firebase-admin", () => {
     messaging = standInMessaging(new URL(standIn.url), PROJECT);
   });
   after(async () => {
-    await configure({ latencyMs: 0, failureRate: 0 }).catch(() => undefined);
+    await configure({ latencyMs: 0, failureRate: 0, outage: false }).catch(() => undefined);
     await standIn.close();
   });
 
@@ -217,7 +217,7 @@ describe("FCM stand-in through firebase-admin", () => {
     assert.deepEqual(await stats(), { requests: 0, accepted: 0, errors: {}, injectedFailures: 0 });
 
     try {
-      assert.deepEqual(await configure({ failureRate: 1 }), { latencyMs: 0, failureRate: 1 });
+      assert.deepEqual(await configure({ failureRate: 1 }), { latencyMs: 0, failureRate: 1, outage: false });
       const result = await messaging.sendEach([ok(), ok(), ok()].map((token) => ({ token, data: { k: "v" } })));
       assert.equal(result.successCount, 0);
       assert.equal(result.failureCount, 3);
@@ -235,9 +235,42 @@ describe("FCM stand-in through firebase-admin", () => {
     succeeded((await messaging.sendEach([{ token: ok() }])).responses[0], "after failureRate 0");
   });
 
+  it("answers every send 503 UNAVAILABLE during an outage, whatever the token, and accepts again after it", async () => {
+    await clear();
+    const okToken = ok();
+    const flakyToken = prefixed("flaky");
+    const unregisteredToken = prefixed("unregistered");
+    try {
+      assert.deepEqual(await configure({ outage: true }), { latencyMs: 0, failureRate: 0, outage: true });
+      const result = await messaging.sendEach([okToken, flakyToken, unregisteredToken].map((token) => ({ token, data: { k: "v" } })));
+      assert.equal(result.successCount, 0);
+      for (const [i, response] of result.responses.entries()) {
+        const error = failed(response, "messaging/server-unavailable", `message ${i}`);
+        assert.equal(error?.httpResponse?.status, 503);
+      }
+      // firebase-admin retried each 503 four times; none of them got through.
+      assert.equal(await attempts(okToken), 5);
+      assert.equal(await attempts(flakyToken), 5);
+      assert.equal(await attempts(unregisteredToken), 5);
+      const counts = await stats();
+      assert.equal(counts.requests, 15);
+      assert.equal(counts.accepted, 0);
+      assert.deepEqual(counts.errors, { UNAVAILABLE: 15 });
+      assert.equal(counts.injectedFailures, 0, "an outage is not counted as injected failures");
+      assert.deepEqual(await acceptedMessages(), []);
+    } finally {
+      assert.deepEqual(await configure({ outage: false }), { latencyMs: 0, failureRate: 0, outage: false });
+    }
+    // Recovered: the same tokens get their usual answers.
+    const result = await messaging.sendEach([okToken, unregisteredToken].map((token) => ({ token, data: { k: "v" } })));
+    const name = succeeded(result.responses[0], "after the outage");
+    failed(result.responses[1], "messaging/registration-token-not-registered", "unregistered- after the outage");
+    assert.deepEqual((await acceptedMessages()).map((entry) => entry.name), [name]);
+  });
+
   it("delays every answer by latencyMs", async () => {
     try {
-      assert.deepEqual(await configure({ latencyMs: 300 }), { latencyMs: 300, failureRate: 0 });
+      assert.deepEqual(await configure({ latencyMs: 300 }), { latencyMs: 300, failureRate: 0, outage: false });
       const started = performance.now();
       const result = await messaging.sendEach([{ token: ok(), notification: { title: "slow" } }]);
       const elapsed = performance.now() - started;

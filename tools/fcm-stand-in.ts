@@ -8,7 +8,7 @@
  *   DELETE /_stand-in/messages  forget accepted messages, attempts and counters
  *   GET    /_stand-in/stats     counts of requests and of each answer
  *   GET    /_stand-in/attempts?token=…  send requests one token got: { attempts, times }
- *   PUT    /_stand-in/config    { latencyMs?, failureRate? } while running
+ *   PUT    /_stand-in/config    { latencyMs?, failureRate?, outage? } while running
  *
  * Run alone with `npm run stand-in -- [--port 9399] [--latency-ms 0] [--failure-rate 0]`.
  */
@@ -25,6 +25,8 @@ export interface StandInConfig {
   latencyMs: number;
   /** Share (0–1) of otherwise successful sends answered with a random transient error. */
   failureRate: number;
+  /** FCM is down: every send request is answered 503 UNAVAILABLE, whatever its token. */
+  outage: boolean;
 }
 
 export interface AcceptedMessage {
@@ -84,7 +86,7 @@ export function payloadBytes(message: Record<string, unknown>): number {
 }
 
 export async function startStandIn(options: { port?: number; host?: string } & Partial<StandInConfig> = {}): Promise<StandIn> {
-  const config: StandInConfig = { latencyMs: options.latencyMs ?? 0, failureRate: options.failureRate ?? 0 };
+  const config: StandInConfig = { latencyMs: options.latencyMs ?? 0, failureRate: options.failureRate ?? 0, outage: options.outage ?? false };
   const accepted: AcceptedMessage[] = [];
   /** Arrival times (ms since epoch) of every send request, per token. */
   const attempts = new Map<string, number[]>();
@@ -108,6 +110,8 @@ export async function startStandIn(options: { port?: number; host?: string } & P
     const seen = times.length;
     times.push(Date.now());
     attempts.set(token, times);
+    // A well-formed request reaches FCM, but FCM is down: nothing is accepted.
+    if (config.outage) return fcmError(503, "UNAVAILABLE", "UNAVAILABLE", "The service is currently unavailable.");
     if (token.startsWith("unregistered-")) {
       return fcmError(404, "NOT_FOUND", "UNREGISTERED", "Requested entity was not found.");
     }
@@ -191,6 +195,7 @@ export async function startStandIn(options: { port?: number; host?: string } & P
         const next = JSON.parse(raw || "{}") as Partial<StandInConfig>;
         if (typeof next.latencyMs === "number" && next.latencyMs >= 0) config.latencyMs = next.latencyMs;
         if (typeof next.failureRate === "number" && next.failureRate >= 0 && next.failureRate <= 1) config.failureRate = next.failureRate;
+        if (typeof next.outage === "boolean") config.outage = next.outage;
       }
       reply(200, config);
       return;
