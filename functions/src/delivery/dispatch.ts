@@ -81,7 +81,9 @@ export async function dispatchBatch(task: DispatchTask, taskId: string): Promise
     return empty;
   }
 
+  const started = performance.now();
   const claim = await claimBatch(task.messageId, shardRange(task.shard, config.shards), task.after, config.batchSize, config.leaseSeconds);
+  const claimed = performance.now();
   await scheduleFollowUps(task, taskId, claim, config);
   if (claim.claimed.length === 0) {
     logger.debug("dispatch: nothing to claim", { messageId: task.messageId, shard: task.shard, waiting: claim.nextRetryAt !== undefined });
@@ -89,6 +91,7 @@ export async function dispatchBatch(task: DispatchTask, taskId: string): Promise
   }
 
   const parsedMessage = messageDoc.safeParse(messageSnapshot.data());
+  const followedUp = performance.now();
   let decided: Decided;
   if (parsedMessage.success) decided = await sendClaimed(task.messageId, task.shard, parsedMessage.data, claim.claimed, config);
   else {
@@ -98,7 +101,9 @@ export async function dispatchBatch(task: DispatchTask, taskId: string): Promise
     decided = { decisions: new Map(claim.claimed.map((r) => [r.id, r.problem ? ended(400, r.problem) : ended(400, reason)])), reads: 0, writes: 0 };
   }
 
+  const sent = performance.now();
   const written = await writeDecisions(task.messageId, task.shard, claim.claimed, decided.decisions);
+  const recorded = performance.now();
   const retryAt = latestRetryAt(decided.decisions.values());
   if (retryAt !== undefined) await enqueueRetry({ ...task, contended: undefined }, taskId, Timestamp.fromMillis(retryAt));
   const summary: DispatchSummary = {
@@ -108,7 +113,9 @@ export async function dispatchBatch(task: DispatchTask, taskId: string): Promise
     reads: empty.reads + claim.reads + decided.reads,
     writes: claim.claimed.length + decided.writes + written.writes,
   };
-  logger.info("dispatch: batch done", { ...summary, full: claim.full, contended: claim.contended });
+  // Where the batch's time went (ms): the claim, its follow-up enqueues, reading devices and sending, writing outcomes.
+  const ms = { claim: Math.round(claimed - started), followUps: Math.round(followedUp - claimed), send: Math.round(sent - followedUp), record: Math.round(recorded - sent) };
+  logger.info("dispatch: batch done", { ...summary, full: claim.full, contended: claim.contended, ms });
   return summary;
 }
 
