@@ -219,6 +219,16 @@ function randomBad(kind: Kind): fc.Arbitrary<unknown> {
       );
     case "bool":
       return fc.oneof(fc.integer(), fc.string(), fc.constant(null), fc.array(fc.boolean(), { maxLength: 2 }));
+    case "badge":
+      // "increment" or a whole number from 0 to 99999 is a badge; anything else is not.
+      return fc.oneof(
+        fc.integer({ max: -1 }),
+        fc.integer({ min: 100_000 }),
+        fc.double({ min: 0, max: 99_999, noNaN: true }).filter((n) => !Number.isInteger(n)),
+        fc.string().filter((s) => s !== "increment"),
+        fc.boolean(),
+        fc.array(fc.integer(), { minLength: 1, maxLength: 3 }),
+      );
     default:
       return fc.oneof(fc.integer(), fc.boolean(), fc.string({ minLength: 1 }), fc.array(fc.integer(), { minLength: 1, maxLength: 3 }));
   }
