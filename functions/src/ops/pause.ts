@@ -32,17 +32,21 @@ export function switchRef() {
  * the callable or `npm run ops` rewrites it whole.
  */
 export function switchOf(data: DocumentData | undefined): DeliverySwitch {
-  if (data === undefined) return deliverySwitch.parse({});
+  return readAs(data).state;
+}
+
+function readAs(data: DocumentData | undefined): { state: DeliverySwitch; malformed: boolean } {
+  if (data === undefined) return { state: deliverySwitch.parse({}), malformed: false };
   const parsed = deliverySwitch.safeParse(data);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) return { state: parsed.data, malformed: false };
   const { field, message } = describeZodError(parsed.error);
-  return { paused: true, reason: `the ${COLLECTIONS.ops}/delivery document is malformed (${field}): ${message}; delivery stays paused until it is set again`, by: null, at: null };
+  const reason = `the ${COLLECTIONS.ops}/delivery document is malformed (${field}): ${message}; delivery stays paused until it is set again`;
+  return { state: { paused: true, reason, by: null, at: null }, malformed: true };
 }
 
 export async function readSwitch(): Promise<DeliverySwitch> {
-  const data = (await switchRef().get()).data();
-  const state = switchOf(data);
-  if (data !== undefined && !deliverySwitch.safeParse(data).success) logger.error("ops: delivery switch is malformed; treated as paused", { reason: state.reason });
+  const { state, malformed } = readAs((await switchRef().get()).data());
+  if (malformed) logger.error("ops: delivery switch is malformed; treated as paused", { reason: state.reason });
   return state;
 }
 
