@@ -107,7 +107,7 @@ describe("workers die and FCM goes down", () => {
     const total = KILLS * PER_KILL;
     const started = Date.now();
     // A slow FCM keeps each batch in flight (sent, answer not yet back) for seconds.
-    await configureStandIn({ latencyMs: 3000, failureRate: FAILURE_RATE });
+    await configureStandIn({ latencyMs: 1500, failureRate: FAILURE_RATE });
 
     const devices = await seedDevices(Array.from({ length: total }, () => ({})));
     const tokenOf = new Map(devices.map((device) => [device.deviceId, device.token]));

@@ -210,8 +210,9 @@ describe("sending to audiences (staff callables)", () => {
     const userId = `u-${randomUUID()}`;
     const devices = await seedDevices([{ userId }, { userId }, { userId }]);
     // Far enough ahead for the background expansion to finish before the cancel on a busy emulator.
-    const sendAt = new Date(Date.now() + 30_000);
+    const sendAt = new Date(Date.now() + 15_000);
     const { messageId } = await send({ title: "t", body: "b", audience: { users: [userId] }, sendAt: sendAt.toISOString() });
+    assert.equal(await waitForRecipientCount(messageId, 15_000), 3);
     const cancelled = await staff.call<{ cancelled: number }>("cancelMessage", { messageId });
     assert.equal(cancelled.cancelled, 3);
     const report = await staff.call<Report>("getMessageReport", { messageId });

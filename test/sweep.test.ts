@@ -223,9 +223,9 @@ describe("the sweep", () => {
     assert.equal((await recipients(keptMessage).count().get()).data().count, 3);
   });
 
-  it("soak: 3,000 recipients, 30% transient failures, sweeps running alongside: every recipient final, nothing lost, nothing accepted twice", async () => {
+  it("soak: 2,000 recipients, 30% transient failures, sweeps running alongside: every recipient final, nothing lost, nothing accepted twice", async () => {
     const MESSAGES = 5;
-    const PER_MESSAGE = 600;
+    const PER_MESSAGE = 400;
     const total = MESSAGES * PER_MESSAGE;
     const before = await standInStats();
     const started = Date.now();
