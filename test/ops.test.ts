@@ -221,7 +221,7 @@ describe("operations: the emergency stop, queue administration, hourly metrics",
     await retire(devices.map((d) => d.deviceId));
   });
 
-  it("keeps hourly metrics that equal a recount of the recipients they cover, and prints them", { timeout: 120_000 }, async () => {
+  it("keeps hourly metrics that equal a recount of the recipients they cover, and prints them", { timeout: 300_000 }, async () => {
     const codes = [200, -99, -4, -3, 400, 403];
     const before = await totalsAt(codes);
     const devices = await seedDevices([{}, {}, { token: `unregistered-${randomUUID()}` }, { enabled: false }, { token: `invalid-${randomUUID()}` }, { token: `mismatch-${randomUUID()}` }]);
