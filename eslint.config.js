@@ -60,6 +60,17 @@ export default tseslint.config(
     },
   },
   {
+    // Every transaction in the functions is started again on contention (shared/transaction.ts), never answered as a failure.
+    files: ["functions/src/**/*.ts"],
+    ignores: ["functions/src/shared/transaction.ts"],
+    rules: {
+      "no-restricted-syntax": ["error", {
+        selector: "CallExpression[callee.property.name='runTransaction'][callee.object.type='CallExpression']",
+        message: "Use runTransaction from shared/transaction.ts: it starts a contended transaction again instead of failing the request.",
+      }],
+    },
+  },
+  {
     files: ["**/*.js", "**/*.mjs"],
     ...tseslint.configs.disableTypeChecked,
   },

@@ -54,6 +54,33 @@ describe("concurrency", () => {
     }
   });
 
+  it("five races in a row, each a device registering twice and two users contesting another: never an internal error", { timeout: 180_000 }, async () => {
+    // Racing transactions on one document are where the Firestore emulator may close a loser mid-retry; the service must start it again.
+    const [alice, bob] = await Promise.all([signedInUser(), signedInUser()]);
+    clients.push(alice, bob);
+    const register = (user: ClientUser, deviceId: string) => user.call<{ created: boolean }>("registerDevice", { deviceId, token: `ok-race-${randomUUID()}`, platform: "android" }, 90_000);
+    const codeOf = (o: PromiseSettledResult<unknown>) => (o.status === "fulfilled" ? "ok" : String((o.reason as { code?: string }).code));
+    const race = async () => {
+      const same = `race-same-${randomUUID()}`;
+      const contested = `race-two-${randomUUID()}`;
+      const outcomes = await Promise.allSettled([register(alice, same), register(alice, same), register(alice, contested), register(bob, contested)]);
+      const [first, second, aliceContest, bobContest] = outcomes;
+      const tally = outcomes.map(codeOf).join(", ");
+      assert.ok(first?.status === "fulfilled" && second?.status === "fulfilled", tally);
+      assert.equal([first.value, second.value].filter((r) => r.created).length, 1, tally);
+      assert.deepEqual([aliceContest, bobContest].map((o) => (o ? codeOf(o) : "missing")).sort(), ["functions/failed-precondition", "ok"], tally);
+      const owner = (await adminDb().collection("devices").doc(contested).get()).get("userId") as unknown;
+      assert.equal(owner, aliceContest?.status === "fulfilled" ? alice.uid : bob.uid, tally);
+      return outcomes.map(codeOf);
+    };
+    // One after another: each registration queries the token inside its transaction, and the emulator makes every such
+    // transaction wait on every other; ten races at once run past the callable deadline there.
+    const codes: string[] = [];
+    for (let n = 0; n < 5; n++) codes.push(...(await race()));
+    const counts = Object.fromEntries([...new Set(codes)].map((code) => [code, codes.filter((c) => c === code).length]));
+    console.log(`registration races: ${JSON.stringify(counts)} over 5 races`);
+  });
+
   it("eight identical sendMessage calls racing with one idempotency key: one message, one delivery per device", { timeout: 240_000 }, async () => {
     const sender = await signedInUser({ pushSender: true });
     clients.push(sender);

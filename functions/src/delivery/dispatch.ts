@@ -13,6 +13,7 @@ import { describeZodError } from "../shared/callable";
 import { COLLECTIONS, type RetiredReason } from "../shared/contract";
 import { commitFenced, type FencedUpdate } from "../shared/fenced";
 import { db } from "../shared/firestore";
+import { runTransaction } from "../shared/transaction";
 import { BATCH_SIZE, LEASE_SECONDS, MAX_ATTEMPTS, MESSAGE_WAIT_SECONDS, RETRY_BASE_MS, RETRY_MAX_SECONDS, SHARDS, WINDOW_SECONDS } from "../shared/params";
 import { claimBatch, type Claim, type ClaimedRecipient } from "./claim";
 import { contendedRetryAt, decideOutcome, ended, latestRetryAt, statusOf, tally, toUpdate, triage, type Decision, type Settings } from "./decide";
@@ -216,7 +217,7 @@ async function assignBadges(message: MessageDoc, live: ClaimedRecipient[]): Prom
   const badge = message.badge;
   const devicesRef = devicesCollection();
   const ids = [...new Set(fresh.map((r) => r.data.deviceId))];
-  const computed = await db().runTransaction(async (tx) => {
+  const computed = await runTransaction("badges", async (tx) => {
     const snapshots = await tx.getAll(...ids.map((id) => devicesRef.doc(id)));
     const counters = new Map<string, number>();
     snapshots.forEach((snapshot, i) => {
@@ -236,7 +237,7 @@ async function assignBadges(message: MessageDoc, live: ClaimedRecipient[]): Prom
 async function retireDevices(messageId: string, shard: number, retirements: Retirement[]): Promise<Cost> {
   if (retirements.length === 0) return { reads: 0, writes: 0 };
   const devicesRef = devicesCollection();
-  const retired = await db().runTransaction(async (tx) => {
+  const retired = await runTransaction("retireDevices", async (tx) => {
     let count = 0;
     const snapshots = await tx.getAll(...retirements.map((r) => devicesRef.doc(r.deviceId)));
     const now = Timestamp.now();

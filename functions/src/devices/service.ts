@@ -1,6 +1,6 @@
 import { Timestamp } from "firebase-admin/firestore";
 import { HttpsError } from "firebase-functions/v2/https";
-import { db } from "../shared/firestore";
+import { runTransaction } from "../shared/transaction";
 import type { RetiredReason } from "../shared/contract";
 import { devicesCollection } from "./collection";
 import type { DeviceDoc, RegisterDeviceInput } from "./schema";
@@ -33,7 +33,7 @@ export interface DeviceSummary {
 export async function registerDevice(uid: string, input: RegisterDeviceInput): Promise<{ deviceId: string; created: boolean }> {
   const devices = devicesCollection();
   const ref = devices.doc(input.deviceId);
-  return db().runTransaction(async (tx) => {
+  return runTransaction("registerDevice", async (tx) => {
     const [snapshot, sameToken] = await Promise.all([tx.get(ref), tx.get(devices.where("token", "==", input.token))]);
     const existing = snapshot.data();
     if (existing && !existing.retired && existing.userId !== uid) {
@@ -89,7 +89,7 @@ export async function registerDevice(uid: string, input: RegisterDeviceInput): P
 /** Runs `change` on the caller's own device inside a transaction; other users' devices are refused. */
 async function withOwnDevice<R>(uid: string, deviceId: string, change: (tx: FirebaseFirestore.Transaction, ref: FirebaseFirestore.DocumentReference<DeviceDoc>) => R): Promise<R> {
   const ref = devicesCollection().doc(deviceId);
-  return db().runTransaction(async (tx) => {
+  return runTransaction("ownDevice", async (tx) => {
     const snapshot = await tx.get(ref);
     const device = snapshot.data();
     if (!device) throw new HttpsError("not-found", "No device with this ID is registered.", { field: "deviceId" });
@@ -142,7 +142,7 @@ function summarize(deviceId: string, device: DeviceDoc): DeviceSummary {
 /** Deletes a device whoever owns it: for a partner server holding the `devices:write` scope. */
 export async function removeDevice(deviceId: string): Promise<{ deviceId: string; deleted: true }> {
   const ref = devicesCollection().doc(deviceId);
-  await db().runTransaction(async (tx) => {
+  await runTransaction("removeDevice", async (tx) => {
     const snapshot = await tx.get(ref);
     if (!snapshot.exists) throw new HttpsError("not-found", "No device with this ID is registered.", { field: "deviceId" });
     tx.delete(ref);

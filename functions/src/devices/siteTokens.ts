@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { Timestamp } from "firebase-admin/firestore";
 import type { Platform, RetiredReason } from "../shared/contract";
-import { db } from "../shared/firestore";
+import { runTransaction } from "../shared/transaction";
 import { devicesCollection } from "./collection";
 import type { DeviceDoc } from "./schema";
 
@@ -61,7 +61,7 @@ export async function liveDeviceForToken(keyId: string, token: string, platform:
   const dead = [...all].find(([, device]) => device.retired && device.token === token && device.retiredReason && DEAD.has(device.retiredReason));
   if (dead) return { kind: "dead", deviceId: dead[0] };
 
-  return db().runTransaction(async (tx) => {
+  return runTransaction("siteToken", async (tx) => {
     const current = (await tx.get(ownRef)).data();
     const now = Timestamp.now();
     if (current && !current.retired) return { kind: "live", deviceId: ownId, created: false };

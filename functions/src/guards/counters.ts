@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { FieldValue, Timestamp } from "firebase-admin/firestore";
 import { COLLECTIONS } from "../shared/contract";
 import { db } from "../shared/firestore";
+import { runTransaction } from "../shared/transaction";
 import { API_BAN_FAILURES, API_BAN_SECONDS, API_BAN_WINDOW_SECONDS, API_KEY_RATE_PER_MINUTE } from "../shared/params";
 
 /**
@@ -36,7 +37,7 @@ export async function recordAuthFailure(ip: string): Promise<void> {
   const threshold = Math.max(1, API_BAN_FAILURES.value());
   const windowMs = API_BAN_WINDOW_SECONDS.value() * 1000;
   const banMs = API_BAN_SECONDS.value() * 1000;
-  await db().runTransaction(async (tx) => {
+  await runTransaction("apiGuard", async (tx) => {
     const snapshot = await tx.get(ref);
     const now = Date.now();
     const windowStart: unknown = snapshot.get("windowStart");

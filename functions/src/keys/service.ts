@@ -1,7 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { Timestamp } from "firebase-admin/firestore";
 import { COLLECTIONS, KEY_SCOPES, type KeyScope } from "../shared/contract";
-import { db, typedCollection } from "../shared/firestore";
+import { typedCollection } from "../shared/firestore";
+import { runTransaction } from "../shared/transaction";
 import { accessKeyDoc, createKeyInput, type AccessKeyDoc, type CreateKeyInput } from "./schema";
 
 /**
@@ -79,7 +80,7 @@ export async function listKeys(): Promise<KeySummary[]> {
 /** Disables a key for good; returns false when there is no such key. */
 export async function revokeKey(keyId: string): Promise<boolean> {
   const ref = keysCollection().doc(keyId);
-  return db().runTransaction(async (tx) => {
+  return runTransaction("accessKey", async (tx) => {
     const snapshot = await tx.get(ref);
     if (!snapshot.exists) return false;
     tx.update(ref, { disabled: true, revokedAt: Timestamp.now() });

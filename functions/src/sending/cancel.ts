@@ -4,7 +4,7 @@ import { cancelPending } from "../delivery/cancel";
 import { messagesCollection } from "../messages/collection";
 import { readFinalCounts } from "../messages/counters";
 import { STATUS } from "../shared/contract";
-import { db } from "../shared/firestore";
+import { runTransaction } from "../shared/transaction";
 import { assertMayManage, type Sender } from "./sender";
 
 /**
@@ -15,7 +15,7 @@ import { assertMayManage, type Sender } from "./sender";
  */
 export async function cancelMessage(sender: Sender, messageId: string): Promise<{ messageId: string; cancelled: number }> {
   const ref = messagesCollection().doc(messageId);
-  await db().runTransaction(async (tx) => {
+  await runTransaction("cancelMessage", async (tx) => {
     const message = (await tx.get(ref)).data();
     assertMayManage(sender, message);
     if (!message.cancelledAt) tx.update(ref, { cancelledAt: Timestamp.now() });

@@ -4,7 +4,8 @@ import { getFunctions } from "firebase-admin/functions";
 import { logger } from "firebase-functions";
 import { z } from "zod";
 import { describeZodError } from "../shared/callable";
-import { adminApp, db } from "../shared/firestore";
+import { adminApp } from "../shared/firestore";
+import { runTransaction } from "../shared/transaction";
 import { EXPANSION_PARTS, EXPANSION_TIME_BUDGET_SECONDS } from "../shared/params";
 import { expansionParts, messageRef, recipientsCollection } from "../messages/collection";
 import { messageDoc, type ExpansionPartDoc } from "../messages/schema";
@@ -102,7 +103,7 @@ export async function startExpansion(messageId: string, raw: DocumentData | unde
   }
   const specs = planParts(checked.input.audience, EXPANSION_PARTS.value());
   const parts = expansionParts(messageId);
-  await db().runTransaction(async (tx) => {
+  await runTransaction("startExpansion", async (tx) => {
     const existing = await tx.get(parts.limit(1));
     if (!existing.empty) return;
     const now = Timestamp.now();
@@ -135,7 +136,7 @@ async function recordPage(messageId: string, part: number, from: string | null, 
   const finished = page.read && next === undefined;
   const parts = expansionParts(messageId);
   const ref = messageRef(messageId);
-  return db().runTransaction(async (tx) => {
+  return runTransaction("recordPage", async (tx) => {
     const [partSnap, messageSnap] = await Promise.all([tx.get(parts.doc(partId(part))), tx.get(ref)]);
     const current = partSnap.data();
     if (!current) return { lost: true, done: true, cancelled: false };

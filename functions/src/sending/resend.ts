@@ -3,6 +3,7 @@ import { HttpsError } from "firebase-functions/v2/https";
 import { logger } from "firebase-functions";
 import { STATUS } from "../shared/contract";
 import { db } from "../shared/firestore";
+import { runTransaction } from "../shared/transaction";
 import { messageRef, messagesCollection, recipientsCollection } from "../messages/collection";
 import type { MessageDoc } from "../messages/schema";
 import { recipientIdFor } from "./recipients";
@@ -114,7 +115,7 @@ export async function resendFailed(sender: Sender, messageId: string, idempotenc
     requestHash,
   };
   const ref = idempotencyKey === undefined ? messagesCollection().doc() : messagesCollection().doc(idempotentMessageId(sender.senderId, idempotencyKey));
-  const existing = await db().runTransaction(async (tx) => {
+  const existing = await runTransaction("resendFailed", async (tx) => {
     const found = (await tx.get(ref)).data();
     if (!found) tx.create(ref, fields);
     return found;

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { Timestamp } from "firebase-admin/firestore";
 import { HttpsError } from "firebase-functions/v2/https";
 import { logger } from "firebase-functions";
-import { db } from "../shared/firestore";
+import { runTransaction } from "../shared/transaction";
 import { messagesCollection } from "../messages/collection";
 import type { MessageDoc } from "../messages/schema";
 import type { Sender } from "./sender";
@@ -75,7 +75,7 @@ export async function sendMessage(sender: Sender, input: SendMessageInput): Prom
     return { messageId: ref.id, recipients: null };
   }
   const ref = messagesCollection().doc(idempotentMessageId(sender.senderId, idempotencyKey));
-  const existing = await db().runTransaction(async (tx) => {
+  const existing = await runTransaction("sendMessage", async (tx) => {
     const found = (await tx.get(ref)).data();
     if (!found) tx.create(ref, fields);
     return found;

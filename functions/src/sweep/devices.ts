@@ -4,6 +4,7 @@ import type { z } from "zod";
 import { deviceDoc } from "../devices/schema";
 import { COLLECTIONS, type RetiredReason } from "../shared/contract";
 import { db } from "../shared/firestore";
+import { runTransaction } from "../shared/transaction";
 import { daysBefore, outOfTime, type SweepContext } from "./context";
 
 /** Only the fields the sweep decides on are parsed: a device malformed elsewhere is still swept. */
@@ -38,7 +39,7 @@ async function sweepPages(
     const page = await (cursor ? query.startAfter(cursor) : query).limit(ctx.pageSize).get();
     cursor = page.docs[page.size - 1];
     if (page.size > 0) {
-      const outcome = await db().runTransaction(async (tx) => {
+      const outcome = await runTransaction("sweepDevice", async (tx) => {
         const snapshots = await tx.getAll(...page.docs.map((doc) => doc.ref));
         let changed = 0;
         let bad = 0;

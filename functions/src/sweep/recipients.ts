@@ -4,6 +4,7 @@ import { shardCount, shardOf, shardRange } from "../delivery/shards";
 import { messageDoc, recipientDoc } from "../messages/schema";
 import { COLLECTIONS, NO_ANSWER_STATUS, STATUS } from "../shared/contract";
 import { db } from "../shared/firestore";
+import { runTransaction } from "../shared/transaction";
 import { outcomeWrites } from "../ops/metrics";
 import { outOfTime, type SweepContext } from "./context";
 import type { Redispatcher } from "./redispatch";
@@ -71,7 +72,7 @@ export async function requeueExpiredLeases(ctx: SweepContext, maxAttempts: numbe
       return messageId === undefined ? [] : [{ ref: doc.ref, messageId, shard: shardOf(doc.id, redispatch.shards) }];
     });
     if (rows.length > 0) {
-      const outcome = await db().runTransaction(async (tx) => {
+      const outcome = await runTransaction("sweepLease", async (tx) => {
         const snapshots = await tx.getAll(...rows.map((row) => row.ref));
         const nowMs = Date.now();
         const moved = { requeued: [] as typeof rows, exhausted: 0, malformed: 0 };
