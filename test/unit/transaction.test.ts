@@ -15,6 +15,8 @@ describe("isContention", () => {
     assert.equal(isContention(grpcError(GrpcStatus.INVALID_ARGUMENT, "INVALID_ARGUMENT: Value for argument is not a valid Firestore document")), false);
     assert.equal(isContention(grpcError(GrpcStatus.UNAVAILABLE, "UNAVAILABLE")), false);
     assert.equal(isContention(new Error("Transaction is invalid or closed")), false);
+    assert.equal(isContention(null), false);
+    assert.equal(isContention("Transaction is invalid or closed"), false);
     assert.equal(isContention({ code: "failed-precondition", message: "This device is registered to another user." }), false);
   });
 });

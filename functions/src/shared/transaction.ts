@@ -13,6 +13,7 @@ const ATTEMPTS = 4;
  * closed". Both mean "try again from the start", never a fault of the request.
  */
 export function isContention(err: unknown): boolean {
+  if (typeof err !== "object" || err === null) return false;
   const { code, message } = err as { code?: unknown; message?: unknown };
   if (code === GrpcStatus.ABORTED) return true;
   return code === GrpcStatus.INVALID_ARGUMENT && typeof message === "string" && /transaction is invalid or closed/i.test(message);
