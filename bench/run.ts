@@ -40,19 +40,22 @@ async function rawSendEach(batches: number): Promise<number> {
 }
 
 /** Sums what the dispatch tasks counted for one message (each logs its reads and writes). */
-function countedOperations(messageId: string): { reads: number; writes: number; tasks: number } {
+function countedOperations(messageId: string): { reads: number; writes: number; tasks: number; empty: number } {
   const log = readFileSync(join(process.cwd(), ".cache", "functions.log"), "utf8");
   let reads = 0;
   let writes = 0;
   let tasks = 0;
+  let empty = 0;
   for (const line of log.split("\n")) {
-    if (!line.includes(messageId) || !line.includes("dispatch: batch done")) continue;
+    if (!line.includes(messageId)) continue;
+    if (line.includes("dispatch: nothing to claim")) empty += 1;
+    if (!line.includes("dispatch: batch done")) continue;
     const entry = JSON.parse(line.slice(line.indexOf("{"))) as { reads: number; writes: number };
     reads += entry.reads;
     writes += entry.writes;
     tasks += 1;
   }
-  return { reads, writes, tasks };
+  return { reads, writes, tasks, empty };
 }
 
 async function benchDevices(size: number): Promise<Array<{ deviceId: string }>> {
@@ -246,14 +249,22 @@ async function broadcast(size: number, rawRate: number): Promise<void> {
   const times = messages.filter((m) => m.message.token?.startsWith(`ok-broadcast-${run}-`)).map((m) => Date.parse(m.receivedAt));
   const first = times.reduce((a, b) => Math.min(a, b), Infinity);
   const last = times.reduce((a, b) => Math.max(a, b), 0);
+  // Where the time to the first delivery went: the message document, then the first recipient an expansion part wrote.
+  const messageCreated = (await message.get()).createTime?.toMillis() ?? NaN;
+  let firstCreated = Infinity;
+  for (const doc of (await collection.select().get()).docs) firstCreated = Math.min(firstCreated, doc.createTime.toMillis());
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // let the last log lines reach the file
+  const ops = countedOperations(messageId);
   const perSecond = times.length / ((last - started) / 1000);
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   console.log(
     [
       `broadcast { all: true } to ${recipients} devices (message ${messageId}; ${size} seeded for it):`,
       `  sendMessage answered in ${answered - started} ms; every recipient written (recipientsWrittenAt) ${s(writtenAt - started)} after the call began`,
+      `  message document created ${s(messageCreated - started)} after the call began, its first recipient ${s(firstCreated - started)} after`,
       `  first delivery (stand-in receivedAt) ${s(first - started)} after the call began; all ${times.length} of this run's devices reached ${s(last - started)} after; every record final ${s(final - started)} after (${accepted} accepted)`,
       `  ${Math.round(perSecond)} deliveries/s from the call to the last delivery (${Math.round(times.length / ((last - first) / 1000))}/s from first to last) = ${((100 * perSecond) / rawRate).toFixed(1)}% of raw sendEach in this run (${Math.round(rawRate)}/s)`,
+      `  dispatch batches that claimed recipients: ${ops.tasks} (${Math.round(recipients / Math.max(1, ops.tasks))} a batch); tasks that found nothing to claim: ${ops.empty}`,
     ].join("\n"),
   );
 }

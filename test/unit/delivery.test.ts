@@ -1,12 +1,13 @@
 /**
  * The delivery's pure parts, with no stack: what an FCM answer becomes, the
  * backoff, the recipients that are never sent, the payload, the shards, the
- * task windows and the early-task wait.
+ * task windows, bursts and the early-task wait.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { FirebaseError } from "firebase-admin/app";
 import { contendedRetryAt, decideOutcome, latestRetryAt, MAX_CONTENDED_RETRIES, retryDelayMs, statusOf, tally, toUpdate, triage, type Settings } from "../../functions/src/delivery/decide.ts";
+import { BURST_THRESHOLD, BurstMeter } from "../../functions/src/delivery/burst.ts";
 import { msUntilEta } from "../../functions/src/delivery/eta.ts";
 import { shardCount, shardOf, shardRange } from "../../functions/src/delivery/shards.ts";
 import { windowOf } from "../../functions/src/delivery/tasks.ts";
@@ -141,6 +142,18 @@ describe("shards, windows and task times", () => {
   it("schedules a window's trailing task just after the window ends", () => {
     assert.deepEqual(windowOf(10_250, 1), { window: 10, delaySeconds: 1.75 });
     assert.deepEqual(windowOf(10_000, 5), { window: 2, delaySeconds: 6 });
+  });
+
+  it("counts a message as a burst from its recipient past the threshold in a window, for that window and the next", () => {
+    const meter = new BurstMeter();
+    const seen = Array.from({ length: BURST_THRESHOLD + 1 }, () => meter.record("m", 7));
+    assert.deepEqual(seen, [...Array.from({ length: BURST_THRESHOLD }, () => false), true], "the first ones go the ordinary way");
+    assert.equal(meter.record("other", 7), false, "per message: a Moodle push beside a broadcast is not a burst");
+    assert.equal(meter.record("m", 8), true, "the window after a busy one is still a burst");
+    assert.equal(meter.record("m", 9), false, "a quiet window (1 recipient in 8) ends it");
+    assert.equal(meter.record("m", 12), false, "after a gap it starts from nothing");
+    meter.prune(20);
+    assert.equal(meter.record("m", 20), false);
   });
 
   it("reads a task's ETA in every form the queue hands over", () => {

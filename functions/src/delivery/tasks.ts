@@ -26,6 +26,7 @@ export type DispatchTask = z.infer<typeof dispatchTask>;
  * |---------|------------------------------|----------------------------|---------------------|
  * | i       | trigger, first of a window   | message, shard, window     | at once             |
  * | w       | trigger, later in a window   | message, shard, window     | at the window's end |
+ * | b       | trigger, in a burst          | message, shard, 3× window  | at the window's end |
  * | c       | dispatch, batch was full     | shard, cursor, window      | at once             |
  * | r       | dispatch, backoff / waiting  | shard, second, this task   | when due            |
  * | t       | dispatch, message scheduled  | message, shard, sendAt     | at sendAt           |
@@ -74,6 +75,11 @@ export function enqueueImmediate(messageId: string, shard: number, window: numbe
 /** "w": the window's trailing task, for recipients written after the immediate task read the shard. */
 export function enqueueTrailing(messageId: string, shard: number, window: number, delaySeconds: number): Promise<string | false> {
   return enqueue({ messageId, shard }, "w", [window], delaySeconds);
+}
+
+/** "b": a burst's trailing task for a shard (delivery/burst.ts), over a window BURST_WINDOW_FACTOR times as long. */
+export function enqueueBurst(messageId: string, shard: number, longWindow: number, delaySeconds: number): Promise<string | false> {
+  return enqueue({ messageId, shard }, "b", [longWindow], delaySeconds);
 }
 
 /** "c": the rest of a shard after a full batch, from the cursor on; runs at once. */

@@ -2,8 +2,9 @@ import { logger } from "firebase-functions";
 import { recipientsCollection } from "../messages/collection";
 import { STATUS } from "../shared/contract";
 import { SHARDS, WINDOW_SECONDS } from "../shared/params";
+import { BURST_WINDOW_FACTOR, BurstMeter } from "./burst";
 import { dispatchBatch } from "./dispatch";
-import { enqueueImmediate, enqueueTrailing, windowOf } from "./tasks";
+import { enqueueBurst, enqueueImmediate, enqueueTrailing, windowOf } from "./tasks";
 import { shardOf } from "./shards";
 
 /**
@@ -12,6 +13,9 @@ import { shardOf } from "./shards";
  * A burst of recipients then costs two enqueue calls per window, not one each.
  */
 const known = new Map<string, { stage: "now" | "trailing"; expires: number }>();
+
+/** How many new recipients of each message this instance has seen lately (burst.ts). */
+const bursts = new BurstMeter();
 
 /**
  * A new recipient: make sure a dispatch task for its message and shard runs
@@ -23,7 +27,11 @@ const known = new Map<string, { stage: "now" | "trailing"; expires: number }>();
  * the shard, so it asks for the window's trailing task ("w"), scheduled for
  * the end of the window: a trailing task that exists has not run yet (Cloud
  * Tasks never runs a task early) and will see this recipient. A lone
- * recipient costs one task; a burst shares two per window.
+ * recipient costs one task; a burst shares two per window. Once this
+ * instance has seen more than twenty recipients of the message within a
+ * window (burst.ts), it asks instead for one trailing task ("b") per shard
+ * per window three times as long, and sends nothing inline: the batches of a
+ * broadcast fill up rather than each claiming a few dozen.
  *
  * A trigger that runs late (its event older than two windows: a backlog of
  * triggers, as after a broadcast of thousands) first reads its recipient: if
@@ -43,6 +51,7 @@ export async function onNewRecipient(messageId: string, recipientId: string, sta
   }
   const shard = shardOf(recipientId, SHARDS.value());
   const { window, delaySeconds } = windowOf(now, windowSeconds);
+  if (bursts.record(messageId, window)) return askForBurstTask(messageId, shard, now, windowSeconds);
   const key = `${messageId}/${shard}/${window}`;
   const stage = known.get(key)?.stage;
   if (stage === "trailing") return;
@@ -62,5 +71,20 @@ export async function onNewRecipient(messageId: string, recipientId: string, sta
     await enqueueTrailing(messageId, shard, window, delaySeconds);
     known.set(key, { stage: "trailing", expires });
   }
+  forgetExpired(now, window);
+}
+
+/** In a burst: the shard's trailing task for the current long window, once per instance. */
+async function askForBurstTask(messageId: string, shard: number, now: number, windowSeconds: number): Promise<void> {
+  const long = windowOf(now, windowSeconds * BURST_WINDOW_FACTOR);
+  const key = `${messageId}/${shard}/b${long.window}`;
+  if (known.has(key)) return;
+  await enqueueBurst(messageId, shard, long.window, long.delaySeconds);
+  known.set(key, { stage: "trailing", expires: now + long.delaySeconds * 1000 });
+  forgetExpired(now, windowOf(now, windowSeconds).window);
+}
+
+function forgetExpired(now: number, window: number): void {
   for (const [entry, { expires: at }] of known) if (at < now) known.delete(entry);
+  bursts.prune(window);
 }
