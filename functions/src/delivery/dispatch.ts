@@ -44,7 +44,8 @@ interface Cost {
   writes: number;
 }
 
-function settings(): Settings {
+/** The delivery params, read once per task. */
+export function dispatchSettings(): Settings {
   return {
     batchSize: Math.max(1, Math.min(FCM_BATCH_LIMIT, BATCH_SIZE.value())),
     shards: SHARDS.value(),
@@ -70,7 +71,7 @@ interface Retirement {
  * and returns what it did.
  */
 export async function dispatchBatch(task: DispatchTask, taskId: string): Promise<DispatchSummary> {
-  const config = settings();
+  const config = dispatchSettings();
   const empty: DispatchSummary = { messageId: task.messageId, shard: task.shard, claimed: 0, accepted: 0, retrying: 0, final: 0, reads: 2, writes: 0 };
   const [messageSnapshot, deliverySwitch] = await Promise.all([messageRef(task.messageId).get(), readSwitch()]);
   if (!messageSnapshot.exists) return awaitMessage(task, taskId, config, empty);
@@ -137,12 +138,16 @@ async function scheduleFollowUps(task: DispatchTask, taskId: string, claim: Clai
 }
 
 /** A decision for every claimed recipient, and what it cost to reach them. */
-interface Decided extends Cost {
+export interface Decided extends Cost {
   decisions: Map<string, Decision>;
 }
 
-/** Reads the devices, ends those that cannot be sent to, sends the rest in one sendEach, and retires dead tokens. */
-async function sendClaimed(messageId: string, shard: number, message: MessageDoc, claimed: ClaimedRecipient[], config: Settings): Promise<Decided> {
+/**
+ * Reads the devices, ends those that cannot be sent to, sends the rest in one
+ * sendEach, and retires dead tokens. Also how an expansion part sends a page
+ * of its own (pages.ts); `shard` only picks the metrics slot of retirements.
+ */
+export async function sendClaimed(messageId: string, shard: number, message: MessageDoc, claimed: ClaimedRecipient[], config: Settings): Promise<Decided> {
   const devices = await readDevices(claimed.filter((r) => !r.problem).map((r) => r.data.deviceId));
   const decisions = new Map<string, Decision>();
   const live: Array<{ recipient: ClaimedRecipient; device: DeviceDoc }> = [];

@@ -1,6 +1,6 @@
 import { COLLECTIONS } from "../shared/contract";
 import { db, typedCollection } from "../shared/firestore";
-import { expansionPartDoc, messageDoc, messageStateFields, recipientDoc } from "./schema";
+import { expansionPartDoc, messageDoc, messageStateFields, pageDoc, recipientDoc } from "./schema";
 
 export function messageRef(messageId: string) {
   return db().collection(COLLECTIONS.messages).doc(messageId);
@@ -21,4 +21,8 @@ export function recipientsCollection(messageId: string) {
 
 export function expansionParts(messageId: string) {
   return typedCollection(`${COLLECTIONS.messages}/${messageId}/${COLLECTIONS.expansion}`, expansionPartDoc);
+}
+
+export function pagesCollection(messageId: string) {
+  return typedCollection(`${COLLECTIONS.messages}/${messageId}/${COLLECTIONS.pages}`, pageDoc);
 }

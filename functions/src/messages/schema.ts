@@ -120,3 +120,43 @@ export const expansionPartDoc = z.object({
   updatedAt: zTimestamp,
 });
 export type ExpansionPartDoc = z.infer<typeof expansionPartDoc>;
+
+/**
+ * `messages/{messageId}/pages/{pageId}`: one page of up to 500 devices that an
+ * expansion part sends itself (delivery/pages.ts). Created at "sending" with a
+ * lease before the send, so that a part task run twice never sends one page
+ * twice; "sent" once FCM's answers are in `outcomes` (in the order of
+ * `recipients`), so that a run that dies while recording them does not send
+ * again; "recorded" once every recipient document is written with its outcome.
+ */
+export const pageRecipient = z.object({
+  id: z.string().min(1),
+  deviceId: z.string().min(1),
+  userId: z.string().nullable(),
+  vars: z.record(z.string(), varValue).optional(),
+});
+export type PageRecipient = z.infer<typeof pageRecipient>;
+
+export const pageOutcome = z.object({
+  status: z.number().int(),
+  statusMessage: z.string().nullable(),
+  leaseExpiresAt: z.null(),
+  retryAt: zTimestamp.nullable(),
+  sentAt: zTimestamp.optional(),
+  fcmMessageId: z.string().optional(),
+  badgeValue: z.number().int().optional(),
+});
+
+export const pageDoc = z.object({
+  state: z.enum(["sending", "sent", "recorded"]),
+  part: z.number().int().min(0),
+  /** The send attempt of every recipient of the page: 2 and more when a run took the page over from one that died. */
+  attempt: z.number().int().min(1),
+  recipients: z.array(pageRecipient),
+  outcomes: z.array(pageOutcome).optional(),
+  leaseExpiresAt: zTimestamp,
+  /** Recipient documents this page created (set when "recorded"). */
+  created: z.number().int().min(0).optional(),
+  updatedAt: zTimestamp,
+});
+export type PageDoc = z.infer<typeof pageDoc>;

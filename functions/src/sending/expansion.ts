@@ -6,12 +6,14 @@ import { z } from "zod";
 import { describeZodError } from "../shared/callable";
 import { adminApp } from "../shared/firestore";
 import { runTransaction } from "../shared/transaction";
-import { EXPANSION_PARTS, EXPANSION_TIME_BUDGET_SECONDS } from "../shared/params";
+import { EXPANSION_PARTS, EXPANSION_SENDS, EXPANSION_TIME_BUDGET_SECONDS } from "../shared/params";
 import { expansionParts, messageRef, recipientsCollection } from "../messages/collection";
 import { messageDoc, type ExpansionPartDoc } from "../messages/schema";
-import { partPages } from "./audience";
+import { pageIdFor, sendPage } from "../delivery/pages";
+import { readSwitch } from "../ops/pause";
+import { partPages, type AudienceDevice } from "./audience";
 import { planParts } from "./parts";
-import { writeRecipientPage } from "./recipients";
+import { pageRecipients, writeRecipientPage, type PageOptions } from "./recipients";
 import { sendMessageInput, type SendMessageInput } from "./schema";
 
 /*
@@ -194,7 +196,7 @@ export async function expandPart(task: ExpansionTask): Promise<void> {
   if (messageSnap.get("cancelledAt") instanceof Timestamp) return finish(await recordPage(messageId, part, cursor, { next: undefined, read: false }, 0));
   // The last chunk has no `next`, so recording it (or any chunk once the message is cancelled) ends the part.
   for await (const page of partPages(audience, state.spec, cursor ?? undefined)) {
-    const created = await writeRecipientPage({ messageId, category, vars }, page.devices);
+    const created = await deliverChunk({ messageId, category, vars }, part, cursor, page.devices);
     const outcome = await recordPage(messageId, part, cursor, { next: page.next, read: true }, created);
     pages += 1;
     if (outcome.lost || outcome.done) return finish(outcome);
@@ -205,6 +207,33 @@ export async function expandPart(task: ExpansionTask): Promise<void> {
       return;
     }
   }
+}
+
+/**
+ * One chunk of a part's devices. A message due now, while delivery runs, is
+ * sent from the chunk itself (delivery/pages.ts): the page is the claim, the
+ * recipients are written with their outcomes after the send. A scheduled
+ * message, or any while the emergency stop holds, gets pending recipients
+ * instead, which the dispatch holds and sends when due. Nothing is written
+ * for a message cancelled meanwhile. Returns the recipients created.
+ */
+async function deliverChunk(options: PageOptions, part: number, cursor: string | null, devices: AudienceDevice[]): Promise<number> {
+  const { messageId } = options;
+  const [snapshot, deliverySwitch] = await Promise.all([messageRef(messageId).get(), readSwitch()]);
+  const raw = snapshot.data();
+  if (!raw || raw.cancelledAt instanceof Timestamp) return 0;
+  const message = messageDoc.safeParse(raw);
+  const due = !(raw.sendAt instanceof Timestamp) || raw.sendAt.toMillis() <= Date.now();
+  if (!EXPANSION_SENDS.value() || !message.success || !due || deliverySwitch.paused) return writeRecipientPage(options, devices);
+  const recipients = await pageRecipients(options, devices);
+  if (recipients.length === 0) return 0;
+  const sent = await sendPage({ messageId, pageId: pageIdFor(part, cursor), part, message: message.data, recipients });
+  if (sent.kind === "busy") {
+    // Another run of this part holds the page (or died holding it): Cloud Tasks tries this task again later.
+    throw new Error(`page ${pageIdFor(part, cursor)} of message ${messageId} is held by another run until ${new Date(sent.untilMs).toISOString()}`);
+  }
+  // A page an earlier run made holds the devices the stream gave then: any device added since is written pending.
+  return sent.created + (sent.earlier ? await writeRecipientPage(options, devices) : 0);
 }
 
 /**

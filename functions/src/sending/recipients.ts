@@ -3,6 +3,7 @@ import { GrpcStatus } from "firebase-admin/firestore";
 import { STATUS } from "../shared/contract";
 import { db } from "../shared/firestore";
 import { recipientsCollection } from "../messages/collection";
+import type { PageRecipient } from "../messages/schema";
 import type { AudienceDevice } from "./audience";
 import { mutedUsers } from "./preferences";
 
@@ -24,28 +25,42 @@ export interface PageOptions {
 }
 
 /**
+ * The recipients of a page of devices: one per device, its id derived from
+ * the device id, its `vars` from the message's; users who muted the
+ * message's category are left out.
+ */
+export async function pageRecipients(options: PageOptions, page: AudienceDevice[]): Promise<PageRecipient[]> {
+  if (page.length === 0) return [];
+  const muted = options.category ? await mutedUsers(page.map((d) => d.userId), options.category) : new Set<string>();
+  return page
+    .filter((device) => !muted.has(device.userId))
+    .map((device) => {
+      const vars = options.vars?.[device.userId];
+      return { id: recipientIdFor(device.deviceId), deviceId: device.deviceId, userId: device.userId, ...(vars && { vars }) };
+    });
+}
+
+/**
  * Writes one pending recipient per device of a page (users who muted the
  * message's category left out), with a BulkWriter (batched, parallel, retried
- * on contention). `create` rather than `set`: a recipient that already exists
- * (written by an earlier run of the same page, perhaps already sent) is left
- * alone. Returns how many this call created.
+ * on contention); the dispatch then sends them. `create` rather than `set`: a
+ * recipient that already exists (written by an earlier run of the same page,
+ * perhaps already sent) is left alone. Returns how many this call created.
  */
 export async function writeRecipientPage(options: PageOptions, page: AudienceDevice[]): Promise<number> {
-  if (page.length === 0) return 0;
+  const recipientsOfPage = await pageRecipients(options, page);
+  if (recipientsOfPage.length === 0) return 0;
   const recipients = recipientsCollection(options.messageId);
-  const muted = options.category ? await mutedUsers(page.map((d) => d.userId), options.category) : new Set<string>();
   const writer = db().bulkWriter();
   writer.onWriteError((error) => error.code !== GrpcStatus.ALREADY_EXISTS && error.failedAttempts < 5);
   let created = 0;
   const pending: Array<Promise<unknown>> = [];
-  for (const device of page) {
-    if (muted.has(device.userId)) continue;
-    const vars = options.vars?.[device.userId];
+  for (const recipient of recipientsOfPage) {
     const write = writer
-      .create(recipients.doc(recipientIdFor(device.deviceId)), {
-        deviceId: device.deviceId,
-        userId: device.userId,
-        ...(vars && { vars }),
+      .create(recipients.doc(recipient.id), {
+        deviceId: recipient.deviceId,
+        userId: recipient.userId,
+        ...(recipient.vars && { vars: recipient.vars }),
         status: STATUS.pending,
         statusMessage: null,
         attempts: 0,

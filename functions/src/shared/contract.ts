@@ -17,6 +17,8 @@ export const COLLECTIONS = {
   counters: "counters",
   /** `messages/{messageId}/expansion/{part}`: progress of one part of an audience being written into recipients; no client access. */
   expansion: "expansion",
+  /** `messages/{messageId}/pages/{pageId}`: a page of devices an expansion part sends itself, and its outcomes until they are recorded; no client access. */
+  pages: "pages",
   /** `preferences/{uid}`: a user's own settings (muted categories); readable by that user only. */
   preferences: "preferences",
   /** `accessKeys/{keyId}`: partner servers' API keys, stored as hashes; no client access. */

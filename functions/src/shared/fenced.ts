@@ -2,14 +2,16 @@ import { GrpcStatus, type DocumentData, type DocumentReference, type Timestamp, 
 import { logger } from "firebase-functions";
 import { db } from "./firestore";
 
-/** One compare-and-set: the update lands only if the document is unchanged since `lastUpdateTime`. */
-export interface FencedUpdate<T = unknown> {
+/**
+ * One compare-and-set: an update that lands only if the document is unchanged
+ * since `lastUpdateTime`, or a create that lands only if the document does
+ * not exist yet.
+ */
+export type FencedUpdate<T = unknown> = {
   ref: DocumentReference;
-  data: UpdateData<DocumentData>;
-  lastUpdateTime: Timestamp;
   /** What the caller wants back about the updates that landed (a status code, a recipient). */
   tag: T;
-}
+} & ({ data: UpdateData<DocumentData>; lastUpdateTime: Timestamp } | { create: DocumentData });
 
 /**
  * Writes that go with a set of updates, in the same atomic commit (counter
@@ -49,8 +51,9 @@ function codeOf(err: unknown): number | undefined {
  * A chunk is one atomic batch; if any of its preconditions fails, the batch
  * fails as a whole and its updates are retried one per commit, so that the
  * ones whose document is unchanged still land (each with its own share of the
- * side writes). A precondition failure is a normal outcome (superseded); any
- * other error is retried a few times, logged, then thrown.
+ * side writes). A precondition failure (a changed document, or one that
+ * already exists for a create) is a normal outcome (superseded); any other
+ * error is retried a few times, logged, then thrown.
  */
 export async function commitFenced<T>(updates: Array<FencedUpdate<T>>, sideWrites: SideWrites<T>, context: Record<string, unknown>): Promise<FencedResult<T>> {
   const result: FencedResult<T> = { landed: [], superseded: [] };
@@ -73,14 +76,17 @@ export async function commitFenced<T>(updates: Array<FencedUpdate<T>>, sideWrite
 async function commitChunk<T>(chunk: Array<FencedUpdate<T>>, sides: Array<{ ref: DocumentReference; data: DocumentData }>, context: Record<string, unknown>): Promise<boolean> {
   for (let attempt = 1; ; attempt++) {
     const batch = db().batch();
-    for (const update of chunk) batch.update(update.ref, update.data, { lastUpdateTime: update.lastUpdateTime });
+    for (const update of chunk) {
+      if ("create" in update) batch.create(update.ref, update.create);
+      else batch.update(update.ref, update.data, { lastUpdateTime: update.lastUpdateTime });
+    }
     for (const side of sides) batch.set(side.ref, side.data, { merge: true });
     try {
       await batch.commit();
       return true;
     } catch (err) {
       const code = codeOf(err);
-      if (code === GrpcStatus.FAILED_PRECONDITION || code === GrpcStatus.NOT_FOUND) return false;
+      if (code === GrpcStatus.FAILED_PRECONDITION || code === GrpcStatus.NOT_FOUND || code === GrpcStatus.ALREADY_EXISTS) return false;
       if (!TRANSIENT.has(code ?? -1) || attempt >= COMMIT_ATTEMPTS) {
         logger.error("fenced commit failed", { ...context, updates: chunk.length, attempt, code, error: String(err) });
         throw err;

@@ -146,6 +146,12 @@ export const EXPANSION_PARTS = defineInt("EXPANSION_PARTS", {
     "A broadcast (`all` or `where` audience) is expanded into recipients by this many parallel tasks, each over its own range of device ids (at most 64: one per character of the device-id alphabet).",
 });
 
+export const EXPANSION_SENDS = defineBoolean("EXPANSION_SENDS", {
+  default: true,
+  description:
+    "Expansion parts send each page of up to 500 devices themselves (one sendEach) and write its recipient documents with their outcomes after, so a broadcast is not held to the pace at which a new collection of recipients can be written. false: parts write pending recipients and the dispatch tasks send them. Scheduled messages, and pages expanded while delivery is paused, always take the second way.",
+});
+
 export const EXPANSION_TIME_BUDGET_SECONDS = defineInt("EXPANSION_TIME_BUDGET_SECONDS", {
   default: 120,
   description: "An expansion task reads no new chunk of 500 devices after this many seconds; it enqueues its successor with its cursor instead. Kept well under the task function's time limit and the query stream's deadline.",

@@ -54,8 +54,16 @@ async function deleteMessage(message: DocumentReference, ctx: SweepContext, resu
     result.recipientsDeleted += page.size;
     if (page.size < RECIPIENT_DELETE_PAGE) break;
   }
-  const counters = await message.collection(COLLECTIONS.counters).get();
-  await Promise.all(counters.docs.map((doc) => doc.ref.delete()));
+  // The message's own bookkeeping: a few documents per shard, part and page of 500.
+  const writer = db().bulkWriter();
+  const deletes: Array<Promise<unknown>> = [];
+  for (const name of [COLLECTIONS.counters, COLLECTIONS.expansion, COLLECTIONS.pages]) {
+    for (const doc of (await message.collection(name).select().get()).docs) deletes.push(writer.delete(doc.ref));
+  }
+  const settled = Promise.allSettled(deletes);
+  await writer.close();
+  const failed = (await settled).find((outcome) => outcome.status === "rejected");
+  if (failed) throw failed.reason;
   await message.delete();
   result.messagesDeleted += 1;
   return true;

@@ -1,0 +1,187 @@
+import { createHash } from "node:crypto";
+import { FieldValue, GrpcStatus, Timestamp, type DocumentData } from "firebase-admin/firestore";
+import { logger } from "firebase-functions";
+import { pagesCollection } from "../messages/collection";
+import type { MessageDoc, PageDoc, PageRecipient } from "../messages/schema";
+import { pageDoc } from "../messages/schema";
+import { counterRef, countIncrements } from "../messages/counters";
+import { batchIncrements, metricsRef, slotFor, type SideWrite } from "../ops/metrics";
+import { COLLECTIONS, NO_ANSWER_STATUS, STATUS } from "../shared/contract";
+import { db } from "../shared/firestore";
+import { commitFenced, type FencedUpdate } from "../shared/fenced";
+import { ended, toUpdate, type Decision, type RecipientUpdate } from "./decide";
+import { dispatchSettings, sendClaimed } from "./dispatch";
+import type { ClaimedRecipient } from "./claim";
+import { shardOf } from "./shards";
+
+/*
+ * A page of up to 500 devices that an expansion part sends itself, before any
+ * of their recipient documents exist, and records after: the broadcast path
+ * (docs/scale.md). Writing a million recipient documents into a new
+ * collection is held to Firestore's 500/50/5 ramp (~18 minutes); sending does
+ * not wait for that: a page costs one document written before its sendEach
+ * and one after, and the recipient documents follow with their outcomes.
+ *
+ * The page document is the claim. It is created ("sending", with a lease)
+ * before the send, so a part task that runs twice finds it and does not send
+ * it again; FCM's answers are stored on it ("sent") before any recipient is
+ * written, so a run that dies while recording them is followed by one that
+ * records, not one that sends; "recorded" once every recipient document
+ * exists. A page found at "sending" after its lease ran out belonged to a run
+ * that died during its sendEach: it is sent again, as a lapsed claim of the
+ * dispatch is, and the collapse id derived from each recipient keeps a device
+ * that got it the first time to one notification.
+ */
+
+/** The id of the page a part sends from `cursor` on (the device id after which its stream started; null at the part's start). */
+export function pageIdFor(part: number, cursor: string | null): string {
+  return `${String(part).padStart(2, "0")}-${createHash("sha256").update(cursor ?? "").digest("base64url").slice(0, 16)}`;
+}
+
+export interface PageInput {
+  messageId: string;
+  pageId: string;
+  part: number;
+  message: MessageDoc;
+  recipients: PageRecipient[];
+}
+
+export type PageResult =
+  /** Every recipient of the page has its document. `created`: how many this run wrote; `earlier`: an earlier run had made the page, so it may hold other devices than this run's. */
+  | { kind: "recorded"; created: number; earlier: boolean }
+  /** Another run holds the page (its lease is running): try again after `untilMs`. */
+  | { kind: "busy"; untilMs: number };
+
+type Held =
+  | { kind: "send"; page: Pick<PageDoc, "recipients" | "attempt">; writeTime: Timestamp; earlier: boolean }
+  | { kind: "record"; page: PageDoc }
+  | { kind: "recorded" }
+  | { kind: "busy"; untilMs: number };
+
+/** Recipient documents untyped: they are written whole here, with fields the converter would not know. */
+function rawRecipients(messageId: string) {
+  return db().collection(`${COLLECTIONS.messages}/${messageId}/${COLLECTIONS.recipients}`);
+}
+
+function codeOf(err: unknown): unknown {
+  return (err as { code?: unknown }).code;
+}
+
+/** Sends one page and writes its recipients with their outcomes; safe to call again for the same page. */
+export async function sendPage(input: PageInput): Promise<PageResult> {
+  const config = dispatchSettings();
+  const ref = pagesCollection(input.messageId).doc(input.pageId);
+  const held = await holdPage(input, config.leaseSeconds);
+  if (held.kind === "busy") return held;
+  if (held.kind === "recorded") return { kind: "recorded", created: 0, earlier: true };
+
+  let page: Pick<PageDoc, "recipients" | "attempt" | "outcomes">;
+  if (held.kind === "record") page = held.page;
+  else if (held.page.attempt > config.maxAttempts) {
+    // Runs kept dying during this page's send: say so on each recipient instead of trying forever.
+    const reason = `worker died during the send ${held.page.attempt - 1} times; delivery unknown`;
+    page = { ...held.page, outcomes: held.page.recipients.map(() => toUpdate(ended(NO_ANSWER_STATUS, reason))) };
+    await ref.update({ state: "sent", outcomes: page.outcomes, updatedAt: Timestamp.now() });
+  } else {
+    const outcomes = await sendRecipients(input, held.page, config.leaseSeconds);
+    try {
+      await ref.update({ state: "sent", outcomes, updatedAt: Timestamp.now() }, { lastUpdateTime: held.writeTime });
+    } catch (err) {
+      // Our lease ran out and another run took the page over: it sends and records it.
+      if (codeOf(err) === GrpcStatus.FAILED_PRECONDITION) return { kind: "busy", untilMs: Date.now() + config.leaseSeconds * 1000 };
+      throw err;
+    }
+    page = { ...held.page, outcomes };
+  }
+
+  const created = await recordOutcomes(input.messageId, input.part, page);
+  await ref.update({ state: "recorded", outcomes: FieldValue.delete(), created, updatedAt: Timestamp.now() });
+  return { kind: "recorded", created, earlier: held.kind !== "send" || held.earlier };
+}
+
+/**
+ * Makes the page this run's to send: creates it, or takes over one whose
+ * lease ran out. A page already sent or recorded, or held by a live run, is
+ * not sent again.
+ */
+async function holdPage(input: PageInput, leaseSeconds: number): Promise<Held> {
+  const ref = pagesCollection(input.messageId).doc(input.pageId);
+  const now = Timestamp.now();
+  const leaseExpiresAt = Timestamp.fromMillis(now.toMillis() + leaseSeconds * 1000);
+  try {
+    const fresh: PageDoc = { state: "sending", part: input.part, attempt: 1, recipients: input.recipients, leaseExpiresAt, updatedAt: now };
+    const result = await ref.create(fresh);
+    return { kind: "send", page: fresh, writeTime: result.writeTime, earlier: false };
+  } catch (err) {
+    if (codeOf(err) !== GrpcStatus.ALREADY_EXISTS) throw err;
+  }
+  const snapshot = await db().doc(ref.path).get();
+  const parsed = pageDoc.safeParse(snapshot.data());
+  if (!parsed.success) throw new Error(`page ${ref.path} does not match its schema: ${parsed.error.issues[0]?.message ?? "unknown"}`);
+  const page = parsed.data;
+  if (page.state === "recorded") return { kind: "recorded" };
+  if (page.state === "sent") return { kind: "record", page };
+  if (page.leaseExpiresAt.toMillis() > Date.now()) return { kind: "busy", untilMs: page.leaseExpiresAt.toMillis() };
+  const attempt = page.attempt + 1;
+  try {
+    const result = await ref.update({ attempt, leaseExpiresAt, updatedAt: now }, { lastUpdateTime: snapshot.updateTime });
+    logger.warn("pages: a page whose run died during its send is sent again", { messageId: input.messageId, pageId: input.pageId, attempt });
+    return { kind: "send", page: { recipients: page.recipients, attempt }, writeTime: result.writeTime, earlier: true };
+  } catch (err) {
+    if (codeOf(err) === GrpcStatus.FAILED_PRECONDITION) return { kind: "busy", untilMs: Date.now() + leaseSeconds * 1000 };
+    throw err;
+  }
+}
+
+/** One sendEach for the page (the dispatch's own send: device checks, badges, payloads, token retirement); an outcome per recipient, in page order. */
+async function sendRecipients(input: PageInput, page: Pick<PageDoc, "recipients" | "attempt">, leaseSeconds: number): Promise<RecipientUpdate[]> {
+  const recipients = rawRecipients(input.messageId);
+  const now = Timestamp.now();
+  const claimed: ClaimedRecipient[] = page.recipients.map((r) => ({
+    id: r.id,
+    ref: recipients.doc(r.id),
+    data: { deviceId: r.deviceId, userId: r.userId, ...(r.vars && { vars: r.vars }), status: STATUS.inProcess, attempts: page.attempt - 1, leaseExpiresAt: Timestamp.fromMillis(now.toMillis() + leaseSeconds * 1000) },
+    attempt: page.attempt,
+    claimedAt: now,
+  }));
+  const { decisions } = await sendClaimed(input.messageId, input.part, input.message, claimed, dispatchSettings());
+  const missing: Decision = ended(NO_ANSWER_STATUS, "no outcome was recorded for this recipient");
+  return page.recipients.map((r) => toUpdate(decisions.get(r.id) ?? missing));
+}
+
+/**
+ * Creates the page's recipient documents with their outcomes, together with
+ * their message shard's outcome counters and the hour's metrics in the same
+ * atomic commits (shared/fenced.ts). A recipient that already exists (written
+ * by an earlier run of this page) is left as it is and not counted again.
+ * Transient failures are written pending with their `retryAt`: their
+ * creation trigger hands them to the dispatch, which retries them.
+ */
+async function recordOutcomes(messageId: string, part: number, page: Pick<PageDoc, "recipients" | "attempt" | "outcomes">): Promise<number> {
+  const config = dispatchSettings();
+  const recipients = rawRecipients(messageId);
+  const outcomes = page.outcomes ?? [];
+  const creates: Array<FencedUpdate<{ status: number; shard: number }>> = page.recipients.map((r, i) => {
+    const outcome = outcomes[i] ?? toUpdate(ended(NO_ANSWER_STATUS, "no outcome was recorded for this recipient"));
+    const doc: DocumentData = { deviceId: r.deviceId, userId: r.userId, ...(r.vars && { vars: r.vars }), attempts: page.attempt, ...outcome };
+    return { ref: recipients.doc(r.id), create: doc, tag: { status: outcome.status, shard: shardOf(r.id, config.shards) } };
+  });
+  const { landed } = await commitFenced(creates, (chunk, first) => sideWrites(messageId, part, chunk.map((c) => c.tag), first), { messageId, part });
+  return landed.length;
+}
+
+/** The counters (per message shard) and the hour's metrics (one slot per part) a chunk of recorded outcomes adds; the page counts as one batch. */
+function sideWrites(messageId: string, part: number, tags: Array<{ status: number; shard: number }>, first: boolean): SideWrite[] {
+  const byShard = new Map<number, number[]>();
+  for (const { status, shard } of tags) byShard.set(shard, [...(byShard.get(shard) ?? []), status]);
+  const writes: SideWrite[] = [];
+  for (const [shard, statuses] of byShard) {
+    const counts = countIncrements(statuses);
+    if (counts) writes.push({ ref: counterRef(messageId, shard), data: counts });
+  }
+  const statuses = tags.map((t) => t.status);
+  const nowMs = Date.now();
+  const metrics = batchIncrements({ statuses, retries: statuses.filter((s) => s === STATUS.pending).length, batches: first ? 1 : 0 }, nowMs);
+  if (metrics) writes.push({ ref: metricsRef(nowMs, slotFor(messageId, part)), data: metrics });
+  return writes;
+}
