@@ -165,8 +165,10 @@ describe("background audience expansion", () => {
     assert.ok((busiest.get("written") as number) > 0);
     await busiest.ref.update({ cursor: null, written: 0, done: false });
     await getFunctions(adminApp()).taskQueue("expandAudience").enqueue({ messageId, part: Number(busiest.id), generation: 0 });
+    const before = busiest.get("written") as number;
     await waitFor("the part to be done again", async () => ((await busiest.ref.get()).get("done") === true ? true : undefined));
-    assert.equal((await busiest.ref.get()).get("written"), 0, "the rerun created no recipient");
+    // Its page was found already sent: the rerun's checkpoint counts it again (the reset forgot it), and sends nothing.
+    assert.equal((await busiest.ref.get()).get("written"), before);
     assert.equal((await recipientStates(messageId)).size, 60);
     assert.equal(await waitForRecipientCount(messageId), 60);
     const received = await acceptedFor(devices.map((d) => d.token));

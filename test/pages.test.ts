@@ -1,7 +1,7 @@
 /**
  * The broadcast path: an expansion part sends each page of devices itself
- * (one sendEach), the page document standing as the claim, and writes the
- * recipients with their outcomes after. Checked here: what the records say
+ * (one sendEach), the page document standing as the claim, and a record task
+ * writes the recipients with their outcomes behind it. Checked here: what the records say
  * and what FCM received, transient failures handed to the dispatch, dead
  * tokens retired, and a part run again over a page an earlier run left at
  * "sending" (its worker died in sendEach: sent again) or at "sent" (FCM had
@@ -18,6 +18,7 @@ import { stackParam } from "../tools/lib/env.ts";
 import { signedInUser, type ClientUser } from "../tools/lib/client.ts";
 import { seedDevices, waitForRecipientCount, waitUntilFinal } from "../tools/lib/fixtures.ts";
 import { acceptedFor, sendAttempts } from "../tools/lib/stand-in.ts";
+import { waitFor } from "../tools/lib/wait.ts";
 
 interface Report {
   state: string;
@@ -73,9 +74,11 @@ describe("broadcasts sent from pages", () => {
     assert.equal(received.length, 40, "each live device reached once");
     assert.equal(new Set(received.map((m) => m.message.token)).size, 40);
 
-    const docs = (await pages(messageId).get()).docs;
-    assert.ok(docs.length >= 1);
-    assert.ok(docs.every((d) => d.get("state") === "recorded" && d.get("outcomes") === undefined && d.get("attempt") === 1));
+    const docs = await waitFor("every page to be recorded", async () => {
+      const all = (await pages(messageId).get()).docs;
+      return all.length > 0 && all.every((d) => d.get("state") === "recorded") ? all : undefined;
+    });
+    assert.ok(docs.every((d) => d.get("outcomes") === undefined && d.get("attempt") === 1));
     assert.equal(docs.reduce((sum, d) => sum + (d.get("created") as number), 0), 42, "the pages created every recipient");
 
     const report = await staff.call<Report>("getMessageReport", { messageId });
@@ -107,8 +110,10 @@ describe("broadcasts sent from pages", () => {
       assert.equal(await waitForRecipientCount(messageId), 6);
       const states = await waitUntilFinal(messageId, 6, 60_000);
       assert.ok([...states.values()].every((r) => r.status === 200));
-      const page = await pages(messageId).doc(pageIdFor(0, null)).get();
-      assert.equal(page.get("state"), "recorded");
+      const page = await waitFor("the page to be recorded", async () => {
+        const snapshot = await pages(messageId).doc(pageIdFor(0, null)).get();
+        return snapshot.get("state") === "recorded" ? snapshot : undefined;
+      });
       const mine = [first, second].map((d) => states.get(recipientIdFor(d.deviceId)));
       if (left === "sending") {
         // Sent again as attempt 2 (the collapse id keeps a phone that got it before to one notification).

@@ -12,6 +12,7 @@ export { dispatchBatch } from "./functions/dispatchBatch";
 export { sendMessage } from "./functions/sendMessage";
 export { onMessageCreated } from "./functions/onMessageCreated";
 export { expandAudience } from "./functions/expandAudience";
+export { recordPage } from "./functions/recordPage";
 export { cancelMessage } from "./functions/cancelMessage";
 export { getMessageReport } from "./functions/getMessageReport";
 export { setPreferences } from "./functions/setPreferences";

@@ -13,6 +13,7 @@ import { ended, toUpdate, type Decision, type RecipientUpdate } from "./decide";
 import { dispatchSettings, sendClaimed } from "./dispatch";
 import type { ClaimedRecipient } from "./claim";
 import { shardOf } from "./shards";
+import { enqueueRecordPage, type RecordPageTask } from "./tasks";
 
 /*
  * A page of up to 500 devices that an expansion part sends itself, before any
@@ -20,17 +21,18 @@ import { shardOf } from "./shards";
  * (docs/scale.md). Writing a million recipient documents into a new
  * collection is held to Firestore's 500/50/5 ramp (~18 minutes); sending does
  * not wait for that: a page costs one document written before its sendEach
- * and one after, and the recipient documents follow with their outcomes.
+ * and one after, and the recipient documents follow with their outcomes,
+ * written by a task of their own while the part sends its next page.
  *
  * The page document is the claim. It is created ("sending", with a lease)
  * before the send, so a part task that runs twice finds it and does not send
  * it again; FCM's answers are stored on it ("sent") before any recipient is
- * written, so a run that dies while recording them is followed by one that
- * records, not one that sends; "recorded" once every recipient document
- * exists. A page found at "sending" after its lease ran out belonged to a run
- * that died during its sendEach: it is sent again, as a lapsed claim of the
- * dispatch is, and the collapse id derived from each recipient keeps a device
- * that got it the first time to one notification.
+ * written, so whatever dies after that is followed by recording, not sending;
+ * "recorded" once every recipient document exists. A page found at "sending"
+ * after its lease ran out belonged to a run that died during its sendEach: it
+ * is sent again, as a lapsed claim of the dispatch is, and the collapse id
+ * derived from each recipient keeps a device that got it the first time to
+ * one notification.
  */
 
 /** The id of the page a part sends from `cursor` on (the device id after which its stream started; null at the part's start). */
@@ -47,15 +49,20 @@ export interface PageInput {
 }
 
 export type PageResult =
-  /** Every recipient of the page has its document. `created`: how many this run wrote; `earlier`: an earlier run had made the page, so it may hold other devices than this run's. */
-  | { kind: "recorded"; created: number; earlier: boolean }
+  /**
+   * The page is sent, and its recipient documents are written or on their
+   * way (a record task). `recipients`: the page's own (an earlier run's page
+   * may hold other devices than this run's chunk); `earlier`: an earlier run
+   * made the page.
+   */
+  | { kind: "sent"; recipients: PageRecipient[]; earlier: boolean }
   /** Another run holds the page (its lease is running): try again after `untilMs`. */
   | { kind: "busy"; untilMs: number };
 
 type Held =
   | { kind: "send"; page: Pick<PageDoc, "recipients" | "attempt">; writeTime: Timestamp; earlier: boolean }
-  | { kind: "record"; page: PageDoc }
-  | { kind: "recorded" }
+  | { kind: "sent"; page: PageDoc; updatedAt: Timestamp }
+  | { kind: "recorded"; page: PageDoc }
   | { kind: "busy"; untilMs: number };
 
 /** Recipient documents untyped: they are written whole here, with fields the converter would not know. */
@@ -67,36 +74,66 @@ function codeOf(err: unknown): unknown {
   return (err as { code?: unknown }).code;
 }
 
-/** Sends one page and writes its recipients with their outcomes; safe to call again for the same page. */
+/**
+ * Sends one page, stores FCM's answers on it and hands its recipient
+ * documents to a record task, so the part reads on while they are written;
+ * safe to call again for the same page.
+ */
 export async function sendPage(input: PageInput): Promise<PageResult> {
   const config = dispatchSettings();
   const ref = pagesCollection(input.messageId).doc(input.pageId);
+  const task = { messageId: input.messageId, pageId: input.pageId };
   const held = await holdPage(input, config.leaseSeconds);
   if (held.kind === "busy") return held;
-  if (held.kind === "recorded") return { kind: "recorded", created: 0, earlier: true };
-
-  let page: Pick<PageDoc, "recipients" | "attempt" | "outcomes">;
-  if (held.kind === "record") page = held.page;
-  else if (held.page.attempt > config.maxAttempts) {
-    // Runs kept dying during this page's send: say so on each recipient instead of trying forever.
-    const reason = `worker died during the send ${held.page.attempt - 1} times; delivery unknown`;
-    page = { ...held.page, outcomes: held.page.recipients.map(() => toUpdate(ended(NO_ANSWER_STATUS, reason))) };
-    await ref.update({ state: "sent", outcomes: page.outcomes, updatedAt: Timestamp.now() });
-  } else {
-    const outcomes = await sendRecipients(input, held.page, config.leaseSeconds);
-    try {
-      await ref.update({ state: "sent", outcomes, updatedAt: Timestamp.now() }, { lastUpdateTime: held.writeTime });
-    } catch (err) {
-      // Our lease ran out and another run took the page over: it sends and records it.
-      if (codeOf(err) === GrpcStatus.FAILED_PRECONDITION) return { kind: "busy", untilMs: Date.now() + config.leaseSeconds * 1000 };
-      throw err;
-    }
-    page = { ...held.page, outcomes };
+  if (held.kind === "recorded") return { kind: "sent", recipients: held.page.recipients, earlier: true };
+  if (held.kind === "sent") {
+    // Its record task may be spent (it failed every attempt): a page sent long ago is recorded here.
+    if (Date.now() - held.updatedAt.toMillis() > 2 * config.leaseSeconds * 1000) await recordPageOutcomes(task);
+    else await enqueueRecordPage(task, held.page.attempt);
+    return { kind: "sent", recipients: held.page.recipients, earlier: true };
   }
 
-  const created = await recordOutcomes(input.messageId, input.part, page);
+  let outcomes: RecipientUpdate[];
+  if (held.page.attempt > config.maxAttempts) {
+    // Runs kept dying during this page's send: say so on each recipient instead of trying forever.
+    const reason = `worker died during the send ${held.page.attempt - 1} times; delivery unknown`;
+    outcomes = held.page.recipients.map(() => toUpdate(ended(NO_ANSWER_STATUS, reason)));
+  } else {
+    outcomes = await sendRecipients(input, held.page, config.leaseSeconds);
+  }
+  try {
+    await ref.update({ state: "sent", outcomes, updatedAt: Timestamp.now() }, { lastUpdateTime: held.writeTime });
+  } catch (err) {
+    // Our lease ran out and another run took the page over: it sends and records it.
+    if (codeOf(err) === GrpcStatus.FAILED_PRECONDITION) return { kind: "busy", untilMs: Date.now() + config.leaseSeconds * 1000 };
+    throw err;
+  }
+  await enqueueRecordPage(task, held.page.attempt);
+  return { kind: "sent", recipients: held.page.recipients, earlier: held.earlier };
+}
+
+/**
+ * The record task's work: a sent page's recipient documents, each created
+ * with its outcome; then the page is "recorded" and its outcomes dropped.
+ * Run twice, it writes nothing twice.
+ */
+export async function recordPageOutcomes(task: RecordPageTask): Promise<void> {
+  const ref = db().doc(pagesCollection(task.messageId).doc(task.pageId).path);
+  const snapshot = await ref.get();
+  if (!snapshot.exists) {
+    logger.warn("pages: record task for a page that does not exist; dropped", task);
+    return;
+  }
+  const parsed = pageDoc.safeParse(snapshot.data());
+  if (!parsed.success) throw new Error(`page ${ref.path} does not match its schema: ${parsed.error.issues[0]?.message ?? "unknown"}`);
+  const page = parsed.data;
+  if (page.state !== "sent") {
+    if (page.state === "sending") logger.warn("pages: record task for a page not sent yet; dropped", task);
+    return;
+  }
+  const created = await recordOutcomes(task.messageId, page.part, page);
   await ref.update({ state: "recorded", outcomes: FieldValue.delete(), created, updatedAt: Timestamp.now() });
-  return { kind: "recorded", created, earlier: held.kind !== "send" || held.earlier };
+  logger.info("pages: recorded", { ...task, recipients: page.recipients.length, created });
 }
 
 /**
@@ -119,8 +156,8 @@ async function holdPage(input: PageInput, leaseSeconds: number): Promise<Held> {
   const parsed = pageDoc.safeParse(snapshot.data());
   if (!parsed.success) throw new Error(`page ${ref.path} does not match its schema: ${parsed.error.issues[0]?.message ?? "unknown"}`);
   const page = parsed.data;
-  if (page.state === "recorded") return { kind: "recorded" };
-  if (page.state === "sent") return { kind: "record", page };
+  if (page.state === "recorded") return { kind: "recorded", page };
+  if (page.state === "sent") return { kind: "sent", page, updatedAt: page.updatedAt };
   if (page.leaseExpiresAt.toMillis() > Date.now()) return { kind: "busy", untilMs: page.leaseExpiresAt.toMillis() };
   const attempt = page.attempt + 1;
   try {

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { Timestamp } from "firebase-admin/firestore";
 import { getFunctions } from "firebase-admin/functions";
 import { z } from "zod";
-import { DISPATCH_FUNCTION } from "../shared/contract";
+import { DISPATCH_FUNCTION, RECORD_PAGE_FUNCTION } from "../shared/contract";
 import { adminApp } from "../shared/firestore";
 
 /** What a dispatch task carries: one message, one shard of it, and where in the shard to go on from. */
@@ -31,6 +31,9 @@ export type DispatchTask = z.infer<typeof dispatchTask>;
  * | r       | dispatch, backoff / waiting  | shard, second, this task   | when due            |
  * | t       | dispatch, message scheduled  | message, shard, sendAt     | at sendAt           |
  * | s / u   | sweep / resume re-dispatch   | message, shard, window     | at the window's end |
+ *
+ * and, on the record queue (`recordPage`), "p": a sent page's recipient
+ * documents, keyed by message, page and attempt (enqueueRecordPage below).
  *
  * A task scheduled for the end of its window that already exists has not run
  * yet (Cloud Tasks never runs a task early), so it will see every recipient
@@ -109,4 +112,26 @@ export function enqueueAtSendAt(task: DispatchTask, sendAt: Timestamp): Promise<
 /** "s" (sweep) or "u" (resume): a shard with pending recipients found by a pass over messages. */
 export function enqueueRedispatch(scheme: "s" | "u", messageId: string, shard: number, window: number, delaySeconds: number): Promise<string | false> {
   return enqueue({ messageId, shard }, scheme, [window], delaySeconds);
+}
+
+/** What a record task carries: the page whose outcomes become recipient documents (delivery/pages.ts). */
+export const recordPageTask = z.strictObject({
+  messageId: z.string().min(1),
+  pageId: z.string().min(1),
+});
+export type RecordPageTask = z.infer<typeof recordPageTask>;
+
+/**
+ * "p", on the record queue: a sent page's recipient documents, once per
+ * (message, page, attempt), at once. An expansion part that finds its page
+ * already sent asks again and gets nothing new; a page sent again after a
+ * takeover (attempt 2) gets a task of its own.
+ */
+export async function enqueueRecordPage(task: RecordPageTask, attempt: number): Promise<void> {
+  const id = `p-${hash(task.messageId, task.pageId, attempt)}`;
+  try {
+    await getFunctions(adminApp()).taskQueue(RECORD_PAGE_FUNCTION).enqueue(task, { id });
+  } catch (err) {
+    if ((err as { code?: string }).code !== "functions/task-already-exists") throw err;
+  }
 }

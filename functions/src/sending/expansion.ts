@@ -117,6 +117,14 @@ export async function startExpansion(messageId: string, raw: DocumentData | unde
   logger.info("expansion: started", { messageId, parts: specs.length, kind: Object.keys(checked.input.audience)[0] });
 }
 
+/** What one chunk of a part came to. */
+interface Chunk {
+  /** Pending recipients this run created (a rival run of the chunk created the rest). */
+  created: number;
+  /** Recipients of the page sent for the chunk (their documents are written by its record task): counted once, by the run whose checkpoint lands. */
+  sent: number;
+}
+
 interface PageOutcome {
   /** Another run of this part moved its cursor first: it owns the part now. */
   lost: boolean;
@@ -127,28 +135,31 @@ interface PageOutcome {
 }
 
 /**
- * Records one page on the part document, in a transaction that re-reads the
- * part and the message. `written` always grows by what this run created (a
- * rival run of the same page created the rest). The cursor moves only if it
- * is still where this run started, so two runs of one part never both go on.
- * The run that finishes the last part marks the message's recipients written.
+ * Records one chunk on the part document (the checkpoint), in a transaction
+ * that re-reads the part and the message. `written` always grows by the
+ * pending recipients this run created (a rival run of the same chunk created
+ * the rest), and by the recipients of the chunk's sent page only when this
+ * run's checkpoint lands (a page is counted once, by whichever run moves the
+ * cursor past it). The cursor moves only if it is still where this run
+ * started, so two runs of one part never both go on. The run that finishes
+ * the last part marks the message's recipients written.
  */
-async function recordPage(messageId: string, part: number, from: string | null, page: { next: string | undefined; read: boolean }, created: number): Promise<PageOutcome> {
+async function checkpoint(messageId: string, part: number, from: string | null, page: { next: string | undefined; read: boolean }, chunk: Chunk): Promise<PageOutcome> {
   const { next } = page;
   const finished = page.read && next === undefined;
   const parts = expansionParts(messageId);
   const ref = messageRef(messageId);
-  return runTransaction("recordPage", async (tx) => {
+  return runTransaction("checkpoint", async (tx) => {
     const [partSnap, messageSnap] = await Promise.all([tx.get(parts.doc(partId(part))), tx.get(ref)]);
     const current = partSnap.data();
     if (!current) return { lost: true, done: true, cancelled: false };
     const cancelled = messageSnap.get("cancelledAt") instanceof Timestamp;
-    const written = current.written + created;
     const now = Timestamp.now();
     if (current.done || current.cursor !== from) {
-      tx.update(parts.doc(partId(part)), { written, updatedAt: now });
+      tx.update(parts.doc(partId(part)), { written: current.written + chunk.created, updatedAt: now });
       return { lost: true, done: current.done, cancelled };
     }
+    const written = current.written + chunk.created + chunk.sent;
     const done = finished || cancelled;
     // Only the page that ends a part reads the others (all reads come before the writes).
     const others = done ? (await tx.get(parts)).docs.filter((doc) => doc.id !== partId(part)) : [];
@@ -193,11 +204,11 @@ export async function expandPart(task: ExpansionTask): Promise<void> {
     logger.info("expansion: part finished", { messageId, part, pages, lost: outcome.lost, cancelled: outcome.cancelled });
   };
   // Cancelled before this part began: it stops where it is, reading nothing.
-  if (messageSnap.get("cancelledAt") instanceof Timestamp) return finish(await recordPage(messageId, part, cursor, { next: undefined, read: false }, 0));
+  if (messageSnap.get("cancelledAt") instanceof Timestamp) return finish(await checkpoint(messageId, part, cursor, { next: undefined, read: false }, { created: 0, sent: 0 }));
   // The last chunk has no `next`, so recording it (or any chunk once the message is cancelled) ends the part.
   for await (const page of partPages(audience, state.spec, cursor ?? undefined)) {
-    const created = await deliverChunk({ messageId, category, vars }, part, cursor, page.devices);
-    const outcome = await recordPage(messageId, part, cursor, { next: page.next, read: true }, created);
+    const chunk = await deliverChunk({ messageId, category, vars }, part, cursor, page.devices);
+    const outcome = await checkpoint(messageId, part, cursor, { next: page.next, read: true }, chunk);
     pages += 1;
     if (outcome.lost || outcome.done) return finish(outcome);
     cursor = page.next ?? cursor;
@@ -215,34 +226,38 @@ export async function expandPart(task: ExpansionTask): Promise<void> {
  * recipients are written with their outcomes after the send. A scheduled
  * message, or any while the emergency stop holds, gets pending recipients
  * instead, which the dispatch holds and sends when due. Nothing is written
- * for a message cancelled meanwhile. Returns the recipients created.
+ * for a message cancelled meanwhile.
  */
-async function deliverChunk(options: PageOptions, part: number, cursor: string | null, devices: AudienceDevice[]): Promise<number> {
+async function deliverChunk(options: PageOptions, part: number, cursor: string | null, devices: AudienceDevice[]): Promise<Chunk> {
   const { messageId } = options;
   const [snapshot, deliverySwitch] = await Promise.all([messageRef(messageId).get(), readSwitch()]);
   const raw = snapshot.data();
-  if (!raw || raw.cancelledAt instanceof Timestamp) return 0;
+  if (!raw || raw.cancelledAt instanceof Timestamp) return { created: 0, sent: 0 };
   const message = messageDoc.safeParse(raw);
   const due = !(raw.sendAt instanceof Timestamp) || raw.sendAt.toMillis() <= Date.now();
-  if (!EXPANSION_SENDS.value() || !message.success || !due || deliverySwitch.paused) return writeRecipientPage(options, devices);
+  if (!EXPANSION_SENDS.value() || !message.success || !due || deliverySwitch.paused) return { created: await writeRecipientPage(options, devices), sent: 0 };
   const recipients = await pageRecipients(options, devices);
-  if (recipients.length === 0) return 0;
+  if (recipients.length === 0) return { created: 0, sent: 0 };
   const sent = await sendPage({ messageId, pageId: pageIdFor(part, cursor), part, message: message.data, recipients });
   if (sent.kind === "busy") {
     // Another run of this part holds the page (or died holding it): Cloud Tasks tries this task again later.
     throw new Error(`page ${pageIdFor(part, cursor)} of message ${messageId} is held by another run until ${new Date(sent.untilMs).toISOString()}`);
   }
   // A page an earlier run made holds the devices the stream gave then: any device added since is written pending.
-  return sent.created + (sent.earlier ? await writeRecipientPage(options, devices) : 0);
+  const onPage = new Set(sent.recipients.map((r) => r.deviceId));
+  const added = sent.earlier ? await writeRecipientPage(options, devices.filter((d) => !onPage.has(d.deviceId))) : 0;
+  return { created: added, sent: sent.recipients.length };
 }
 
 /**
- * The parts' sum is exact unless a run died between writing a page and
- * recording it (its retry finds those recipients already there and does not
- * count them again): a count() of the documents settles it.
+ * The parts' sum is exact unless a run died between writing pending
+ * recipients and its checkpoint (its retry finds them already there and
+ * does not count them again): a count() of the documents settles that. It
+ * only ever raises the sum: the documents of sent pages may still be on their
+ * way (record tasks), so fewer may exist yet than the sum rightly says.
  */
 async function settleCount(messageId: string, total: number): Promise<void> {
   const counted = (await recipientsCollection(messageId).count().get()).data().count;
-  if (counted !== total) await messageRef(messageId).update({ recipientCount: counted });
-  logger.info("expansion: recipients written", { messageId, recipients: counted });
+  if (counted > total) await messageRef(messageId).update({ recipientCount: counted });
+  logger.info("expansion: recipients written", { messageId, recipients: Math.max(counted, total), documents: counted });
 }

@@ -5,6 +5,8 @@
 
 /** The task-queue function that sends one batch; the queue carries its name. */
 export const DISPATCH_FUNCTION = "dispatchBatch";
+/** The task function that writes a sent page's recipient documents (delivery/pages.ts). */
+export const RECORD_PAGE_FUNCTION = "recordPage";
 
 export const COLLECTIONS = {
   devices: "devices",
