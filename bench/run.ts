@@ -200,16 +200,20 @@ async function singleLatency(count: number): Promise<void> {
  * leaves them out).
  */
 /**
- * A `where` audience that matches no device: sendMessage, the message trigger
- * and one expansion task per part each start their worker processes (one per
+ * A small broadcast (a `where` audience of 64 devices, spread over the id
+ * ranges): sendMessage, the message trigger, one expansion task per part and
+ * the record tasks of their pages each start their worker processes (one per
  * task running at once), so the broadcast's figures do not include them.
  */
 async function warmExpansion(): Promise<void> {
+  const benchWarmUp = randomUUID();
+  await seedDevices(Array.from({ length: 64 }, (_, i) => ({ deviceId: randomBytes(12).toString("base64url"), token: `ok-warm-${benchWarmUp}-${i}`, userInfo: { benchWarmUp } })));
   const staff = await signedInUser({ pushSender: true });
-  const { messageId } = await staff.call<{ messageId: string }>("sendMessage", { title: "Warm-up", body: "Matches no device", audience: { where: { benchWarmUp: randomUUID() } } });
+  const { messageId } = await staff.call<{ messageId: string }>("sendMessage", { title: "Warm-up", body: "A small broadcast", audience: { where: { benchWarmUp } } });
   await staff.close();
   const message = adminDb().collection("messages").doc(messageId);
   await waitFor("the warm-up's expansion", async () => ((await message.get()).get("recipientsWrittenAt") ? true : undefined), 120_000, 250);
+  await waitFor("the warm-up's records", async () => ((await finalCount(messageId)) >= 64 ? true : undefined), 120_000, 250);
 }
 
 async function broadcast(size: number, rawRate: number): Promise<void> {
@@ -260,6 +264,7 @@ async function broadcast(size: number, rawRate: number): Promise<void> {
   for (const doc of (await collection.select().get()).docs) firstCreated = Math.min(firstCreated, doc.createTime.toMillis());
   await new Promise((resolve) => setTimeout(resolve, 1500)); // let the last log lines reach the file
   const ops = countedOperations(messageId);
+  const pages = (await message.collection("pages").count().get()).data().count;
   const perSecond = times.length / ((last - started) / 1000);
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   console.log(
@@ -269,7 +274,7 @@ async function broadcast(size: number, rawRate: number): Promise<void> {
       `  message document created ${s(messageCreated - started)} after the call began, its first recipient ${s(firstCreated - started)} after`,
       `  first delivery (stand-in receivedAt) ${s(first - started)} after the call began; all ${times.length} of this run's devices reached ${s(last - started)} after; every record final ${s(final - started)} after (${accepted} accepted)`,
       `  ${Math.round(perSecond)} deliveries/s from the call to the last delivery (${Math.round(times.length / ((last - first) / 1000))}/s from first to last) = ${((100 * perSecond) / rawRate).toFixed(1)}% of raw sendEach in this run (${Math.round(rawRate)}/s)`,
-      `  dispatch batches that claimed recipients: ${ops.tasks} (${Math.round(recipients / Math.max(1, ops.tasks))} a batch); tasks that found nothing to claim: ${ops.empty}`,
+      `  pages sent by the expansion parts: ${pages}; dispatch batches that claimed recipients (retries, pages written pending): ${ops.tasks}; tasks that found nothing to claim: ${ops.empty}`,
     ].join("\n"),
   );
 }

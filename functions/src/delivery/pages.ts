@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { FieldValue, GrpcStatus, Timestamp, type DocumentData } from "firebase-admin/firestore";
 import { logger } from "firebase-functions";
-import { pagesCollection } from "../messages/collection";
+import { messageRef, pagesCollection } from "../messages/collection";
 import type { MessageDoc, PageDoc, PageRecipient } from "../messages/schema";
-import { pageDoc } from "../messages/schema";
+import { messageDoc, pageDoc } from "../messages/schema";
 import { counterRef, countIncrements } from "../messages/counters";
 import { batchIncrements, metricsRef, slotFor, type SideWrite } from "../ops/metrics";
 import { COLLECTIONS, NO_ANSWER_STATUS, STATUS } from "../shared/contract";
@@ -70,6 +70,12 @@ function rawRecipients(messageId: string) {
   return db().collection(`${COLLECTIONS.messages}/${messageId}/${COLLECTIONS.recipients}`);
 }
 
+/** A recipient's `vars`: its user's values in the message's `vars`, if any. */
+function varsOf(message: MessageDoc, userId: string | null): { vars?: Record<string, string | number | boolean> } {
+  const vars = userId === null ? undefined : message.vars?.[userId];
+  return vars ? { vars } : {};
+}
+
 function codeOf(err: unknown): unknown {
   return (err as { code?: unknown }).code;
 }
@@ -131,7 +137,9 @@ export async function recordPageOutcomes(task: RecordPageTask): Promise<void> {
     if (page.state === "sending") logger.warn("pages: record task for a page not sent yet; dropped", task);
     return;
   }
-  const created = await recordOutcomes(task.messageId, page.part, page);
+  // The placeholders' values are the message's (a page holds none: 500 devices of one user would repeat them 500 times).
+  const message = messageDoc.safeParse((await messageRef(task.messageId).get()).data());
+  const created = await recordOutcomes(task.messageId, page.part, page, message.success ? message.data : undefined);
   await ref.update({ state: "recorded", outcomes: FieldValue.delete(), created, updatedAt: Timestamp.now() });
   logger.info("pages: recorded", { ...task, recipients: page.recipients.length, created });
 }
@@ -177,7 +185,7 @@ async function sendRecipients(input: PageInput, page: Pick<PageDoc, "recipients"
   const claimed: ClaimedRecipient[] = page.recipients.map((r) => ({
     id: r.id,
     ref: recipients.doc(r.id),
-    data: { deviceId: r.deviceId, userId: r.userId, ...(r.vars && { vars: r.vars }), status: STATUS.inProcess, attempts: page.attempt - 1, leaseExpiresAt: Timestamp.fromMillis(now.toMillis() + leaseSeconds * 1000) },
+    data: { deviceId: r.deviceId, userId: r.userId, ...varsOf(input.message, r.userId), status: STATUS.inProcess, attempts: page.attempt - 1, leaseExpiresAt: Timestamp.fromMillis(now.toMillis() + leaseSeconds * 1000) },
     attempt: page.attempt,
     claimedAt: now,
   }));
@@ -194,13 +202,13 @@ async function sendRecipients(input: PageInput, page: Pick<PageDoc, "recipients"
  * Transient failures are written pending with their `retryAt`: their
  * creation trigger hands them to the dispatch, which retries them.
  */
-async function recordOutcomes(messageId: string, part: number, page: Pick<PageDoc, "recipients" | "attempt" | "outcomes">): Promise<number> {
+async function recordOutcomes(messageId: string, part: number, page: Pick<PageDoc, "recipients" | "attempt" | "outcomes">, message: MessageDoc | undefined): Promise<number> {
   const config = dispatchSettings();
   const recipients = rawRecipients(messageId);
   const outcomes = page.outcomes ?? [];
   const creates: Array<FencedUpdate<{ status: number; shard: number }>> = page.recipients.map((r, i) => {
     const outcome = outcomes[i] ?? toUpdate(ended(NO_ANSWER_STATUS, "no outcome was recorded for this recipient"));
-    const doc: DocumentData = { deviceId: r.deviceId, userId: r.userId, ...(r.vars && { vars: r.vars }), attempts: page.attempt, ...outcome };
+    const doc: DocumentData = { deviceId: r.deviceId, userId: r.userId, ...(message && varsOf(message, r.userId)), attempts: page.attempt, ...outcome };
     return { ref: recipients.doc(r.id), create: doc, tag: { status: outcome.status, shard: shardOf(r.id, config.shards) } };
   });
   const { landed } = await commitFenced(creates, (chunk, first) => sideWrites(messageId, part, chunk.map((c) => c.tag), first), { messageId, part });

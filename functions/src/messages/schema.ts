@@ -133,7 +133,6 @@ export const pageRecipient = z.object({
   id: z.string().min(1),
   deviceId: z.string().min(1),
   userId: z.string().nullable(),
-  vars: z.record(z.string(), varValue).optional(),
 });
 export type PageRecipient = z.infer<typeof pageRecipient>;
 

@@ -236,7 +236,8 @@ async function deliverChunk(options: PageOptions, part: number, cursor: string |
   const message = messageDoc.safeParse(raw);
   const due = !(raw.sendAt instanceof Timestamp) || raw.sendAt.toMillis() <= Date.now();
   if (!EXPANSION_SENDS.value() || !message.success || !due || deliverySwitch.paused) return { created: await writeRecipientPage(options, devices), sent: 0 };
-  const recipients = await pageRecipients(options, devices);
+  // The page holds who the recipients are; their placeholders' values stay on the message.
+  const recipients = (await pageRecipients(options, devices)).map(({ id, deviceId, userId }) => ({ id, deviceId, userId }));
   if (recipients.length === 0) return { created: 0, sent: 0 };
   const sent = await sendPage({ messageId, pageId: pageIdFor(part, cursor), part, message: message.data, recipients });
   if (sent.kind === "busy") {

@@ -29,7 +29,7 @@ export interface PageOptions {
  * the device id, its `vars` from the message's; users who muted the
  * message's category are left out.
  */
-export async function pageRecipients(options: PageOptions, page: AudienceDevice[]): Promise<PageRecipient[]> {
+export async function pageRecipients(options: PageOptions, page: AudienceDevice[]): Promise<Array<PageRecipient & { vars?: Record<string, string | number | boolean> }>> {
   if (page.length === 0) return [];
   const muted = options.category ? await mutedUsers(page.map((d) => d.userId), options.category) : new Set<string>();
   return page
