@@ -145,10 +145,12 @@ export interface Decided extends Cost {
 /**
  * Reads the devices, ends those that cannot be sent to, sends the rest in one
  * sendEach, and retires dead tokens. Also how an expansion part sends a page
- * of its own (pages.ts); `shard` only picks the metrics slot of retirements.
+ * of its own (pages.ts), with the devices its query has just read (`known`:
+ * not read again); `shard` only picks the metrics slot of retirements.
  */
-export async function sendClaimed(messageId: string, shard: number, message: MessageDoc, claimed: ClaimedRecipient[], config: Settings): Promise<Decided> {
-  const devices = await readDevices(claimed.filter((r) => !r.problem).map((r) => r.data.deviceId));
+export async function sendClaimed(messageId: string, shard: number, message: MessageDoc, claimed: ClaimedRecipient[], config: Settings, known?: Map<string, DeviceDoc>): Promise<Decided> {
+  const devices = await readDevices(claimed.filter((r) => !r.problem && !known?.has(r.data.deviceId)).map((r) => r.data.deviceId));
+  for (const [id, device] of known ?? []) devices.found.set(id, device);
   const decisions = new Map<string, Decision>();
   const live: Array<{ recipient: ClaimedRecipient; device: DeviceDoc }> = [];
   for (const recipient of claimed) {

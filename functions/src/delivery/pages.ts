@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { FieldValue, GrpcStatus, Timestamp, type DocumentData } from "firebase-admin/firestore";
 import { logger } from "firebase-functions";
+import type { DeviceDoc } from "../devices/schema";
 import { messageRef, pagesCollection } from "../messages/collection";
 import type { MessageDoc, PageDoc, PageRecipient } from "../messages/schema";
 import { messageDoc, pageDoc } from "../messages/schema";
@@ -46,6 +47,8 @@ export interface PageInput {
   part: number;
   message: MessageDoc;
   recipients: PageRecipient[];
+  /** The devices as the part's query just read them (any not here is read again before the send). */
+  devices?: Map<string, DeviceDoc>;
 }
 
 export type PageResult =
@@ -189,7 +192,7 @@ async function sendRecipients(input: PageInput, page: Pick<PageDoc, "recipients"
     attempt: page.attempt,
     claimedAt: now,
   }));
-  const { decisions } = await sendClaimed(input.messageId, input.part, input.message, claimed, dispatchSettings());
+  const { decisions } = await sendClaimed(input.messageId, input.part, input.message, claimed, dispatchSettings(), input.devices);
   const missing: Decision = ended(NO_ANSWER_STATUS, "no outcome was recorded for this recipient");
   return page.recipients.map((r) => toUpdate(decisions.get(r.id) ?? missing));
 }

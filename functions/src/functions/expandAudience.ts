@@ -1,6 +1,6 @@
 import { logger } from "firebase-functions";
 import { onTaskDispatched } from "firebase-functions/v2/tasks";
-import { expandPart, expansionTask } from "../sending/expansion";
+import { EXPANSION_TIMEOUT_SECONDS, expandPart, expansionTask } from "../sending/expansion";
 import { EXPANSION_MAX_CONCURRENT, EXPANSION_MAX_PER_SECOND } from "../shared/params";
 
 /** One part of an audience written into recipients. A thrown error makes Cloud Tasks retry; the part's cursor and per-device ids make that safe. */
@@ -8,7 +8,7 @@ export const expandAudience = onTaskDispatched(
   {
     retryConfig: { maxAttempts: 10, minBackoffSeconds: 5, maxBackoffSeconds: 300 },
     rateLimits: { maxConcurrentDispatches: EXPANSION_MAX_CONCURRENT, maxDispatchesPerSecond: EXPANSION_MAX_PER_SECOND },
-    timeoutSeconds: 540,
+    timeoutSeconds: EXPANSION_TIMEOUT_SECONDS,
     memory: "512MiB",
   },
   async (request) => {

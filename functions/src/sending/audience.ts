@@ -1,6 +1,7 @@
 import { FieldPath, Filter, type DocumentData, type DocumentSnapshot, type Query } from "firebase-admin/firestore";
 import { COLLECTIONS } from "../shared/contract";
 import { db } from "../shared/firestore";
+import { deviceDoc, type DeviceDoc } from "../devices/schema";
 import type { PartSpec } from "./parts";
 import type { Audience } from "./schema";
 
@@ -10,12 +11,20 @@ import type { Audience } from "./schema";
  * cursor moves past it, so it is also how much a retried part task redoes.
  */
 export const AUDIENCE_CHUNK = 500;
+/**
+ * The first chunk of a part, from its start: smaller, so that the first
+ * notifications of a broadcast go out as soon as its parts have read a few
+ * devices, not 500.
+ */
+export const FIRST_CHUNK = 100;
 /** Firestore's limit on the values of one `in` filter. */
 const IN_LIMIT = 30;
 
 export interface AudienceDevice {
   deviceId: string;
   userId: string;
+  /** The device document as the audience's query read it. */
+  device?: DeviceDoc;
 }
 
 // Devices are read raw, field by field: one malformed device document (they may
@@ -24,7 +33,10 @@ type DeviceQuery = Query<DocumentData>;
 
 function audienceDevice(snapshot: DocumentSnapshot): AudienceDevice | undefined {
   const userId: unknown = snapshot.get("userId");
-  return typeof userId === "string" ? { deviceId: snapshot.id, userId } : undefined;
+  if (typeof userId !== "string") return undefined;
+  // The document as read, for a page sent at once (a malformed one is read again, and ended, by the send).
+  const parsed = deviceDoc.safeParse(snapshot.data());
+  return { deviceId: snapshot.id, userId, ...(parsed.success && { device: parsed.data }) };
 }
 
 /** Only live devices the owner has not switched off are in any audience. */
@@ -95,15 +107,18 @@ export async function* partPages(audience: Audience, spec: PartSpec, cursor: str
   }
   let chunk: AudienceDevice[] = [];
   let read = 0;
+  // Chunk boundaries depend only on the cursor, so a part run again from it reads the same chunks.
+  let boundary = cursor === undefined ? FIRST_CHUNK : AUDIENCE_CHUNK;
   // Query.stream() is typed as a plain readable; it yields document snapshots.
   for await (const item of partQuery(audience, spec, cursor).stream()) {
     const snapshot = item as unknown as DocumentSnapshot;
     read += 1;
     const device = audienceDevice(snapshot);
     if (device) chunk.push(device);
-    if (read % AUDIENCE_CHUNK === 0) {
+    if (read === boundary) {
       yield { devices: chunk, next: snapshot.id };
       chunk = [];
+      boundary += AUDIENCE_CHUNK;
     }
   }
   yield { devices: chunk, next: undefined };

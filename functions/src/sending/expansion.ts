@@ -28,6 +28,8 @@ import { sendMessageInput, type SendMessageInput } from "./schema";
  */
 
 export const EXPANSION_FUNCTION = "expandAudience";
+/** The expansion task function's time limit (functions/expandAudience.ts), and its tasks' dispatch deadline. */
+export const EXPANSION_TIMEOUT_SECONDS = 540;
 
 /** What an expansion task carries: the part to work on; `generation` counts its re-enqueues after a time budget. */
 export const expansionTask = z.strictObject({
@@ -54,7 +56,9 @@ const partId = (part: number) => String(part).padStart(2, "0");
 async function enqueuePart(task: ExpansionTask): Promise<void> {
   const id = `x-${createHash("sha256").update(`${task.messageId}\u0000${task.part}\u0000${task.generation}`).digest("hex").slice(0, 32)}`;
   try {
-    await getFunctions(adminApp()).taskQueue(EXPANSION_FUNCTION).enqueue(task, { id });
+    // The deadline is the function's own time limit: the Cloud Tasks emulator's default (60 s) would cut a
+    // part short of its time budget and run it again beside itself.
+    await getFunctions(adminApp()).taskQueue(EXPANSION_FUNCTION).enqueue(task, { id, dispatchDeadlineSeconds: EXPANSION_TIMEOUT_SECONDS });
   } catch (err) {
     if ((err as { code?: string }).code !== "functions/task-already-exists") throw err;
   }
@@ -239,7 +243,8 @@ async function deliverChunk(options: PageOptions, part: number, cursor: string |
   // The page holds who the recipients are; their placeholders' values stay on the message.
   const recipients = (await pageRecipients(options, devices)).map(({ id, deviceId, userId }) => ({ id, deviceId, userId }));
   if (recipients.length === 0) return { created: 0, sent: 0 };
-  const sent = await sendPage({ messageId, pageId: pageIdFor(part, cursor), part, message: message.data, recipients });
+  const known = new Map(devices.flatMap((d) => (d.device ? [[d.deviceId, d.device] as const] : [])));
+  const sent = await sendPage({ messageId, pageId: pageIdFor(part, cursor), part, message: message.data, recipients, devices: known });
   if (sent.kind === "busy") {
     // Another run of this part holds the page (or died holding it): Cloud Tasks tries this task again later.
     throw new Error(`page ${pageIdFor(part, cursor)} of message ${messageId} is held by another run until ${new Date(sent.untilMs).toISOString()}`);
