@@ -22,9 +22,11 @@ import { sendMessageInput, type SendMessageInput } from "./schema";
  * by sendMessage, POST /v1/messages, or written directly (Firebase console,
  * a script) — takes this one path: the creation trigger validates it and
  * starts one task per part (parts.ts); each part task streams its devices,
- * writes their recipients chunk by chunk, and records its cursor on its part
- * document after each; the last part to finish sets the message's recipientCount.
- * Delivery does not wait for any of it: each recipient's own trigger sends it.
+ * sends them chunk by chunk (delivery/pages.ts: the recipient documents are
+ * written behind the sends) or, when the message is not due or delivery is
+ * stopped, writes them pending for the dispatch, and records its cursor on
+ * its part document after each chunk; the last part to finish sets the
+ * message's recipientCount.
  */
 
 export const EXPANSION_FUNCTION = "expandAudience";
@@ -178,12 +180,14 @@ async function checkpoint(messageId: string, part: number, from: string | null, 
 
 /**
  * One part task: its devices from the part's cursor, one stream (audience.ts)
- * read in chunks of 500, each chunk written as recipients and then recorded
- * (one transaction on the part document per chunk: the checkpoint), until the
- * part is done, the message is cancelled, or the time budget is spent (then
- * the successor task goes on from the cursor). A task that dies mid-chunk is
- * retried by Cloud Tasks and rewrites that chunk: recipient ids are per
- * device and created with `create`, so nothing is written twice.
+ * read in chunks (100 first, then 500), each chunk sent or written pending
+ * (deliverChunk) and then recorded (one transaction on the part document per
+ * chunk: the checkpoint), until the part is done, the message is cancelled,
+ * or the time budget is spent (then the successor task goes on from the
+ * cursor). A task that dies mid-chunk is retried by Cloud Tasks and does that
+ * chunk again: its page document keeps it from being sent twice, and pending
+ * recipients are created with `create` under per-device ids, so nothing is
+ * written twice.
  */
 export async function expandPart(task: ExpansionTask): Promise<void> {
   const { messageId, part } = task;
