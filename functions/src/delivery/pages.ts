@@ -68,6 +68,9 @@ type Held =
   | { kind: "recorded"; page: PageDoc }
   | { kind: "busy"; untilMs: number };
 
+/** What a recipient becomes if the send gave no answer for it (never expected: sendEach answers every message). */
+const NO_OUTCOME: Decision = ended(NO_ANSWER_STATUS, "no outcome was recorded for this recipient");
+
 /** Recipient documents untyped: they are written whole here, with fields the converter would not know. */
 function rawRecipients(messageId: string) {
   return db().collection(`${COLLECTIONS.messages}/${messageId}/${COLLECTIONS.recipients}`);
@@ -193,8 +196,7 @@ async function sendRecipients(input: PageInput, page: Pick<PageDoc, "recipients"
     claimedAt: now,
   }));
   const { decisions } = await sendClaimed(input.messageId, input.part, input.message, claimed, dispatchSettings(), input.devices);
-  const missing: Decision = ended(NO_ANSWER_STATUS, "no outcome was recorded for this recipient");
-  return page.recipients.map((r) => toUpdate(decisions.get(r.id) ?? missing));
+  return page.recipients.map((r) => toUpdate(decisions.get(r.id) ?? NO_OUTCOME));
 }
 
 /**
@@ -210,7 +212,7 @@ async function recordOutcomes(messageId: string, part: number, page: Pick<PageDo
   const recipients = rawRecipients(messageId);
   const outcomes = page.outcomes ?? [];
   const creates: Array<FencedUpdate<{ status: number; shard: number }>> = page.recipients.map((r, i) => {
-    const outcome = outcomes[i] ?? toUpdate(ended(NO_ANSWER_STATUS, "no outcome was recorded for this recipient"));
+    const outcome = outcomes[i] ?? toUpdate(NO_OUTCOME);
     const doc: DocumentData = { deviceId: r.deviceId, userId: r.userId, ...(message && varsOf(message, r.userId)), attempts: page.attempt, ...outcome };
     return { ref: recipients.doc(r.id), create: doc, tag: { status: outcome.status, shard: shardOf(r.id, config.shards) } };
   });
