@@ -19,6 +19,7 @@ import { startStandIn } from "./fcm-stand-in.ts";
 import { triggerScheduledSweep } from "./scheduler.ts";
 import { DEMO_PHONE, DEMO_STAFF, seedDemo } from "./seed.ts";
 import { PROJECT_ID } from "./lib/env.ts";
+import { productionNode } from "./runtime.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PROJECT = PROJECT_ID;
@@ -229,14 +230,22 @@ async function main(): Promise<void> {
   const env = { ...process.env, ...localEmulatorOverrides(), ...stackEnv };
   // firebase-tools would otherwise look for updates on a network these machines do not have.
   env.NO_UPDATE_NOTIFIER = "1";
-  const firebase = join(root, "node_modules", ".bin", "firebase");
+  // firebase-tools runs the functions on the Node.js it runs on when that is the
+  // major version functions/package.json asks for: start it on production's.
+  const node = productionNode();
+  if ("missing" in node) {
+    console.error(`[stack] ${node.missing}`);
+    process.exit(1);
+  }
+  console.log(`[stack] functions run on Node.js ${node.version} (${node.source}), the production runtime's major version`);
+  const firebase = join(root, "node_modules", "firebase-tools", "lib", "bin", "firebase.js");
   const base = ["--config", configFile(), "--project", PROJECT, "--only", EMULATORS];
   const firebaseArgs = interactive
     ? ["emulators:start", ...base]
     : ["emulators:exec", ...base, command.map(shellQuote).join(" ")];
 
   // No stdin for a scripted run: a prompt (a param without a value) must fail loudly, not wait forever.
-  const child = spawn(firebase, firebaseArgs, { cwd: root, env, stdio: [interactive ? "inherit" : "ignore", "pipe", "inherit"] });
+  const child = spawn(node.path, [firebase, ...firebaseArgs], { cwd: root, env, stdio: [interactive ? "inherit" : "ignore", "pipe", "inherit"] });
   const logPath = join(root, ".cache", "functions.log");
   routeOutput(child.stdout, logPath, interactive || process.env.STACK_VERBOSE === "1", (line) => {
     if (interactive && line.includes("All emulators ready")) {
