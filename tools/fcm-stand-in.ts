@@ -8,7 +8,8 @@
  *   DELETE /_stand-in/messages  forget accepted messages, attempts and counters
  *   GET    /_stand-in/stats     counts of requests and of each answer
  *   GET    /_stand-in/attempts?token=…  send requests one token got: { attempts, times }
- *   PUT    /_stand-in/config    { latencyMs?, failureRate?, outage? } while running
+ *   GET    /_stand-in/config    the current settings
+ *   PUT    /_stand-in/config    { latencyMs?, failureRate?, outage?, projectFault? } while running
  *
  * Run alone with `npm run stand-in -- [--port 9399] [--latency-ms 0] [--failure-rate 0]`.
  */
@@ -27,7 +28,12 @@ export interface StandInConfig {
   failureRate: number;
   /** FCM is down: every send request is answered 503 UNAVAILABLE, whatever its token. */
   outage: boolean;
+  /** FCM refuses the project: every send request gets this project-level answer, whatever its token (null: off). */
+  projectFault: ProjectFault | null;
 }
+
+export const PROJECT_FAULTS = ["permission-denied", "unauthenticated", "not-found", "quota"] as const;
+export type ProjectFault = (typeof PROJECT_FAULTS)[number];
 
 export interface AcceptedMessage {
   name: string;
@@ -42,6 +48,8 @@ export interface StandInStats {
   errors: Record<string, number>;
   /** Transient errors injected by `failureRate`. */
   injectedFailures: number;
+  /** validate_only requests (checked and answered, never delivered). */
+  validateOnly: number;
 }
 
 export interface StandIn {
@@ -73,6 +81,25 @@ function fcmError(status: number, grpcStatus: string, errorCode: string, message
   };
 }
 
+/**
+ * A project-level answer as FCM gives it: the Google API error with no
+ * FcmError detail (nothing is wrong with the token), except quota, which
+ * carries QUOTA_EXCEEDED and a minute's Retry-After.
+ */
+function projectFaultAnswer(fault: ProjectFault, project: string): FcmAnswer {
+  const plain = (status: number, grpcStatus: string, message: string): FcmAnswer => ({ status, body: { error: { code: status, message, status: grpcStatus } } });
+  switch (fault) {
+    case "permission-denied":
+      return plain(403, "PERMISSION_DENIED", `Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/${project}' (or it may not exist).`);
+    case "unauthenticated":
+      return plain(401, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.");
+    case "not-found":
+      return plain(404, "NOT_FOUND", "Requested entity was not found.");
+    case "quota":
+      return fcmError(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED", "Quota exceeded for quota metric 'Send messages' of service 'fcm.googleapis.com'.", { "Retry-After": "60" });
+  }
+}
+
 const TRANSIENT: ReadonlyArray<() => FcmAnswer> = [
   () => fcmError(503, "UNAVAILABLE", "UNAVAILABLE", "The service is currently unavailable."),
   () => fcmError(500, "INTERNAL", "INTERNAL", "Internal error encountered."),
@@ -86,13 +113,15 @@ export function payloadBytes(message: Record<string, unknown>): number {
 }
 
 export async function startStandIn(options: { port?: number; host?: string } & Partial<StandInConfig> = {}): Promise<StandIn> {
-  const config: StandInConfig = { latencyMs: options.latencyMs ?? 0, failureRate: options.failureRate ?? 0, outage: options.outage ?? false };
+  const config: StandInConfig = { latencyMs: options.latencyMs ?? 0, failureRate: options.failureRate ?? 0, outage: options.outage ?? false, projectFault: options.projectFault ?? null };
   const accepted: AcceptedMessage[] = [];
   /** Arrival times (ms since epoch) of every send request, per token. */
   const attempts = new Map<string, number[]>();
-  let stats: StandInStats = { requests: 0, accepted: 0, errors: {}, injectedFailures: 0 };
+  let stats: StandInStats = { requests: 0, accepted: 0, errors: {}, injectedFailures: 0, validateOnly: 0 };
 
   function answerSend(project: string, body: unknown): FcmAnswer {
+    // FCM refuses the project before it looks at the message.
+    if (config.projectFault) return projectFaultAnswer(config.projectFault, project);
     const message = (body as { message?: unknown } | null)?.message;
     if (typeof message !== "object" || message === null || Array.isArray(message)) {
       return fcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "Request contains an invalid argument: message is required.");
@@ -106,6 +135,12 @@ export async function startStandIn(options: { port?: number; host?: string } & P
       return fcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", `Request contains an invalid argument: message is too big (over ${FCM_MAX_PAYLOAD_BYTES} bytes).`);
     }
     const token = typeof msg.token === "string" ? msg.token : "";
+    const validateOnly = (body as { validate_only?: unknown }).validate_only === true;
+    if (validateOnly) {
+      // Checked as a send would be, answered as FCM answers a dry run, and never delivered or counted as an attempt.
+      stats.validateOnly += 1;
+      return validateAnswer(project, token);
+    }
     const times = attempts.get(token) ?? [];
     const seen = times.length;
     times.push(Date.now());
@@ -127,6 +162,9 @@ export async function startStandIn(options: { port?: number; host?: string } & P
     if (token.startsWith("unavailable-")) {
       return fcmError(503, "UNAVAILABLE", "UNAVAILABLE", "The service is currently unavailable.");
     }
+    if (token.startsWith("third-party-auth-")) {
+      return fcmError(401, "UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR", "Auth error from APNS or Web Push Service");
+    }
     if (token.startsWith("flaky-") && seen === 0) {
       return fcmError(503, "UNAVAILABLE", "UNAVAILABLE", "The service is currently unavailable.");
     }
@@ -138,6 +176,15 @@ export async function startStandIn(options: { port?: number; host?: string } & P
     const name = `projects/${project}/messages/${randomUUID()}`;
     accepted.push({ name, receivedAt: new Date().toISOString(), message: msg });
     return { status: 200, body: { name } };
+  }
+
+  /** A dry run: a token's own answer where it has one, else the name FCM gives a validated message (`projects/{project}/messages/fake_message_id`). */
+  function validateAnswer(project: string, token: string): FcmAnswer {
+    if (token.startsWith("unregistered-")) return fcmError(404, "NOT_FOUND", "UNREGISTERED", "Requested entity was not found.");
+    if (token.startsWith("invalid-")) return fcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "The registration token is not a valid FCM registration token");
+    if (token.startsWith("mismatch-")) return fcmError(403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH", "SenderId mismatch");
+    if (token.startsWith("third-party-auth-")) return fcmError(401, "UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR", "Auth error from APNS or Web Push Service");
+    return { status: 200, body: { name: `projects/${project}/messages/fake_message_id` } };
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -158,12 +205,13 @@ export async function startStandIn(options: { port?: number; host?: string } & P
         parsed = null;
       }
       const answer = !(req.headers.authorization ?? "").startsWith("Bearer ")
-        ? fcmError(401, "UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR", "Request is missing required authentication credential.")
+        ? { status: 401, body: { error: { code: 401, message: "Request is missing required authentication credential.", status: "UNAUTHENTICATED" } } }
         : answerSend(send[1] ?? "", parsed);
       if (answer.status === 200) {
         stats.accepted += 1;
       } else {
-        const code = (answer.body as { error: { details: Array<{ errorCode: string }> } }).error.details[0]?.errorCode ?? "UNKNOWN";
+        const error = (answer.body as { error: { status: string; details?: Array<{ errorCode: string }> } }).error;
+        const code = error.details?.[0]?.errorCode ?? error.status;
         stats.errors[code] = (stats.errors[code] ?? 0) + 1;
       }
       if (config.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, config.latencyMs));
@@ -177,7 +225,7 @@ export async function startStandIn(options: { port?: number; host?: string } & P
     if (url.pathname === "/_stand-in/messages" && req.method === "DELETE") {
       accepted.length = 0;
       attempts.clear();
-      stats = { requests: 0, accepted: 0, errors: {}, injectedFailures: 0 };
+      stats = { requests: 0, accepted: 0, errors: {}, injectedFailures: 0, validateOnly: 0 };
       reply(200, { cleared: true });
       return;
     }
@@ -196,6 +244,11 @@ export async function startStandIn(options: { port?: number; host?: string } & P
         if (typeof next.latencyMs === "number" && next.latencyMs >= 0) config.latencyMs = next.latencyMs;
         if (typeof next.failureRate === "number" && next.failureRate >= 0 && next.failureRate <= 1) config.failureRate = next.failureRate;
         if (typeof next.outage === "boolean") config.outage = next.outage;
+        if (next.projectFault === null || PROJECT_FAULTS.includes(next.projectFault as ProjectFault)) config.projectFault = next.projectFault ?? null;
+        else if (next.projectFault !== undefined) {
+          reply(400, { error: { code: 400, message: `projectFault must be one of ${PROJECT_FAULTS.join(", ")} or null`, status: "INVALID_ARGUMENT" } });
+          return;
+        }
       }
       reply(200, config);
       return;

@@ -5,6 +5,7 @@
  *   npm run ops -- resume [--json]                    deliver what waited, each recipient once
  *   npm run ops -- status [--json]                    the stop, and each delivery queue's state and backlog
  *   npm run ops -- stats [--hours 24] [--json]        delivery outcomes per hour
+ *   npm run ops -- probe [--json]                     one FCM validate_only send: does FCM accept this project now?
  *
  * Like `npm run keys`: against the emulators when FIRESTORE_EMULATOR_HOST is
  * set (inside or beside the local stack), else against `--project <id>` (or
@@ -16,12 +17,17 @@ import { parseArgs } from "node:util";
 import { readHours } from "../functions/src/ops/metrics.ts";
 import { summarizeHour, type DeliveryStatus, type HourRow } from "../functions/src/ops/schema.ts";
 import { deliveryStatus, setDeliveryPaused } from "../functions/src/ops/stop.ts";
+import { FCM_STOP_BY, probeFcm } from "../functions/src/ops/fcm.ts";
+import { standInMessaging } from "../functions/src/fcm/client.ts";
+import { getMessaging } from "firebase-admin/messaging";
+import { adminApp } from "../functions/src/shared/firestore.ts";
 
 const USAGE = `usage:
   npm run ops -- pause --reason "<text>" [--json] [--project <id>]
   npm run ops -- resume [--json] [--project <id>]
   npm run ops -- status [--json] [--project <id>]
-  npm run ops -- stats [--hours 24] [--json] [--project <id>]`;
+  npm run ops -- stats [--hours 24] [--json] [--project <id>]
+  npm run ops -- probe [--json] [--project <id>]`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -40,6 +46,10 @@ function printStatus(status: DeliveryStatus): void {
     return;
   }
   console.log(status.paused ? `Delivery is PAUSED since ${status.at} by ${status.by}: ${status.reason ?? "(no reason given)"}` : `Delivery is running${status.at ? ` (last changed ${status.at} by ${status.by})` : ""}.`);
+  if (status.paused && status.by === FCM_STOP_BY) {
+    console.log("FCM refused the project (see the reason). Fix what it names (the FCM API enabled, the runtime account's role, the project id);");
+    console.log("the stop lifts by itself within a minute of FCM answering normally (fcmProbe), or now with `npm run ops -- resume`.");
+  }
   if (status.queues.length === 0) console.log("Queues: none administered here (the Cloud Tasks emulator has no administration API).");
   for (const queue of status.queues) {
     if (queue.error) console.log(`Queue ${queue.name}: could not be read: ${queue.error}`);
@@ -99,6 +109,15 @@ async function main(): Promise<number> {
       }
       printStats(await readHours(hours));
       return 0;
+    }
+    case "probe": {
+      // Beside the local stack, the FCM stand-in plays FCM; otherwise the real FCM, with application default credentials.
+      const standIn = process.env.FIRESTORE_EMULATOR_HOST ? process.env.FCM_STAND_IN_URL : undefined;
+      const project = process.env.GOOGLE_CLOUD_PROJECT ?? process.env.GCLOUD_PROJECT ?? "";
+      const probe = await probeFcm(standIn ? standInMessaging(new URL(standIn), project) : getMessaging(adminApp()));
+      if (values.json) console.log(JSON.stringify(probe, null, 2));
+      else console.log(probe.healthy ? `FCM accepts project ${project}: ${probe.answer}` : `FCM refuses project ${project}: ${probe.answer}`);
+      return probe.healthy ? 0 : 1;
     }
     default:
       console.error(USAGE);

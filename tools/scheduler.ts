@@ -1,3 +1,5 @@
+import { REGION } from "./lib/env.ts";
+
 /**
  * Runs the `sweep` scheduled function the way Cloud Scheduler does. A 2nd-gen
  * scheduled function is an HTTP function that Cloud Scheduler POSTs to with
@@ -7,12 +9,17 @@
  * ("Unsupported trigger signature: http" in firebase-debug.log), so this makes
  * the call the scheduler would make. The answer comes when the run is over.
  */
-export function triggerScheduledSweep(functionsOrigin: string, projectId: string, region = "us-central1"): Promise<Response> {
-  return fetch(`${functionsOrigin}/functions/projects/${projectId}/triggers/${region}-sweep-0`, {
+export function triggerScheduledSweep(functionsOrigin: string, projectId: string, region = REGION): Promise<Response> {
+  return triggerScheduled("sweep", functionsOrigin, projectId, region);
+}
+
+/** Runs any scheduled function (`sweep`, `fcmProbe`) as Cloud Scheduler would. */
+export function triggerScheduled(name: string, functionsOrigin: string, projectId: string, region = REGION): Promise<Response> {
+  return fetch(`${functionsOrigin}/functions/projects/${projectId}/triggers/${region}-${name}-0`, {
     method: "POST",
     headers: {
       "Content-Type": "application/json",
-      "X-CloudScheduler-JobName": `firebase-schedule-sweep-${region}`,
+      "X-CloudScheduler-JobName": `firebase-schedule-${name}-${region}`,
       "X-CloudScheduler-ScheduleTime": new Date().toISOString(),
     },
     body: "{}",

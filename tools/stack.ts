@@ -16,7 +16,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startCloudTasksStandIn } from "./cloud-tasks-stand-in.ts";
 import { startStandIn } from "./fcm-stand-in.ts";
-import { triggerScheduledSweep } from "./scheduler.ts";
+import { triggerScheduled, triggerScheduledSweep } from "./scheduler.ts";
 import { DEMO_PHONE, DEMO_STAFF, seedDemo } from "./seed.ts";
 import { PROJECT_ID } from "./lib/env.ts";
 import { productionNode } from "./runtime.ts";
@@ -310,6 +310,9 @@ function scheduleSweeps(functionsOrigin: string): void {
     }
   };
   setInterval(() => void run(), minutes * 60_000).unref();
+  // fcmProbe runs every minute deployed: it lifts a stop set by an FCM project-level fault.
+  const probe = () => triggerScheduled("fcmProbe", functionsOrigin, PROJECT).catch((err: unknown) => console.error(`[stack] could not run fcmProbe: ${String(err)}`));
+  setInterval(() => void probe(), 60_000).unref();
 }
 
 /** `--interactive` (npm start), or the command to run, optionally after `--`. */

@@ -1,6 +1,9 @@
 import { setGlobalOptions } from "firebase-functions/v2";
+import { RUNTIME_SERVICE_ACCOUNT } from "./shared/params";
+import { REGION } from "./shared/region";
 
-setGlobalOptions({ region: "us-central1" });
+// Every function runs in one region, as one dedicated service account with only the roles docs/deploy.md lists.
+setGlobalOptions({ region: REGION, serviceAccount: RUNTIME_SERVICE_ACCOUNT });
 
 export { registerDevice } from "./functions/registerDevice";
 export { unregisterDevice } from "./functions/unregisterDevice";
@@ -20,6 +23,7 @@ export { estimateAudience } from "./functions/estimateAudience";
 export { resendFailed } from "./functions/resendFailed";
 export { api } from "./functions/api";
 export { sweep } from "./functions/sweep";
+export { fcmProbe } from "./functions/fcmProbe";
 export { setDeliveryPaused } from "./functions/setDeliveryPaused";
 export { getDeliveryStatus } from "./functions/getDeliveryStatus";
 export { getDeliveryStats } from "./functions/getDeliveryStats";

@@ -23,28 +23,56 @@ function fcmError(code: string, message = "x", status?: number, headers?: Record
   return { code, message, ...(status !== undefined && { httpResponse: { status, headers: headers ?? {} } }) } as unknown as FirebaseError;
 }
 
+/** An error as firebase-admin makes it of an FCM answer: its mapped code, and the answer (status, body with or without the FcmError detail). */
+function answer(code: string, status: number, googleStatus: string, fcmCode?: string, message = "x"): FirebaseError {
+  const details = fcmCode ? [{ "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", errorCode: fcmCode }] : [];
+  return { code, message, httpResponse: { status, headers: {}, data: { error: { code: status, message, status: googleStatus, details } } } } as unknown as FirebaseError;
+}
+
 const device = (over: Partial<DeviceDoc> = {}): DeviceDoc => ({ token: "tok", platform: "android", enabled: true, retired: false, ...over }) as DeviceDoc;
 
 describe("FCM answers (classify)", () => {
   it("maps every kind of answer to its outcome", () => {
     assert.deepEqual(classify({ success: true, messageId: "projects/p/messages/1" }), { kind: "accepted", fcmMessageId: "projects/p/messages/1" });
     const cases: Array<[FirebaseError, string, number]> = [
-      [fcmError("messaging/registration-token-not-registered"), "dead-token", -99],
-      [fcmError("messaging/invalid-registration-token"), "dead-token", 400],
-      [fcmError("messaging/invalid-argument", "The registration token is not a valid FCM registration token"), "dead-token", 400],
-      [fcmError("messaging/invalid-argument", "Invalid JSON payload", 400), "failed", 400],
-      [fcmError("messaging/mismatched-credential"), "dead-token", 403],
-      [fcmError("messaging/message-rate-exceeded", "quota", 429), "transient", 429],
-      [fcmError("messaging/server-unavailable"), "transient", 503],
+      // As FCM answers, with firebase-admin's mapped code beside the answer: the answer decides.
+      [answer("messaging/registration-token-not-registered", 404, "NOT_FOUND", "UNREGISTERED"), "dead-token", -99],
+      [answer("messaging/invalid-argument", 400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "The registration token is not a valid FCM registration token"), "dead-token", 400],
+      [answer("messaging/invalid-argument", 400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "Invalid JSON payload"), "failed", 400],
+      [answer("messaging/mismatched-credential", 403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH"), "dead-token", 403],
+      // Project-level: no per-token detail. firebase-admin's codes here would retire the device.
+      [answer("messaging/mismatched-credential", 403, "PERMISSION_DENIED"), "project-fault", 403],
+      [answer("messaging/third-party-auth-error", 401, "UNAUTHENTICATED"), "project-fault", 401],
+      [answer("messaging/registration-token-not-registered", 404, "NOT_FOUND"), "project-fault", 404],
+      [answer("messaging/third-party-auth-error", 401, "UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR"), "failed", 401],
+      [answer("messaging/message-rate-exceeded", 429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED"), "transient", 429],
+      [answer("messaging/server-unavailable", 503, "UNAVAILABLE", "UNAVAILABLE"), "transient", 503],
       [fcmError("messaging/internal-error", "boom", 500), "transient", 500],
+      // No HTTP answer at all: firebase-admin's code is all there is.
+      [fcmError("messaging/server-unavailable"), "transient", 503],
       [fcmError("app/network-timeout"), "transient", 504],
-      [fcmError("messaging/third-party-auth-error", "apns", 401), "failed", 401],
+      [fcmError("messaging/registration-token-not-registered"), "dead-token", -99],
     ];
     for (const [error, kind, status] of cases) {
       const outcome = classify({ success: false, error });
       assert.equal(outcome.kind, kind, error.code);
       assert.equal(outcome.kind === "accepted" ? 200 : outcome.status, status, error.code);
     }
+  });
+
+  it("says FCM's own code in the recipient's statusMessage", () => {
+    const fault = classify({ success: false, error: answer("messaging/mismatched-credential", 403, "PERMISSION_DENIED", undefined, "Permission denied") });
+    assert.equal(fault.kind === "project-fault" && fault.statusMessage, "PERMISSION_DENIED: Permission denied");
+    const apns = classify({ success: false, error: answer("messaging/third-party-auth-error", 401, "UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR", "Auth error from APNS") });
+    assert.equal(apns.kind === "failed" && apns.statusMessage, "THIRD_PARTY_AUTH_ERROR: Auth error from APNS");
+  });
+
+  it("holds a recipient FCM could not take because of the project, its attempt given back", () => {
+    const fault = classify({ success: false, error: answer("messaging/mismatched-credential", 403, "PERMISSION_DENIED") });
+    const decision = decideOutcome(fault, 3, config, 1000, 4);
+    assert.equal(decision.kind, "held");
+    assert.deepEqual({ ...toUpdate(decision), statusMessage: null }, { status: STATUS.pending, statusMessage: null, leaseExpiresAt: null, retryAt: null, attempts: 2, badgeValue: 4 });
+    assert.equal(latestRetryAt([decision]), undefined, "no retry task: the resume dispatches it");
   });
 
   it("reads Retry-After as seconds or as a date", () => {

@@ -27,4 +27,4 @@ export function stackParam(name: string): number {
   if (!Number.isFinite(number)) throw new Error(`${name} in functions/.env.${PROJECT_ID} is not a number`);
   return number;
 }
-export const REGION = "us-central1";
+export { REGION } from "../../functions/src/shared/region.ts";

@@ -32,7 +32,13 @@ export type Decision =
       /** The badge the notification showed, kept so that a resend shows the same. */
       badge?: number;
     }
-  | { kind: "retry"; statusMessage: string; retryAtMs: number; badge?: number };
+  | { kind: "retry"; statusMessage: string; retryAtMs: number; badge?: number }
+  /**
+   * Back to pending with the attempt not spent: FCM refused the project (the
+   * recipient waits for delivery to resume: no retryAtMs) or the project is
+   * over FCM's quota (retryAtMs: when the project may send again).
+   */
+  | { kind: "held"; statusMessage: string; attempts: number; retryAtMs?: number; badge?: number };
 
 export function ended(status: number, statusMessage: string | null): Decision {
   return { kind: "final", status, statusMessage };
@@ -52,10 +58,16 @@ export interface RecipientUpdate {
   sentAt?: Timestamp;
   fcmMessageId?: string;
   badgeValue?: number;
+  /** Set when an attempt is given back (a held recipient). */
+  attempts?: number;
 }
 
 export function toUpdate(decision: Decision): RecipientUpdate {
   const badge = decision.badge !== undefined ? { badgeValue: decision.badge } : {};
+  if (decision.kind === "held") {
+    const retryAt = decision.retryAtMs !== undefined ? Timestamp.fromMillis(decision.retryAtMs) : null;
+    return { status: STATUS.pending, statusMessage: decision.statusMessage, leaseExpiresAt: null, retryAt, attempts: decision.attempts, ...badge };
+  }
   if (decision.kind === "retry") {
     return { status: STATUS.pending, statusMessage: decision.statusMessage, leaseExpiresAt: null, retryAt: Timestamp.fromMillis(decision.retryAtMs), ...badge };
   }
@@ -94,6 +106,8 @@ export function decideOutcome(outcome: SendOutcome, attempt: number, config: Set
     case "dead-token":
     case "failed":
       return ended(outcome.status, outcome.statusMessage);
+    case "project-fault":
+      return { kind: "held", statusMessage: `${outcome.statusMessage} (FCM refused the project; delivery stopped, attempt not counted)`, attempts: attempt - 1, ...shown };
     case "transient":
       if (attempt >= config.maxAttempts) return ended(outcome.status, `${outcome.statusMessage} (gave up after ${attempt} attempts)`);
       // Back to pending, not to be claimed before the backoff ends; the badge already shown is reused.
@@ -109,7 +123,11 @@ export function decideOutcome(outcome: SendOutcome, attempt: number, config: Set
 /** The shard comes back once the last of its backoffs is over (every retry of the batch is due by then). */
 export function latestRetryAt(decisions: Iterable<Decision>): number | undefined {
   let latest: number | undefined;
-  for (const decision of decisions) if (decision.kind === "retry") latest = Math.max(latest ?? 0, decision.retryAtMs);
+  for (const decision of decisions) {
+    // A recipient held for a project fault has no time: delivery resuming dispatches it again.
+    const at = decision.kind === "retry" || decision.kind === "held" ? decision.retryAtMs : undefined;
+    if (at !== undefined) latest = Math.max(latest ?? 0, at);
+  }
   return latest;
 }
 

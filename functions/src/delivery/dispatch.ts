@@ -4,10 +4,11 @@ import { devicesCollection } from "../devices/collection";
 import { deviceDoc, type DeviceDoc } from "../devices/schema";
 import { buildFcmMessage, RecipientError } from "../fcm/build";
 import { messagingClient } from "../fcm/client";
-import { classify } from "../fcm/outcome";
+import { classify, type SendOutcome } from "../fcm/outcome";
 import { messageRef } from "../messages/collection";
 import { messageDoc, type MessageDoc } from "../messages/schema";
 import { metricsRef, outcomeWrites, retirementIncrements, slotFor } from "../ops/metrics";
+import { stopForFcmFault } from "../ops/fcm";
 import { readSwitch } from "../ops/pause";
 import { describeZodError } from "../shared/callable";
 import { COLLECTIONS, type RetiredReason } from "../shared/contract";
@@ -179,13 +180,17 @@ export async function sendClaimed(messageId: string, shard: number, message: Mes
   const result = await messagingClient().sendEach(fcmMessages);
   const retirements: Retirement[] = [];
   const now = Date.now();
+  let projectFault: Extract<SendOutcome, { kind: "project-fault" }> | undefined;
   result.responses.forEach((response, index) => {
     const sent = toSend[index];
     if (!sent) return;
     const outcome = classify(response);
     decisions.set(sent.recipient.id, decideOutcome(outcome, sent.recipient.attempt, config, now, sent.badge));
     if (outcome.kind === "dead-token") retirements.push({ deviceId: sent.recipient.data.deviceId, token: sent.device.token, reason: outcome.retire });
+    if (outcome.kind === "project-fault") projectFault ??= outcome;
   });
+  // FCM refused the project: stop delivery before anything else is sent (the held recipients wait for the resume).
+  if (projectFault) await stopForFcmFault(projectFault, { messageId, shard });
   const retired = await retireDevices(messageId, shard, retirements);
   return { decisions, reads: cost.reads + retired.reads, writes: cost.writes + retired.writes };
 }

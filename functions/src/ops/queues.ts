@@ -2,10 +2,11 @@ import type { protos, v2beta3 } from "@google-cloud/tasks" with { "resolution-mo
 import { logger } from "firebase-functions";
 import { DISPATCH_FUNCTION } from "../shared/contract";
 import type { QueueStatus } from "./schema";
+import { REGION } from "../shared/region";
 
 /** The Cloud Tasks queues that carry delivery (a task function's queue is named after the function). */
 export const DELIVERY_QUEUES = [DISPATCH_FUNCTION] as const;
-export const QUEUE_LOCATION = "us-central1";
+export const QUEUE_LOCATION = REGION;
 
 /**
  * The queue administration API of Cloud Tasks, through `@google-cloud/tasks`

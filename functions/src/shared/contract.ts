@@ -50,6 +50,13 @@ export const STATUS = {
  */
 export const NO_ANSWER_STATUS = 504;
 
+/**
+ * The final code of a recipient whose send FCM answered THIRD_PARTY_AUTH_ERROR
+ * (401): APNs or web push rejected the project's credentials. FCM's own
+ * status; the device is not retired, the credentials need fixing.
+ */
+export const THIRD_PARTY_AUTH_STATUS = 401;
+
 /** True when a recipient with this status will not change any more. */
 export function isFinalStatus(status: number): boolean {
   return status !== STATUS.pending && status !== STATUS.inProcess;

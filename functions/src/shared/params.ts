@@ -1,5 +1,11 @@
 import { defineBoolean, defineInt, defineString } from "firebase-functions/params";
 
+export const RUNTIME_SERVICE_ACCOUNT = defineString("RUNTIME_SERVICE_ACCOUNT", {
+  default: "push-runtime@",
+  description:
+    "The service account every function runs as, holding only the roles docs/deploy.md lists. `name@` is completed with PROJECT_ID.iam.gserviceaccount.com; create it before the first deploy.",
+});
+
 /**
  * Tunables, as firebase-functions params: set them in `functions/.env.<project>`
  * (or the environment of the emulators) and they are read inside the handlers.

@@ -7,9 +7,11 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import type { BatchResponse, Message, SendResponse } from "firebase-admin/messaging";
-import { startStandIn, type AcceptedMessage, type StandIn, type StandInStats } from "../tools/fcm-stand-in.ts";
-import { standInMessaging } from "../functions/src/fcm/client.ts";
-import { PROJECT_ID } from "../tools/lib/env.ts";
+import { startStandIn, type AcceptedMessage, type StandIn, type StandInStats } from "../../tools/fcm-stand-in.ts";
+import { standInMessaging } from "../../functions/src/fcm/client.ts";
+import { classify } from "../../functions/src/fcm/outcome.ts";
+import { THIRD_PARTY_AUTH_STATUS } from "../../functions/src/shared/contract.ts";
+import { PROJECT_ID } from "../../tools/lib/env.ts";
 
 const PROJECT = PROJECT_ID;
 const NAME = new RegExp(`^projects/${PROJECT}/messages/[0-9a-f-]{36}$`);
@@ -32,8 +34,8 @@ describe("FCM stand-in through firebase-admin", () => {
     (await inspect<{ token: string; attempts: number }>(`/_stand-in/attempts?token=${encodeURIComponent(token)}`)).attempts;
   const stats = () => inspect<StandInStats>("/_stand-in/stats");
   const clear = () => inspect<{ cleared: boolean }>("/_stand-in/messages", { method: "DELETE" });
-  const configure = (config: { latencyMs?: number; failureRate?: number; outage?: boolean }) =>
-    inspect<{ latencyMs: number; failureRate: number; outage: boolean }>("/_stand-in/config", { method: "PUT", body: JSON.stringify(config) });
+  const configure = (config: { latencyMs?: number; failureRate?: number; outage?: boolean; projectFault?: string | null }) =>
+    inspect<{ latencyMs: number; failureRate: number; outage: boolean; projectFault: string | null }>("/_stand-in/config", { method: "PUT", body: JSON.stringify(config) });
 
   const failed = (response: SendResponse | undefined, code: string, label: string) => {
     assert.ok(response, `${label}: no response`);
@@ -214,10 +216,10 @@ describe("FCM stand-in through firebase-admin", () => {
     assert.ok((await acceptedMessages()).length > 0);
     assert.deepEqual(await clear(), { cleared: true });
     assert.deepEqual(await acceptedMessages(), []);
-    assert.deepEqual(await stats(), { requests: 0, accepted: 0, errors: {}, injectedFailures: 0 });
+    assert.deepEqual(await stats(), { requests: 0, accepted: 0, errors: {}, injectedFailures: 0, validateOnly: 0 });
 
     try {
-      assert.deepEqual(await configure({ failureRate: 1 }), { latencyMs: 0, failureRate: 1, outage: false });
+      assert.deepEqual(await configure({ failureRate: 1 }), { latencyMs: 0, failureRate: 1, outage: false, projectFault: null });
       const result = await messaging.sendEach([ok(), ok(), ok()].map((token) => ({ token, data: { k: "v" } })));
       assert.equal(result.successCount, 0);
       assert.equal(result.failureCount, 3);
@@ -241,7 +243,7 @@ describe("FCM stand-in through firebase-admin", () => {
     const flakyToken = prefixed("flaky");
     const unregisteredToken = prefixed("unregistered");
     try {
-      assert.deepEqual(await configure({ outage: true }), { latencyMs: 0, failureRate: 0, outage: true });
+      assert.deepEqual(await configure({ outage: true }), { latencyMs: 0, failureRate: 0, outage: true, projectFault: null });
       const result = await messaging.sendEach([okToken, flakyToken, unregisteredToken].map((token) => ({ token, data: { k: "v" } })));
       assert.equal(result.successCount, 0);
       for (const [i, response] of result.responses.entries()) {
@@ -259,7 +261,7 @@ describe("FCM stand-in through firebase-admin", () => {
       assert.equal(counts.injectedFailures, 0, "an outage is not counted as injected failures");
       assert.deepEqual(await acceptedMessages(), []);
     } finally {
-      assert.deepEqual(await configure({ outage: false }), { latencyMs: 0, failureRate: 0, outage: false });
+      assert.deepEqual(await configure({ outage: false }), { latencyMs: 0, failureRate: 0, outage: false, projectFault: null });
     }
     // Recovered: the same tokens get their usual answers.
     const result = await messaging.sendEach([okToken, unregisteredToken].map((token) => ({ token, data: { k: "v" } })));
@@ -270,7 +272,7 @@ describe("FCM stand-in through firebase-admin", () => {
 
   it("delays every answer by latencyMs", async () => {
     try {
-      assert.deepEqual(await configure({ latencyMs: 300 }), { latencyMs: 300, failureRate: 0, outage: false });
+      assert.deepEqual(await configure({ latencyMs: 300 }), { latencyMs: 300, failureRate: 0, outage: false, projectFault: null });
       const started = performance.now();
       const result = await messaging.sendEach([{ token: ok(), notification: { title: "slow" } }]);
       const elapsed = performance.now() - started;
@@ -279,5 +281,63 @@ describe("FCM stand-in through firebase-admin", () => {
     } finally {
       await configure({ latencyMs: 0 });
     }
+  });
+
+  it("answers every send with a project-level fault while one is set, shaped as FCM shapes it; classify never blames the token", async () => {
+    const cases: Array<{ fault: string; status: number; adminCode: string; kind: string }> = [
+      // firebase-admin maps these to the codes that would retire a device: the classification must not.
+      { fault: "permission-denied", status: 403, adminCode: "messaging/mismatched-credential", kind: "project-fault" },
+      { fault: "unauthenticated", status: 401, adminCode: "messaging/third-party-auth-error", kind: "project-fault" },
+      { fault: "not-found", status: 404, adminCode: "messaging/registration-token-not-registered", kind: "project-fault" },
+      { fault: "quota", status: 429, adminCode: "messaging/message-rate-exceeded", kind: "transient" },
+    ];
+    const acceptedBefore = (await acceptedMessages()).length;
+    try {
+      for (const { fault, status, adminCode, kind } of cases) {
+        assert.equal((await configure({ projectFault: fault })).projectFault, fault);
+        assert.equal((await inspect<{ projectFault: string | null }>("/_stand-in/config")).projectFault, fault);
+        const tokens = [ok(), prefixed("unregistered"), prefixed("mismatch")];
+        const result = await messaging.sendEach(tokens.map((token) => ({ token, notification: { title: fault } })));
+        for (const [i, response] of result.responses.entries()) {
+          const error = response.error;
+          assert.equal(response.success, false, `${fault} #${i}`);
+          assert.equal(error?.httpResponse?.status, status, `${fault} #${i}`);
+          const outcome = classify(response);
+          assert.equal(outcome.kind, kind, `${fault} #${i}: ${error?.code}`);
+          if (i === 0) assert.equal(error?.code, adminCode, `${fault}: firebase-admin's own mapping`);
+          if (fault === "quota") assert.equal(outcome.kind === "transient" && outcome.retryAfterSeconds, 60);
+        }
+      }
+      assert.equal((await acceptedMessages()).length, acceptedBefore, "nothing delivered during a project fault");
+      const refused = await fetch(`${standIn.url}/_stand-in/config`, { method: "PUT", body: JSON.stringify({ projectFault: "bogus" }) });
+      assert.equal(refused.status, 400);
+    } finally {
+      await configure({ projectFault: null });
+    }
+    const after = await messaging.sendEach([{ token: ok(), notification: { title: "after" } }]);
+    succeeded(after.responses[0], "after the fault is cleared");
+  });
+
+  it("answers third-party-auth- tokens 401 THIRD_PARTY_AUTH_ERROR: a final failure with its own code, never a retirement", async () => {
+    const result = await messaging.sendEach([{ token: prefixed("third-party-auth"), notification: { title: "apns" } }]);
+    const response = result.responses[0];
+    assert.ok(response);
+    assert.equal(response.error?.httpResponse?.status, 401);
+    const outcome = classify(response);
+    assert.equal(outcome.kind, "failed");
+    assert.equal(outcome.kind === "failed" && outcome.status, THIRD_PARTY_AUTH_STATUS);
+    assert.match(outcome.kind === "failed" ? outcome.statusMessage : "", /^THIRD_PARTY_AUTH_ERROR: /);
+  });
+
+  it("answers validate_only (firebase-admin's dry run) as FCM does, and never lists it as delivered", async () => {
+    const before = (await stats()).validateOnly;
+    const name = await messaging.send({ topic: "push-service-probe", notification: { title: "probe" } }, true);
+    assert.equal(name, `projects/${PROJECT}/messages/fake_message_id`);
+    const token = ok();
+    await messaging.send({ token, notification: { title: "dry" } }, true);
+    await assert.rejects(messaging.send({ token: prefixed("unregistered"), notification: { title: "dry" } }, true), { code: "messaging/registration-token-not-registered" });
+    assert.equal((await stats()).validateOnly, before + 3);
+    assert.equal(await attempts(token), 0, "a dry run is not an attempt");
+    assert.equal((await acceptedMessages()).filter((m) => m.message.token === token || m.message.topic !== undefined).length, 0);
   });
 });

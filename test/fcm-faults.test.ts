@@ -1,0 +1,183 @@
+/**
+ * FCM's own failures, through the real stack and the stand-in: project-level
+ * answers (FCM refusing the project, not a token) stop delivery by themselves
+ * and harm no device; a probe or `ops resume` lifts the stop and everything
+ * held is delivered once. THIRD_PARTY_AUTH_ERROR fails a recipient without
+ * retiring its device.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { promisify } from "node:util";
+import { after, before, describe, it } from "node:test";
+import { adminDb } from "../tools/lib/admin.ts";
+import { signedInUser, type ClientUser } from "../tools/lib/client.ts";
+import { addRecipients, createMessage, recipientStates, seedDevices, waitUntilFinal } from "../tools/lib/fixtures.ts";
+import { PROJECT_ID, stackEnv } from "../tools/lib/env.ts";
+import { acceptedFor, configureStandIn } from "../tools/lib/stand-in.ts";
+import { waitFor } from "../tools/lib/wait.ts";
+import { triggerScheduled } from "../tools/scheduler.ts";
+
+const run = promisify(execFile);
+
+interface DeliveryStatus {
+  paused: boolean;
+  reason: string | null;
+  by: string | null;
+}
+
+interface Report {
+  counts: Record<string, number>;
+  paused: { reason: string | null; by: string | null } | null;
+}
+
+async function ops(...args: string[]): Promise<string> {
+  const { stdout } = await run("npx", ["tsx", "tools/ops.ts", ...args], { env: process.env, timeout: 60_000 });
+  return stdout;
+}
+
+async function runProbe(): Promise<void> {
+  const res = await triggerScheduled("fcmProbe", stackEnv("FUNCTIONS_EMULATOR_ORIGIN"), PROJECT_ID);
+  assert.ok(res.ok, `fcmProbe answered ${res.status}`);
+}
+
+/** Every device as it was seeded: live, switched on, not retired. */
+async function assertDevicesUntouched(deviceIds: string[]): Promise<void> {
+  const snapshots = await adminDb().getAll(...deviceIds.map((id) => adminDb().collection("devices").doc(id)));
+  for (const snapshot of snapshots) {
+    assert.equal(snapshot.get("retired"), false, `device ${snapshot.id} retired (${String(snapshot.get("retiredReason"))})`);
+    assert.equal(snapshot.get("enabled"), true, `device ${snapshot.id} switched off`);
+  }
+}
+
+/** Waits until all `count` recipients exist and wait at -1 with no attempt spent. */
+async function waitUntilHeld(messageId: string, count: number): Promise<void> {
+  await waitFor(
+    `${count} recipients of ${messageId} held pending with no attempt spent`,
+    async () => {
+      const states = [...(await recipientStates(messageId)).values()];
+      const failed = states.filter((r) => r.status > 0 || r.status === -99);
+      assert.deepEqual(failed.map((r) => [r.status, r.statusMessage]), [], "no recipient ended during a project fault");
+      return states.length === count && states.every((r) => r.status === -1 && r.attempts === 0) ? true : undefined;
+    },
+    120_000,
+    500,
+  );
+}
+
+describe("FCM project-level faults and third-party auth errors", () => {
+  let admin: ClientUser;
+  let sender: ClientUser;
+  before(async () => {
+    admin = await signedInUser({ pushSender: true, pushAdmin: true });
+    sender = await signedInUser({ pushSender: true });
+  });
+  after(async () => {
+    await configureStandIn({ projectFault: null });
+    await admin.call("setDeliveryPaused", { paused: false });
+    await admin.close();
+    await sender.close();
+  });
+
+  it("403 without a detail during a 300-device broadcast: delivery stops by itself, no device is harmed, the probe lifts it, each device is reached once", { timeout: 300_000 }, async () => {
+    const cohort = `fault-${randomUUID()}`;
+    const devices = await seedDevices(Array.from({ length: 300 }, () => ({ userInfo: { cohort } })));
+    const tokens = devices.map((d) => d.token);
+    await configureStandIn({ projectFault: "permission-denied" });
+    const { messageId } = await sender.call<{ messageId: string }>("sendMessage", { title: "Snow day", body: "School is closed", audience: { where: { cohort } } }, 120_000);
+
+    const stopped = await waitFor(
+      "delivery to be stopped by FCM",
+      async () => {
+        const status = await admin.call<DeliveryStatus>("getDeliveryStatus", {});
+        return status.paused && status.by === "fcm" ? status : undefined;
+      },
+      120_000,
+      500,
+    );
+    assert.match(stopped.reason ?? "", /^FCM refused the project \(HTTP 403, permission-denied\): PERMISSION_DENIED: Permission 'cloudmessaging\.messages\.create' denied/);
+    await waitUntilHeld(messageId, 300);
+    await assertDevicesUntouched(devices.map((d) => d.deviceId));
+    assert.equal((await acceptedFor(tokens)).length, 0);
+
+    // Everyone who looks sees why: the report, the ops command.
+    const report = await sender.call<Report>("getMessageReport", { messageId });
+    assert.equal(report.paused?.by, "fcm");
+    assert.match(report.paused?.reason ?? "", /HTTP 403/);
+    assert.equal(report.counts["-1"], 300);
+    const status = JSON.parse(await ops("status", "--json")) as DeliveryStatus;
+    assert.equal(status.by, "fcm");
+    assert.match(await ops("status"), /FCM refused the project/);
+    await assert.rejects(ops("probe"), (err: { code?: number; stdout?: string }) => err.code === 1 && /FCM refuses project/.test(String(err.stdout)));
+
+    // A probe while FCM still refuses changes nothing.
+    await runProbe();
+    assert.equal((await admin.call<DeliveryStatus>("getDeliveryStatus", {})).by, "fcm");
+
+    await configureStandIn({ projectFault: null });
+    assert.match(await ops("probe"), /FCM accepts project/);
+    await runProbe();
+    const resumed = await admin.call<DeliveryStatus>("getDeliveryStatus", {});
+    assert.equal(resumed.paused, false);
+    assert.equal(resumed.by, "fcm-probe");
+    const states = await waitUntilFinal(messageId, 300, 120_000);
+    assert.deepEqual([...new Set([...states.values()].map((r) => `${r.status}/${r.attempts}`))], ["200/1"], "every recipient accepted on its first counted attempt");
+    const accepted = await acceptedFor(tokens);
+    assert.equal(accepted.length, 300);
+    assert.equal(new Set(accepted.map((a) => a.message.token)).size, 300, "each device reached exactly once");
+  });
+
+  for (const [fault, status, liftedBy] of [
+    ["unauthenticated", 401, "ops resume"],
+    ["not-found", 404, "the probe"],
+  ] as const) {
+    it(`${status} (${fault}) for directly written recipients: stopped, nothing harmed, lifted by ${liftedBy}, each reached once`, { timeout: 240_000 }, async () => {
+      const devices = await seedDevices(Array.from({ length: 60 }, () => ({})));
+      const tokens = devices.map((d) => d.token);
+      await configureStandIn({ projectFault: fault });
+      const messageId = await createMessage({ title: `Fault ${fault}` });
+      await addRecipients(messageId, devices.map((d) => ({ deviceId: d.deviceId })));
+      const stopped = await waitFor(
+        "delivery to be stopped by FCM",
+        async () => {
+          const current = await admin.call<DeliveryStatus>("getDeliveryStatus", {});
+          return current.paused && current.by === "fcm" ? current : undefined;
+        },
+        120_000,
+        500,
+      );
+      assert.match(stopped.reason ?? "", new RegExp(`^FCM refused the project \\(HTTP ${status}, ${fault}\\)`));
+      await waitUntilHeld(messageId, 60);
+      await assertDevicesUntouched(devices.map((d) => d.deviceId));
+      await configureStandIn({ projectFault: null });
+      if (liftedBy === "ops resume") {
+        assert.equal((JSON.parse(await ops("resume", "--json")) as DeliveryStatus).paused, false);
+      } else {
+        await runProbe();
+        assert.equal((await admin.call<DeliveryStatus>("getDeliveryStatus", {})).by, "fcm-probe");
+      }
+      const states = await waitUntilFinal(messageId, 60, 120_000);
+      assert.deepEqual([...new Set([...states.values()].map((r) => `${r.status}/${r.attempts}`))], ["200/1"]);
+      const accepted = await acceptedFor(tokens);
+      assert.equal(new Set(accepted.map((a) => a.message.token)).size, 60);
+      assert.equal(accepted.length, 60, "each device reached exactly once");
+    });
+  }
+
+  it("THIRD_PARTY_AUTH_ERROR fails the recipient with 401 and its code, keeps the device live, and does not stop delivery", { timeout: 120_000 }, async () => {
+    const devices = await seedDevices([...Array.from({ length: 3 }, () => ({ token: `third-party-auth-${randomUUID()}`, platform: "ios" as const })), {}, {}]);
+    const messageId = await createMessage({ title: "APNs key expired" });
+    await addRecipients(messageId, devices.map((d) => ({ deviceId: d.deviceId })));
+    const states = [...(await waitUntilFinal(messageId, 5, 60_000)).values()];
+    const byDevice = new Map(states.map((r) => [r.deviceId as string, r]));
+    for (const device of devices) {
+      const state = byDevice.get(device.deviceId);
+      if (device.token.startsWith("third-party-auth-")) {
+        assert.equal(state?.status, 401);
+        assert.match(state?.statusMessage ?? "", /^THIRD_PARTY_AUTH_ERROR: /);
+      } else assert.equal(state?.status, 200);
+    }
+    await assertDevicesUntouched(devices.map((d) => d.deviceId));
+    assert.equal((await admin.call<DeliveryStatus>("getDeliveryStatus", {})).paused, false);
+  });
+});
