@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
+import { Timestamp } from "firebase-admin/firestore";
 import { adminDb } from "../tools/lib/admin.ts";
 import { signedInUser, type ClientUser } from "../tools/lib/client.ts";
 import { addRecipients, createMessage, recipientStates, seedDevices, waitUntilFinal } from "../tools/lib/fixtures.ts";
@@ -52,17 +53,23 @@ async function assertDevicesUntouched(deviceIds: string[]): Promise<void> {
 
 /** Waits until all `count` recipients exist and wait at -1 with no attempt spent. */
 async function waitUntilHeld(messageId: string, count: number): Promise<void> {
+  let seen = "nothing yet";
   await waitFor(
-    `${count} recipients of ${messageId} held pending with no attempt spent`,
+    `${count} recipients of ${messageId} held pending with no attempt spent (last seen: status/attempts → n)`,
     async () => {
       const states = [...(await recipientStates(messageId)).values()];
+      const tally = new Map<string, number>();
+      for (const r of states) tally.set(`${r.status}/${r.attempts}`, (tally.get(`${r.status}/${r.attempts}`) ?? 0) + 1);
+      seen = JSON.stringify(Object.fromEntries(tally));
       const failed = states.filter((r) => r.status > 0 || r.status === -99);
       assert.deepEqual(failed.map((r) => [r.status, r.statusMessage]), [], "no recipient ended during a project fault");
       return states.length === count && states.every((r) => r.status === -1 && r.attempts === 0) ? true : undefined;
     },
     120_000,
     500,
-  );
+  ).catch((err: unknown) => {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; last seen ${seen}`);
+  });
 }
 
 describe("FCM project-level faults and third-party auth errors", () => {
@@ -71,6 +78,11 @@ describe("FCM project-level faults and third-party auth errors", () => {
   before(async () => {
     admin = await signedInUser({ pushSender: true, pushAdmin: true });
     sender = await signedInUser({ pushSender: true });
+  });
+  afterEach(async () => {
+    // A failed test must not leave FCM refusing or delivery stopped for the next.
+    await configureStandIn({ projectFault: null });
+    await admin.call("setDeliveryPaused", { paused: false });
   });
   after(async () => {
     await configureStandIn({ projectFault: null });
@@ -163,6 +175,35 @@ describe("FCM project-level faults and third-party auth errors", () => {
       assert.equal(accepted.length, 60, "each device reached exactly once");
     });
   }
+
+  it("the project over FCM's quota during an 800-device broadcast: the whole project waits FCM's Retry-After, nobody fails, every device is reached once", { timeout: 300_000 }, async () => {
+    const cohort = `quota-${randomUUID()}`;
+    const devices = await seedDevices(Array.from({ length: 800 }, () => ({ userInfo: { cohort } })));
+    const tokens = devices.map((d) => d.token);
+    await configureStandIn({ projectFault: "quota" });
+    const { messageId } = await sender.call<{ messageId: string }>("sendMessage", { title: "Field trip", body: "Forms due Friday", audience: { where: { cohort } } }, 120_000);
+    const until = await waitFor(
+      "the project to wait for FCM's quota",
+      async () => {
+        const wait: unknown = (await adminDb().collection("ops").doc("fcmQuota").get()).get("until");
+        return wait instanceof Timestamp && wait.toMillis() > Date.now() ? wait.toMillis() : undefined;
+      },
+      120_000,
+      500,
+    );
+    // FCM's Retry-After is 60 s: the wait is about a minute from when it was met.
+    assert.ok(until - Date.now() > 40_000 && until - Date.now() <= 61_000, `waits ${Math.round((until - Date.now()) / 1000)} s`);
+    assert.equal((await admin.call<DeliveryStatus>("getDeliveryStatus", {})).paused, false, "quota slows delivery down, it does not stop it");
+    await configureStandIn({ projectFault: null });
+    const states = await waitUntilFinal(messageId, 800, 240_000);
+    const outcomes = [...new Set([...states.values()].map((r) => `${r.status}/${r.attempts}`))];
+    assert.deepEqual(outcomes, ["200/1"], "nobody failed for quota, and waiting for it spent no attempt");
+    const accepted = await acceptedFor(tokens);
+    assert.equal(accepted.length, 800);
+    assert.equal(new Set(accepted.map((a) => a.message.token)).size, 800, "each device reached exactly once");
+    const first = Math.min(...accepted.map((a) => Date.parse(a.receivedAt)));
+    assert.ok(first >= until - 1000, "nothing was sent before the wait was over");
+  });
 
   it("THIRD_PARTY_AUTH_ERROR fails the recipient with 401 and its code, keeps the device live, and does not stop delivery", { timeout: 120_000 }, async () => {
     const devices = await seedDevices([...Array.from({ length: 3 }, () => ({ token: `third-party-auth-${randomUUID()}`, platform: "ios" as const })), {}, {}]);

@@ -8,14 +8,14 @@ import { classify, type SendOutcome } from "../fcm/outcome";
 import { messageRef } from "../messages/collection";
 import { messageDoc, type MessageDoc } from "../messages/schema";
 import { metricsRef, outcomeWrites, retirementIncrements, slotFor } from "../ops/metrics";
-import { stopForFcmFault } from "../ops/fcm";
+import { DEFAULT_QUOTA_WAIT_SECONDS, holdForQuota, readQuotaWait, stopForFcmFault } from "../ops/fcm";
 import { readSwitch } from "../ops/pause";
 import { describeZodError } from "../shared/callable";
 import { COLLECTIONS, type RetiredReason } from "../shared/contract";
 import { commitFenced, type FencedUpdate } from "../shared/fenced";
 import { db } from "../shared/firestore";
 import { runTransaction } from "../shared/transaction";
-import { BATCH_SIZE, LEASE_SECONDS, MAX_ATTEMPTS, MESSAGE_WAIT_SECONDS, RETRY_BASE_MS, RETRY_MAX_SECONDS, SHARDS, WINDOW_SECONDS } from "../shared/params";
+import { BATCH_SIZE, FCM_PROJECT_QUOTA_ANSWERS, LEASE_SECONDS, MAX_ATTEMPTS, MESSAGE_WAIT_SECONDS, RETRY_BASE_MS, RETRY_MAX_SECONDS, SHARDS, WINDOW_SECONDS } from "../shared/params";
 import { claimBatch, type Claim, type ClaimedRecipient } from "./claim";
 import { contendedRetryAt, decideOutcome, ended, latestRetryAt, statusOf, tally, toUpdate, triage, type Decision, type Settings } from "./decide";
 import { holdDispatch } from "./hold";
@@ -74,7 +74,7 @@ interface Retirement {
 export async function dispatchBatch(task: DispatchTask, taskId: string): Promise<DispatchSummary> {
   const config = dispatchSettings();
   const empty: DispatchSummary = { messageId: task.messageId, shard: task.shard, claimed: 0, accepted: 0, retrying: 0, final: 0, reads: 2, writes: 0 };
-  const [messageSnapshot, deliverySwitch] = await Promise.all([messageRef(task.messageId).get(), readSwitch()]);
+  const [messageSnapshot, deliverySwitch, quotaWait] = await Promise.all([messageRef(task.messageId).get(), readSwitch(), readQuotaWait()]);
   if (!messageSnapshot.exists) return awaitMessage(task, taskId, config, empty);
   // A cancelled message claims nothing more; a scheduled one waits for its sendAt.
   if (await holdDispatch(task, messageSnapshot.data(), config.shards)) return empty;
@@ -82,6 +82,12 @@ export async function dispatchBatch(task: DispatchTask, taskId: string): Promise
   if (deliverySwitch.paused) {
     logger.info("dispatch: delivery paused; nothing claimed", { messageId: task.messageId, shard: task.shard });
     return empty;
+  }
+  // The project is over FCM's quota: claim nothing, come back when it may send again.
+  if (quotaWait !== undefined) {
+    await enqueueRetry({ ...task, contended: undefined }, taskId, Timestamp.fromMillis(quotaWait));
+    logger.info("dispatch: waiting for FCM's quota; nothing claimed", { messageId: task.messageId, shard: task.shard, until: new Date(quotaWait).toISOString() });
+    return { ...empty, reads: empty.reads + 1 };
   }
 
   const started = performance.now();
@@ -181,6 +187,7 @@ export async function sendClaimed(messageId: string, shard: number, message: Mes
   const retirements: Retirement[] = [];
   const now = Date.now();
   let projectFault: Extract<SendOutcome, { kind: "project-fault" }> | undefined;
+  const overQuota: Array<{ sent: (typeof toSend)[number]; outcome: Extract<SendOutcome, { kind: "transient" }> }> = [];
   result.responses.forEach((response, index) => {
     const sent = toSend[index];
     if (!sent) return;
@@ -188,11 +195,31 @@ export async function sendClaimed(messageId: string, shard: number, message: Mes
     decisions.set(sent.recipient.id, decideOutcome(outcome, sent.recipient.attempt, config, now, sent.badge));
     if (outcome.kind === "dead-token") retirements.push({ deviceId: sent.recipient.data.deviceId, token: sent.device.token, reason: outcome.retire });
     if (outcome.kind === "project-fault") projectFault ??= outcome;
+    if (outcome.kind === "transient" && outcome.quota) overQuota.push({ sent, outcome });
   });
   // FCM refused the project: stop delivery before anything else is sent (the held recipients wait for the resume).
   if (projectFault) await stopForFcmFault(projectFault, { messageId, shard });
+  if (overQuota.length >= Math.max(1, FCM_PROJECT_QUOTA_ANSWERS.value())) await waitForQuota(overQuota, decisions, now, { messageId, shard });
   const retired = await retireDevices(messageId, shard, retirements);
   return { decisions, reads: cost.reads + retired.reads, writes: cost.writes + retired.writes };
+}
+
+/**
+ * Many QUOTA_EXCEEDED answers in one batch: the project, not a device, is
+ * over FCM's rate. The whole project waits for FCM's Retry-After (a minute
+ * if it gave none: FCM's quota is per minute), and these recipients wait
+ * with it, their attempt given back: quota alone never fails anyone.
+ */
+async function waitForQuota(overQuota: Array<{ sent: { recipient: ClaimedRecipient; badge?: number }; outcome: Extract<SendOutcome, { kind: "transient" }> }>, decisions: Map<string, Decision>, nowMs: number, context: Record<string, unknown>): Promise<void> {
+  const waitSeconds = Math.max(0, ...overQuota.map((q) => q.outcome.retryAfterSeconds ?? 0)) || DEFAULT_QUOTA_WAIT_SECONDS;
+  const untilMs = nowMs + waitSeconds * 1000;
+  for (const { sent, outcome } of overQuota) {
+    // Spread over a few seconds, so that the project does not come back in one burst.
+    const retryAtMs = untilMs + Math.floor(Math.random() * 5_000);
+    const statusMessage = `${outcome.statusMessage} (the project is over FCM's quota: waiting until ${new Date(untilMs).toISOString()}, attempt not counted)`;
+    decisions.set(sent.recipient.id, { kind: "held", statusMessage, attempts: sent.recipient.attempt - 1, retryAtMs, ...(sent.badge !== undefined && { badge: sent.badge }) });
+  }
+  await holdForQuota(untilMs, { ...context, quotaAnswers: overQuota.length, waitSeconds });
 }
 
 async function readDevices(deviceIds: string[]): Promise<{ found: Map<string, DeviceDoc>; reads: number }> {

@@ -59,6 +59,37 @@ export async function stopForFcmFault(outcome: ProjectFaultOutcome, context: Rec
   return true;
 }
 
+/** When FCM gives no Retry-After with a project-wide QUOTA_EXCEEDED: its quota is counted per minute. */
+export const DEFAULT_QUOTA_WAIT_SECONDS = 60;
+
+/** `ops/fcmQuota`: until when the whole project holds its sends because FCM said the project is over its quota. */
+export function quotaRef() {
+  return switchRef().parent.doc("fcmQuota");
+}
+
+/** Until when (ms) sends wait for FCM's quota, or undefined when they need not. One read per batch or page. */
+export async function readQuotaWait(): Promise<number | undefined> {
+  const until: unknown = (await quotaRef().get()).get("until");
+  const ms = until instanceof Timestamp ? until.toMillis() : undefined;
+  return ms !== undefined && ms > Date.now() ? ms : undefined;
+}
+
+/**
+ * The project is over FCM's quota: every sending path (dispatch batches,
+ * broadcast pages, inline batches) waits until `untilMs`. Written only when it
+ * moves the wait on by more than a few seconds, so the batches that all meet
+ * the same 429 write the document once or twice, not each.
+ */
+export async function holdForQuota(untilMs: number, context: Record<string, unknown>): Promise<void> {
+  const moved = await runTransaction("holdForQuota", async (tx) => {
+    const until: unknown = (await tx.get(quotaRef())).get("until");
+    if (until instanceof Timestamp && until.toMillis() >= untilMs - 5_000) return false;
+    tx.set(quotaRef(), { until: Timestamp.fromMillis(untilMs), at: Timestamp.now() });
+    return true;
+  });
+  if (moved) logger.warn("fcm: project over FCM's quota; every send waits", { until: new Date(untilMs).toISOString(), ...context });
+}
+
 /** One validate_only send: what FCM says of the project now. */
 export async function probeFcm(messaging: Messaging = messagingClient()): Promise<{ healthy: boolean; answer: string }> {
   try {

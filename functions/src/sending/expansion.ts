@@ -10,6 +10,7 @@ import { EXPANSION_PARTS, EXPANSION_SENDS, EXPANSION_TIME_BUDGET_SECONDS } from 
 import { expansionParts, messageRef, recipientsCollection } from "../messages/collection";
 import { messageDoc, type ExpansionPartDoc } from "../messages/schema";
 import { pageIdFor, sendPage } from "../delivery/pages";
+import { readQuotaWait } from "../ops/fcm";
 import { readSwitch } from "../ops/pause";
 import { partPages, type AudienceDevice } from "./audience";
 import { planParts } from "./parts";
@@ -238,12 +239,13 @@ export async function expandPart(task: ExpansionTask): Promise<void> {
  */
 async function deliverChunk(options: PageOptions, part: number, cursor: string | null, devices: AudienceDevice[]): Promise<Chunk> {
   const { messageId } = options;
-  const [snapshot, deliverySwitch] = await Promise.all([messageRef(messageId).get(), readSwitch()]);
+  const [snapshot, deliverySwitch, quotaWait] = await Promise.all([messageRef(messageId).get(), readSwitch(), readQuotaWait()]);
   const raw = snapshot.data();
   if (!raw || raw.cancelledAt instanceof Timestamp) return { created: 0, sent: 0 };
   const message = messageDoc.safeParse(raw);
   const due = !(raw.sendAt instanceof Timestamp) || raw.sendAt.toMillis() <= Date.now();
-  if (!EXPANSION_SENDS.value() || !message.success || !due || deliverySwitch.paused) return { created: await writeRecipientPage(options, devices), sent: 0 };
+  // Over FCM's quota, the page is written pending like a paused one: the dispatch sends it when the project may send again.
+  if (!EXPANSION_SENDS.value() || !message.success || !due || deliverySwitch.paused || quotaWait !== undefined) return { created: await writeRecipientPage(options, devices), sent: 0 };
   // The page holds who the recipients are; their placeholders' values stay on the message.
   const recipients = (await pageRecipients(options, devices)).map(({ id, deviceId, userId }) => ({ id, deviceId, userId }));
   if (recipients.length === 0) return { created: 0, sent: 0 };

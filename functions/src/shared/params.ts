@@ -168,6 +168,12 @@ export const EXPANSION_MAX_CONCURRENT = defineInt("EXPANSION_MAX_CONCURRENT", {
   description: "Cloud Tasks: expansion tasks running at the same time (all messages together).",
 });
 
+export const FCM_PROJECT_QUOTA_ANSWERS = defineInt("FCM_PROJECT_QUOTA_ANSWERS", {
+  default: 50,
+  description:
+    "QUOTA_EXCEEDED answers to one sendEach that mean the project, not one device, is over FCM's rate: the whole project then waits for FCM's Retry-After (a minute if none), and those recipients wait with their attempt given back. Fewer are one device's own rate (retried with backoff like a 503).",
+});
+
 export const EXPANSION_MAX_PER_SECOND = defineInt("EXPANSION_MAX_PER_SECOND", {
   default: 50,
   description: "Cloud Tasks: expansion tasks started per second.",
