@@ -221,4 +221,30 @@ describe("FCM project-level faults and third-party auth errors", () => {
     await assertDevicesUntouched(devices.map((d) => d.deviceId));
     assert.equal((await admin.call<DeliveryStatus>("getDeliveryStatus", {})).paused, false);
   });
+
+  it("a burst of \"token dead\" answers: retirements are held as suspect until an operator confirms them", { timeout: 180_000 }, async () => {
+    const devices = await seedDevices(Array.from({ length: 400 }, () => ({ token: `unregistered-${randomUUID()}` })));
+    const messageId = await createMessage({ title: "Wrong sender?" });
+    await addRecipients(messageId, devices.map((d) => ({ deviceId: d.deviceId })));
+    try {
+      const states = [...(await waitUntilFinal(messageId, 400, 120_000)).values()];
+      assert.ok(states.every((r) => r.status === -99), "FCM's answer is recorded for every recipient");
+      const guard = JSON.parse(await ops("retirements", "--json")) as { holding: boolean; reason: string | null; held: number };
+      assert.equal(guard.holding, true);
+      assert.match(guard.reason ?? "", /sends in the last minute were answered "token dead"/);
+      const retiredNow = async () => (await adminDb().getAll(...devices.map((d) => adminDb().collection("devices").doc(d.deviceId)))).filter((s) => s.get("retired") === true).length;
+      const retiredBefore = await retiredNow();
+      assert.ok(guard.held > 0 && retiredBefore < 400, `held ${guard.held}, retired ${retiredBefore}`);
+      assert.equal(guard.held + retiredBefore, 400, "every dead token is either retired (before the guard tripped) or held");
+      assert.match(await ops("status"), /Retirements HELD since/);
+
+      const confirmed = await ops("retirements", "--confirm");
+      assert.match(confirmed, new RegExp(`Confirmed ${guard.held} held retirement\\(s\\); ${guard.held} device\\(s\\) retired`));
+      assert.equal(await retiredNow(), 400);
+      const after = JSON.parse(await ops("retirements", "--json")) as { holding: boolean; held: number };
+      assert.deepEqual([after.holding, after.held], [false, 0]);
+    } finally {
+      await ops("retirements", "--discard");
+    }
+  });
 });

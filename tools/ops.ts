@@ -6,6 +6,7 @@
  *   npm run ops -- status [--json]                    the stop, and each delivery queue's state and backlog
  *   npm run ops -- stats [--hours 24] [--json]        delivery outcomes per hour
  *   npm run ops -- probe [--json]                     one FCM validate_only send: does FCM accept this project now?
+ *   npm run ops -- retirements [--confirm|--discard]  retirements held by the guard against mass retirement; carry them out or forget them
  *
  * Like `npm run keys`: against the emulators when FIRESTORE_EMULATOR_HOST is
  * set (inside or beside the local stack), else against `--project <id>` (or
@@ -18,6 +19,7 @@ import { readHours } from "../functions/src/ops/metrics.ts";
 import { summarizeHour, type DeliveryStatus, type HourRow } from "../functions/src/ops/schema.ts";
 import { deliveryStatus, setDeliveryPaused } from "../functions/src/ops/stop.ts";
 import { FCM_STOP_BY, probeFcm } from "../functions/src/ops/fcm.ts";
+import { guardStatus, settleHeldRetirements } from "../functions/src/ops/retirementGuard.ts";
 import { standInMessaging } from "../functions/src/fcm/client.ts";
 import { getMessaging } from "firebase-admin/messaging";
 import { adminApp } from "../functions/src/shared/firestore.ts";
@@ -27,7 +29,8 @@ const USAGE = `usage:
   npm run ops -- resume [--json] [--project <id>]
   npm run ops -- status [--json] [--project <id>]
   npm run ops -- stats [--hours 24] [--json] [--project <id>]
-  npm run ops -- probe [--json] [--project <id>]`;
+  npm run ops -- probe [--json] [--project <id>]
+  npm run ops -- retirements [--confirm | --discard] [--json] [--project <id>]`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -35,6 +38,8 @@ const { values, positionals } = parseArgs({
     reason: { type: "string" },
     hours: { type: "string" },
     json: { type: "boolean" },
+    confirm: { type: "boolean" },
+    discard: { type: "boolean" },
     project: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
@@ -98,9 +103,27 @@ async function main(): Promise<number> {
     case "resume":
       printStatus(await setDeliveryPaused(false, null, by));
       return 0;
-    case "status":
+    case "status": {
       printStatus(await deliveryStatus());
+      const guard = await guardStatus();
+      if (!values.json && (guard.holding || guard.held > 0)) {
+        console.log(`Retirements HELD since ${guard.since}: ${guard.reason}. ${guard.held} device(s) await \`npm run ops -- retirements --confirm\` (or --discard).`);
+      }
       return 0;
+    }
+    case "retirements": {
+      if (values.confirm && values.discard) {
+        console.error("retirements: --confirm or --discard, not both.");
+        return 2;
+      }
+      const action = values.confirm ? "confirm" : values.discard ? "discard" : undefined;
+      const settled = action ? await settleHeldRetirements(action) : undefined;
+      const result = { ...(await guardStatus()), ...settled };
+      if (values.json) console.log(JSON.stringify(result, null, 2));
+      else if (action && settled) console.log(`${action === "confirm" ? "Confirmed" : "Discarded"} ${settled.settled} held retirement(s); ${settled.retired} device(s) retired. The guard is released.`);
+      else console.log(result.holding ? `Retirements HELD since ${result.since}: ${result.reason}. ${result.held} device(s) held.` : `No retirements held (${result.held} left over).`);
+      return 0;
+    }
     case "stats": {
       const hours = Number(values.hours ?? 24);
       if (!Number.isInteger(hours) || hours < 1 || hours > 24 * 31) {

@@ -10,6 +10,7 @@ import { messageDoc, type MessageDoc } from "../messages/schema";
 import { metricsRef, outcomeWrites, retirementIncrements, slotFor } from "../ops/metrics";
 import { DEFAULT_QUOTA_WAIT_SECONDS, holdForQuota, readQuotaWait, stopForFcmFault } from "../ops/fcm";
 import { readSwitch } from "../ops/pause";
+import { guardRetirements } from "../ops/retirementGuard";
 import { describeZodError } from "../shared/callable";
 import { COLLECTIONS, type RetiredReason } from "../shared/contract";
 import { commitFenced, type FencedUpdate } from "../shared/fenced";
@@ -200,7 +201,9 @@ export async function sendClaimed(messageId: string, shard: number, message: Mes
   // FCM refused the project: stop delivery before anything else is sent (the held recipients wait for the resume).
   if (projectFault) await stopForFcmFault(projectFault, { messageId, shard });
   if (overQuota.length >= Math.max(1, FCM_PROJECT_QUOTA_ANSWERS.value())) await waitForQuota(overQuota, decisions, now, { messageId, shard });
-  const retired = await retireDevices(messageId, shard, retirements);
+  // Most of the last minute's sends answered "dead": hold these retirements for an operator instead (ops/retirementGuard.ts).
+  const allowed = await guardRetirements(retirements, toSend.length, { messageId, shard });
+  const retired = await retireDevices(messageId, shard, allowed);
   return { decisions, reads: cost.reads + retired.reads, writes: cost.writes + retired.writes };
 }
 

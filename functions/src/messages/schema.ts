@@ -144,6 +144,8 @@ export const pageOutcome = z.object({
   sentAt: zTimestamp.optional(),
   fcmMessageId: z.string().optional(),
   badgeValue: z.number().int().optional(),
+  /** Attempts counted, when the send gave one back (FCM refused the project, or it was over FCM's quota). */
+  attempts: z.number().int().min(0).optional(),
 });
 
 export const pageDoc = z.object({

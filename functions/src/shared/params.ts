@@ -174,6 +174,17 @@ export const FCM_PROJECT_QUOTA_ANSWERS = defineInt("FCM_PROJECT_QUOTA_ANSWERS", 
     "QUOTA_EXCEEDED answers to one sendEach that mean the project, not one device, is over FCM's rate: the whole project then waits for FCM's Retry-After (a minute if none), and those recipients wait with their attempt given back. Fewer are one device's own rate (retried with backoff like a 503).",
 });
 
+export const RETIREMENT_GUARD_MIN_SENDS = defineInt("RETIREMENT_GUARD_MIN_SENDS", {
+  default: 200,
+  description: "Guard against mass retirement: sends in the last minute (per function instance) below which the guard never trips.",
+});
+
+export const RETIREMENT_GUARD_PERCENT = defineInt("RETIREMENT_GUARD_PERCENT", {
+  default: 50,
+  description:
+    "Guard against mass retirement: when more than this share (%) of the last minute's sends come back \"token dead\", further retirements are held as suspect until an operator confirms them (npm run ops -- retirements).",
+});
+
 export const EXPANSION_MAX_PER_SECOND = defineInt("EXPANSION_MAX_PER_SECOND", {
   default: 50,
   description: "Cloud Tasks: expansion tasks started per second.",
