@@ -4,6 +4,7 @@ import { dispatchBatch as dispatch } from "../delivery/dispatch";
 import { waitForEta } from "../delivery/eta";
 import { dispatchTask } from "../delivery/tasks";
 import { TASK_MAX_CONCURRENT, TASK_MAX_PER_SECOND } from "../shared/params";
+import { DISPATCH_TASK } from "../shared/sizing";
 
 /** The longest wait for a task that arrived before its time (only the emulator delivers early). */
 const MAX_EARLY_WAIT_MS = 15_000;
@@ -13,8 +14,8 @@ export const dispatchBatch = onTaskDispatched(
   {
     retryConfig: { maxAttempts: 10, minBackoffSeconds: 5, maxBackoffSeconds: 300 },
     rateLimits: { maxConcurrentDispatches: TASK_MAX_CONCURRENT, maxDispatchesPerSecond: TASK_MAX_PER_SECOND },
+    ...DISPATCH_TASK,
     timeoutSeconds: 120,
-    memory: "512MiB",
   },
   async (request) => {
     const task = dispatchTask.safeParse(request.data);

@@ -2,14 +2,15 @@ import { logger } from "firebase-functions";
 import { onTaskDispatched } from "firebase-functions/v2/tasks";
 import { EXPANSION_TIMEOUT_SECONDS, expandPart, expansionTask } from "../sending/expansion";
 import { EXPANSION_MAX_CONCURRENT, EXPANSION_MAX_PER_SECOND } from "../shared/params";
+import { EXPANSION_TASK } from "../shared/sizing";
 
 /** One part of an audience written into recipients. A thrown error makes Cloud Tasks retry; the part's cursor and per-device ids make that safe. */
 export const expandAudience = onTaskDispatched(
   {
     retryConfig: { maxAttempts: 10, minBackoffSeconds: 5, maxBackoffSeconds: 300 },
     rateLimits: { maxConcurrentDispatches: EXPANSION_MAX_CONCURRENT, maxDispatchesPerSecond: EXPANSION_MAX_PER_SECOND },
+    ...EXPANSION_TASK,
     timeoutSeconds: EXPANSION_TIMEOUT_SECONDS,
-    memory: "512MiB",
   },
   async (request) => {
     const task = expansionTask.safeParse(request.data);

@@ -3,14 +3,15 @@ import { onTaskDispatched } from "firebase-functions/v2/tasks";
 import { recordPageOutcomes } from "../delivery/pages";
 import { recordPageTask } from "../delivery/tasks";
 import { EXPANSION_MAX_CONCURRENT, EXPANSION_MAX_PER_SECOND } from "../shared/params";
+import { RECORD_TASK } from "../shared/sizing";
 
 /** A sent page's recipient documents, written with their outcomes behind the send. A thrown error makes Cloud Tasks retry; creates make that safe. */
 export const recordPage = onTaskDispatched(
   {
     retryConfig: { maxAttempts: 10, minBackoffSeconds: 5, maxBackoffSeconds: 300 },
     rateLimits: { maxConcurrentDispatches: EXPANSION_MAX_CONCURRENT, maxDispatchesPerSecond: EXPANSION_MAX_PER_SECOND },
+    ...RECORD_TASK,
     timeoutSeconds: 300,
-    memory: "512MiB",
   },
   async (request) => {
     const task = recordPageTask.safeParse(request.data);

@@ -1,5 +1,6 @@
 import { registerDeviceInput } from "../devices/schema";
 import { registerDevice as register } from "../devices/service";
 import { validatedOnCall } from "../shared/callable";
+import { APP_CALLABLE } from "../shared/sizing";
 
-export const registerDevice = validatedOnCall(registerDeviceInput, (data, caller) => register(caller.uid, data));
+export const registerDevice = validatedOnCall(registerDeviceInput, (data, caller) => register(caller.uid, data), APP_CALLABLE);

@@ -1,5 +1,6 @@
 import { deviceRefInput } from "../devices/schema";
 import { resetBadge as reset } from "../devices/service";
 import { validatedOnCall } from "../shared/callable";
+import { APP_CALLABLE } from "../shared/sizing";
 
-export const resetBadge = validatedOnCall(deviceRefInput, (data, caller) => reset(caller.uid, data.deviceId));
+export const resetBadge = validatedOnCall(deviceRefInput, (data, caller) => reset(caller.uid, data.deviceId), APP_CALLABLE);

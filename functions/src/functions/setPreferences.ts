@@ -1,6 +1,7 @@
 import { validatedOnCall } from "../shared/callable";
 import { setPreferences as set } from "../sending/preferences";
 import { setPreferencesInput } from "../sending/schema";
+import { APP_CALLABLE } from "../shared/sizing";
 
 /** Any signed-in user: the notification categories they do not want. */
-export const setPreferences = validatedOnCall(setPreferencesInput, (data, caller) => set(caller.uid, data.mutedCategories));
+export const setPreferences = validatedOnCall(setPreferencesInput, (data, caller) => set(caller.uid, data.mutedCategories), APP_CALLABLE);

@@ -1,6 +1,9 @@
+import { logger } from "firebase-functions";
 import { onSchedule } from "firebase-functions/v2/scheduler";
 import { SWEEP_SCHEDULE } from "../shared/params";
+import { rescueStranded } from "../sending/stranded";
 import { runSweep, SWEEP_TIMEOUT_SECONDS } from "../sweep/run";
+import { SINGLETON } from "../shared/sizing";
 
 /**
  * The contract's scheduled `sweep`: rescues stuck and lost recipients, retires
@@ -17,9 +20,13 @@ export const sweep = onSchedule(
     schedule: SWEEP_SCHEDULE as unknown as string,
     timeoutSeconds: SWEEP_TIMEOUT_SECONDS,
     retryCount: 0,
+    ...SINGLETON,
     memory: "512MiB",
   },
   async () => {
     await runSweep();
+    // Broadcast work whose task died for good: parts that stopped, pages sent but never recorded.
+    const rescued = await rescueStranded();
+    if (rescued.parts + rescued.pages > 0) logger.warn("sweep: stranded broadcast work rescued", { ...rescued });
   },
 );

@@ -67,6 +67,15 @@ async function enqueuePart(task: ExpansionTask): Promise<void> {
   }
 }
 
+/**
+ * Enqueues a part again after its task chain died (the sweep's backstop,
+ * stranded.ts): a generation of its own, from the minute, so that it is a
+ * new task id and a second sweep within the minute enqueues nothing more.
+ */
+export async function resumePart(messageId: string, part: number, nowMs: number): Promise<void> {
+  await enqueuePart({ messageId, part, generation: 1_000_000 + Math.floor(nowMs / 60_000) });
+}
+
 /** The fields of a message document that sendMessage's input also has (idempotencyKey aside: it is the sender's, not the message's). */
 const INPUT_FIELDS = Object.keys(sendMessageInput.shape).filter((key) => key !== "idempotencyKey");
 
