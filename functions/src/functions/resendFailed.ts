@@ -5,4 +5,4 @@ import { requireStaff } from "../sending/staff";
 import { STAFF_CALLABLE } from "../shared/sizing";
 
 /** Staff: send a finished message again to exactly its recipients that failed. */
-export const resendFailed = validatedOnCall(resendFailedInput, (data, caller) => resend(requireStaff(caller), data.messageId, data.idempotencyKey), { ...STAFF_CALLABLE, timeoutSeconds: 540, concurrency: 10, maxInstances: 5 });
+export const resendFailed = validatedOnCall(resendFailedInput, (data, caller) => resend(requireStaff(caller), data.messageId, data.idempotencyKey), STAFF_CALLABLE);

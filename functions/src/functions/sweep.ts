@@ -27,6 +27,6 @@ export const sweep = onSchedule(
     await runSweep();
     // Broadcast work whose task died for good: parts that stopped, pages sent but never recorded.
     const rescued = await rescueStranded();
-    if (rescued.parts + rescued.pages > 0) logger.warn("sweep: stranded broadcast work rescued", { ...rescued });
+    if (rescued.parts + rescued.pages + rescued.resends > 0) logger.warn("sweep: stranded broadcast work rescued", { ...rescued });
   },
 );

@@ -60,6 +60,12 @@ export const messageDoc = z.object({
   via: z.enum(["callable", "api", "moodle"]).optional(),
   /** Set by resendFailed: the message whose failed recipients this one sends to again. */
   resendOf: z.string().optional(),
+  /** resendFailed: how many failed recipients the original had when the resend was asked for (what the call answered). */
+  resendExpected: z.number().int().min(0).optional(),
+  /** resendFailed's background writer: where it is in the original's failures (a JSON cursor), and when it last moved. */
+  resendProgress: z
+    .object({ cursor: z.string().nullable(), written: z.number().int().min(0), done: z.boolean(), updatedAt: zTimestamp })
+    .optional(),
 });
 export type MessageDoc = z.infer<typeof messageDoc>;
 

@@ -5,6 +5,7 @@ import { COLLECTIONS } from "../shared/contract";
 import { db } from "../shared/firestore";
 import { LEASE_SECONDS } from "../shared/params";
 import { EXPANSION_TIMEOUT_SECONDS, resumePart } from "./expansion";
+import { resumeResend } from "./resend";
 
 /*
  * The sweep's backstop for a broadcast whose task died for good (its Cloud
@@ -23,6 +24,7 @@ const PER_RUN = 50;
 export interface Rescued {
   parts: number;
   pages: number;
+  resends: number;
 }
 
 export async function rescueStranded(now: Timestamp = Timestamp.now()): Promise<Rescued> {
@@ -44,5 +46,12 @@ export async function rescueStranded(now: Timestamp = Timestamp.now()): Promise<
     await recordPageOutcomes({ messageId, pageId: doc.id });
     logger.warn("sweep: a sent page had not been recorded; recorded now", { messageId, pageId: doc.id });
   }
-  return { parts: parts.size, pages: pages.size };
+  // A resend's writer records every page of 500 within seconds and hands on within its budget.
+  const resendsBefore = Timestamp.fromMillis(now.toMillis() - 5 * 60_000);
+  const resends = await db().collection(COLLECTIONS.messages).where("resendProgress.done", "==", false).where("resendProgress.updatedAt", "<", resendsBefore).limit(PER_RUN).get();
+  for (const doc of resends.docs) {
+    await resumeResend(doc.id, now.toMillis());
+    logger.warn("sweep: a resend's writer had stopped; its task is enqueued again", { messageId: doc.id });
+  }
+  return { parts: parts.size, pages: pages.size, resends: resends.size };
 }
