@@ -513,10 +513,15 @@ export function checkParams(root: string, declared: DeclaredParam[]): CheckResul
     const row = documented.get(param.name);
     if (row !== undefined && "default" in param && !sameDefault(row, param.default)) failures.push(`${param.name}: docs/deploy.md says default ${row || "(empty)"}, the code ${JSON.stringify(param.default)}`);
   }
+  // firebase-tools asks for a param with no value in functions/.env (the emulator too): a scripted deploy or stack would wait on the prompt.
+  const envPath = join(root, "functions", ".env");
+  const env = existsSync(envPath) ? readFileSync(envPath, "utf8") : "";
+  const unset = declared.filter((p) => !new RegExp(`^${p.name}=`, "m").test(env)).map((p) => p.name);
+  if (unset.length > 0) failures.push(`no value in functions/.env (firebase-tools would prompt for it): ${unset.join(", ")}`);
   const names = new Set(declared.map((p) => p.name));
   const extra = [...documented.keys()].filter((n) => !names.has(n));
   const warnings = extra.length > 0 ? [`documented but not declared in functions/src: ${extra.join(", ")}`] : [];
-  return result(name, failures, `all ${declared.length} params are in docs/deploy.md's table with the code's defaults`, warnings);
+  return result(name, failures, `all ${declared.length} params are in docs/deploy.md's table with the code's defaults, and have a value in functions/.env`, warnings);
 }
 
 // ---------------------------------------------------------------------------
