@@ -253,7 +253,8 @@ describe("workers die and FCM goes down", () => {
       } else {
         assert.ok(TRANSIENT_FINAL.includes(state.status), `${label}: final with a transient FCM status`);
         assert.equal(times, 0, `${label}: a failed recipient was never accepted`);
-        assert.match(state.statusMessage ?? "", /^messaging\/\S+: /, `${label}: its statusMessage gives the last error`);
+        // FCM's own code (UNAVAILABLE, INTERNAL…), or firebase-admin's for an error with no HTTP answer (a timeout).
+        assert.match(state.statusMessage ?? "", /^([A-Z_]+|[a-z]+\/[a-z-]+): /, `${label}: its statusMessage gives the last error`);
       }
     }
     // Every send request a recipient got, by arrival time: one whose requests all fell
@@ -268,7 +269,7 @@ describe("workers die and FCM goes down", () => {
       if (times.length > 0 && times.every(inOutage)) {
         spentInOutage.push(state);
         assert.equal(state.status, 503, `recipient ${state.id} was only ever sent during the outage`);
-        assert.match(state.statusMessage ?? "", /^messaging\/server-unavailable: /, `recipient ${state.id}`);
+        assert.match(state.statusMessage ?? "", /^UNAVAILABLE: /, `recipient ${state.id}`);
       }
     }
     assert.ok(attemptedInOutage > 0, "sends were attempted during the outage");

@@ -101,7 +101,7 @@ describe("delivery pipeline", () => {
     }
     const quotaState = [...states.values()].find((s) => expected.get(s.id)?.group === "quota");
     assert.equal(quotaState?.attempts, MAX_ATTEMPTS);
-    assert.match(String(quotaState?.statusMessage), /message-rate-exceeded.*gave up after 3 attempts/);
+    assert.match(String(quotaState?.statusMessage), /^QUOTA_EXCEEDED: .*gave up after 3 attempts/);
   });
 
   it("sends nothing twice when the same task is delivered twice or a trigger fires again", async () => {

@@ -3,10 +3,16 @@
  * (`POST /v1/projects/{project}/messages:send`) with FCM's JSON error bodies, so
  * that firebase-admin's own `sendEach` is what the local stack and the tests run.
  *
+ * It answers over HTTP/2 cleartext as well as HTTP/1.1, on one port: firebase-admin
+ * sends `sendEach` as streams of one HTTP/2 session, as it does to FCM (the seam in
+ * functions/src/fcm/client.ts points that session here), while `send` and the
+ * inspection routes below arrive over HTTP/1.1. Like FCM, it allows 100 concurrent
+ * streams per session.
+ *
  * The token decides the answer (see README, "The FCM stand-in"). Inspection:
  *   GET    /_stand-in/messages  accepted messages in arrival order
  *   DELETE /_stand-in/messages  forget accepted messages, attempts and counters
- *   GET    /_stand-in/stats     counts of requests and of each answer
+ *   GET    /_stand-in/stats     counts of requests (and of those over HTTP/2) and of each answer
  *   GET    /_stand-in/attempts?token=…  send requests one token got: { attempts, times }
  *   GET    /_stand-in/config    the current settings
  *   PUT    /_stand-in/config    { latencyMs?, failureRate?, outage?, projectFault? } while running
@@ -14,12 +20,14 @@
  * Run alone with `npm run stand-in -- [--port 9399] [--latency-ms 0] [--failure-rate 0]`.
  */
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { pathToFileURL } from "node:url";
-import { readBody, serve } from "./stand-in-server.ts";
+import { readBody, serveWithHttp2, type AnyRequest, type AnyResponse } from "./stand-in-server.ts";
 
 /** FCM rejects a message whose payload is larger than this. */
 export const FCM_MAX_PAYLOAD_BYTES = 4096;
+
+/** The concurrent streams FCM allows on one HTTP/2 session (firebase-admin assumes the same before the server's SETTINGS arrive). */
+export const FCM_MAX_CONCURRENT_STREAMS = 100;
 
 export interface StandInConfig {
   /** Delay before every answer, in milliseconds. */
@@ -43,6 +51,8 @@ export interface AcceptedMessage {
 
 export interface StandInStats {
   requests: number;
+  /** Of `requests`, those that arrived over HTTP/2 (the transport firebase-admin's `sendEach` uses). */
+  http2Requests: number;
   accepted: number;
   /** Answers by FCM error code (UNREGISTERED, QUOTA_EXCEEDED, …). */
   errors: Record<string, number>;
@@ -57,6 +67,8 @@ export interface StandIn {
   port: number;
   config: StandInConfig;
   accepted: AcceptedMessage[];
+  /** Connections open now, by protocol: after a `sendEach` has settled, firebase-admin has closed its HTTP/2 session. */
+  openConnections(): { http1: number; http2: number };
   close(): Promise<void>;
 }
 
@@ -117,7 +129,7 @@ export async function startStandIn(options: { port?: number; host?: string } & P
   const accepted: AcceptedMessage[] = [];
   /** Arrival times (ms since epoch) of every send request, per token. */
   const attempts = new Map<string, number[]>();
-  let stats: StandInStats = { requests: 0, accepted: 0, errors: {}, injectedFailures: 0, validateOnly: 0 };
+  let stats: StandInStats = { requests: 0, http2Requests: 0, accepted: 0, errors: {}, injectedFailures: 0, validateOnly: 0 };
 
   function answerSend(project: string, body: unknown): FcmAnswer {
     // FCM refuses the project before it looks at the message.
@@ -187,7 +199,7 @@ export async function startStandIn(options: { port?: number; host?: string } & P
     return { status: 200, body: { name: `projects/${project}/messages/fake_message_id` } };
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: AnyRequest, res: AnyResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://stand-in");
     const raw = await readBody(req);
     const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -198,6 +210,7 @@ export async function startStandIn(options: { port?: number; host?: string } & P
     const send = /^\/v1\/projects\/([^/]+)\/messages:send$/.exec(url.pathname);
     if (send && req.method === "POST") {
       stats.requests += 1;
+      if (req.httpVersion === "2.0") stats.http2Requests += 1;
       let parsed: unknown;
       try {
         parsed = JSON.parse(raw);
@@ -225,7 +238,7 @@ export async function startStandIn(options: { port?: number; host?: string } & P
     if (url.pathname === "/_stand-in/messages" && req.method === "DELETE") {
       accepted.length = 0;
       attempts.clear();
-      stats = { requests: 0, accepted: 0, errors: {}, injectedFailures: 0, validateOnly: 0 };
+      stats = { requests: 0, http2Requests: 0, accepted: 0, errors: {}, injectedFailures: 0, validateOnly: 0 };
       reply(200, { cleared: true });
       return;
     }
@@ -256,7 +269,7 @@ export async function startStandIn(options: { port?: number; host?: string } & P
     reply(404, { error: { code: 404, message: `No route for ${req.method} ${url.pathname}`, status: "NOT_FOUND" } });
   }
 
-  const served = await serve(handle, { port: options.port, host: options.host, keepAliveTimeoutMs: 30_000 });
+  const served = await serveWithHttp2(handle, { port: options.port, host: options.host, keepAliveTimeoutMs: 30_000, maxConcurrentStreams: FCM_MAX_CONCURRENT_STREAMS });
   return { ...served, config, accepted };
 }
 

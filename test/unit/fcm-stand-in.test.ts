@@ -1,7 +1,7 @@
 /**
  * The FCM stand-in driven through firebase-admin's own `sendEach`, via the same
- * seam the functions use (`standInMessaging`). Runs without the emulators: the
- * stand-in is started in-process on a free port.
+ * seam the functions use (`standInMessaging`): over HTTP/2, as in production.
+ * Runs without the emulators: the stand-in is started in-process on a free port.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -211,12 +211,43 @@ describe("FCM stand-in through firebase-admin", () => {
     assert.equal((await stats()).accepted, 500);
   });
 
+  it("gets every send of a 500-message sendEach over HTTP/2, at most 100 at a time, and the session closed after; send and inspection stay HTTP/1.1", async () => {
+    await clear();
+    const tokens = Array.from({ length: 500 }, ok);
+    const latencyMs = 100;
+    let elapsed: number;
+    try {
+      await configure({ latencyMs });
+      const started = performance.now();
+      const result = await messaging.sendEach(tokens.map((token) => ({ token, data: { k: "v" } })));
+      elapsed = performance.now() - started;
+      assert.equal(result.successCount, 500);
+    } finally {
+      await configure({ latencyMs: 0 });
+    }
+    const counts = await stats();
+    assert.equal(counts.requests, 500);
+    assert.equal(counts.http2Requests, 500, "every sendEach message came as an HTTP/2 stream");
+    // FCM's (and the stand-in's) 100 streams per session: five rounds of answers, not one round of 500 in parallel.
+    assert.ok(elapsed >= 5 * latencyMs, `500 sends at ${latencyMs} ms each took only ${elapsed.toFixed(0)} ms`);
+    // firebase-admin closes its session once the batch has settled; nothing is left open on the stand-in.
+    const deadline = Date.now() + 5_000;
+    while (standIn.openConnections().http2 > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(standIn.openConnections().http2, 0, "firebase-admin's HTTP/2 session was closed");
+
+    // Messaging.send is HTTP/1.1 in firebase-admin (production too), on the same port as the HTTP/2 sends.
+    await messaging.send({ token: ok(), data: { k: "v" } });
+    const { requests, http2Requests } = await stats();
+    assert.deepEqual({ requests, http2Requests }, { requests: 501, http2Requests: 500 });
+    assert.equal((await acceptedMessages()).length, 501, "fetch (HTTP/1.1) still reads what the HTTP/2 streams delivered");
+  });
+
   it("clears its record on DELETE and injects transient failures at failureRate 1", async () => {
     await messaging.send({ token: ok(), data: { k: "v" } });
     assert.ok((await acceptedMessages()).length > 0);
     assert.deepEqual(await clear(), { cleared: true });
     assert.deepEqual(await acceptedMessages(), []);
-    assert.deepEqual(await stats(), { requests: 0, accepted: 0, errors: {}, injectedFailures: 0, validateOnly: 0 });
+    assert.deepEqual(await stats(), { requests: 0, http2Requests: 0, accepted: 0, errors: {}, injectedFailures: 0, validateOnly: 0 });
 
     try {
       assert.deepEqual(await configure({ failureRate: 1 }), { latencyMs: 0, failureRate: 1, outage: false, projectFault: null });
