@@ -66,6 +66,8 @@ describe("message document validation", () => {
       [{ sendAt: new Date(Date.now() + 40 * 86_400_000) }, "sendAt"],
       [{ body: "é".repeat(1800), data: { x: "y".repeat(1000) } }, "body"],
       [{ titleLocArgs: "not a list" }, "titleLocArgs"],
+      // 300 users × 1 KiB of values: over the 256 KiB a message document may spend on vars.
+      [{ vars: Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`u${i}`, { note: "x".repeat(1000) }])) }, "vars"],
     ];
     for (const [fields, field] of cases) {
       const checked = validateMessageDocument({ ...base, ...fields });

@@ -120,6 +120,7 @@ export const sendMessageInput = z
     vars: z
       .record(userIdSchema, varsOfUser)
       .refine((value) => Object.keys(value).length <= LIMITS.audienceListMax, `must hold at most ${LIMITS.audienceListMax} users`)
+      .refine((value) => new TextEncoder().encode(JSON.stringify(value)).length <= LIMITS.varsMaxBytes, `must be at most ${LIMITS.varsMaxBytes / 1024} KiB in all (as JSON): they are stored on the message document`)
       .optional(),
     sendAt: z.iso
       .datetime({ offset: true, error: "must be an ISO 8601 date-time such as 2030-01-31T08:00:00Z" })

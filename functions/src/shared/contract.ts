@@ -90,6 +90,8 @@ export const LIMITS = {
   /** Key/value pairs in one `where` audience (Firestore allows 30 disjunctions in an OR query). */
   audienceWhereMax: 10,
   mutedCategoriesMax: 50,
+  /** A message's `vars`, as JSON: they live on the message document, which Firestore caps at 1 MiB with everything else. */
+  varsMaxBytes: 256 * 1024,
 } as const;
 
 /** FCM's longest time to live: 28 days. */
