@@ -1,6 +1,7 @@
 import { Timestamp } from "firebase-admin/firestore";
 import { logger } from "firebase-functions";
 import { devicesCollection } from "../devices/collection";
+import { retireIfStillHeld } from "../devices/retire";
 import { deviceDoc, type DeviceDoc } from "../devices/schema";
 import { buildFcmMessage, RecipientError } from "../fcm/build";
 import { messagingClient } from "../fcm/client";
@@ -285,11 +286,7 @@ async function retireDevices(messageId: string, shard: number, retirements: Reti
     const now = Timestamp.now();
     snapshots.forEach((snapshot, i) => {
       const retirement = retirements[i] as Retirement;
-      const device = snapshot.data();
-      if (device && !device.retired && device.token === retirement.token) {
-        tx.update(snapshot.ref, { retired: true, retiredAt: now, retiredReason: retirement.reason });
-        count += 1;
-      }
+      if (retireIfStillHeld(tx, snapshot, retirement.token, retirement.reason, now)) count += 1;
     });
     if (count > 0) tx.set(metricsRef(now.toMillis(), slotFor(messageId, shard)), retirementIncrements(count, now.toMillis()), { merge: true });
     return count;

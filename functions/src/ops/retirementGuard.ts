@@ -1,6 +1,7 @@
 import { Timestamp, type DocumentData } from "firebase-admin/firestore";
 import { logger } from "firebase-functions";
 import { devicesCollection } from "../devices/collection";
+import { retireIfStillHeld } from "../devices/retire";
 import type { RetiredReason } from "../shared/contract";
 import { db } from "../shared/firestore";
 import { RETIREMENT_GUARD_MIN_SENDS, RETIREMENT_GUARD_PERCENT } from "../shared/params";
@@ -130,11 +131,7 @@ export async function settleHeldRetirements(action: "confirm" | "discard"): Prom
         let count = 0;
         devices.forEach((snapshot, i) => {
           const held = page.docs[i]?.data();
-          const device = snapshot.data();
-          if (held && device && !device.retired && device.token === held.token) {
-            tx.update(snapshot.ref, { retired: true, retiredAt: now, retiredReason: held.reason as RetiredReason });
-            count += 1;
-          }
+          if (held && typeof held.token === "string" && retireIfStillHeld(tx, snapshot, held.token, held.reason as RetiredReason, now)) count += 1;
         });
         for (const doc of page.docs) tx.delete(doc.ref);
         return count;

@@ -57,10 +57,14 @@ const partId = (part: number) => String(part).padStart(2, "0");
  * successor, asks for a task that already exists and gets nothing new.
  */
 async function enqueuePart(task: ExpansionTask): Promise<void> {
-  const id = `x-${createHash("sha256").update(`${task.messageId}\u0000${task.part}\u0000${task.generation}`).digest("hex").slice(0, 32)}`;
+  await enqueueOnExpansionQueue(task, `x-${createHash("sha256").update(`${task.messageId}\u0000${task.part}\u0000${task.generation}`).digest("hex").slice(0, 32)}`);
+}
+
+/** One task on the expansion queue (a part, or a resend's writer: resend.ts) under its id; one that exists already is not asked for again. */
+export async function enqueueOnExpansionQueue(task: Record<string, unknown>, id: string): Promise<void> {
   try {
     // The deadline is the function's own time limit: the Cloud Tasks emulator's default (60 s) would cut a
-    // part short of its time budget and run it again beside itself.
+    // task short of its time budget and run it again beside itself.
     await getFunctions(adminApp()).taskQueue(EXPANSION_FUNCTION).enqueue(task, { id, dispatchDeadlineSeconds: EXPANSION_TIMEOUT_SECONDS });
   } catch (err) {
     if ((err as { code?: string }).code !== "functions/task-already-exists") throw err;
@@ -68,12 +72,18 @@ async function enqueuePart(task: ExpansionTask): Promise<void> {
 }
 
 /**
- * Enqueues a part again after its task chain died (the sweep's backstop,
- * stranded.ts): a generation of its own, from the minute, so that it is a
- * new task id and a second sweep within the minute enqueues nothing more.
+ * The generation of a task the sweep enqueues again after its chain died:
+ * one of its own per minute, so that it is a new task id (a dead task's id
+ * stays taken in Cloud Tasks for a while) and a second sweep within the
+ * minute asks for nothing more.
  */
+export function rescueGeneration(nowMs: number): number {
+  return 1_000_000 + Math.floor(nowMs / 60_000);
+}
+
+/** Enqueues a part again after its task chain died (the sweep's backstop, stranded.ts). */
 export async function resumePart(messageId: string, part: number, nowMs: number): Promise<void> {
-  await enqueuePart({ messageId, part, generation: 1_000_000 + Math.floor(nowMs / 60_000) });
+  await enqueuePart({ messageId, part, generation: rescueGeneration(nowMs) });
 }
 
 /** The fields of a message document that sendMessage's input also has (idempotencyKey aside: it is the sender's, not the message's). */

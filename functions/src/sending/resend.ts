@@ -1,10 +1,9 @@
 import { FieldPath, GrpcStatus, Timestamp, type Query, type QueryDocumentSnapshot } from "firebase-admin/firestore";
-import { getFunctions } from "firebase-admin/functions";
 import { z } from "zod";
 import { HttpsError } from "firebase-functions/v2/https";
 import { logger } from "firebase-functions";
 import { STATUS } from "../shared/contract";
-import { adminApp, db } from "../shared/firestore";
+import { db } from "../shared/firestore";
 import { runTransaction } from "../shared/transaction";
 import { messagesCollection, recipientsCollection } from "../messages/collection";
 import type { MessageDoc } from "../messages/schema";
@@ -12,7 +11,7 @@ import { recipientIdFor } from "./recipients";
 import { assertMayManage, type Sender } from "./sender";
 import type { SendResult } from "./schema";
 import { canonical, idempotentMessageId, sha256 } from "./send";
-import { EXPANSION_FUNCTION, EXPANSION_TIMEOUT_SECONDS } from "./expansion";
+import { enqueueOnExpansionQueue, rescueGeneration } from "./expansion";
 
 const PAGE = 500;
 
@@ -85,19 +84,14 @@ export type ResendTask = z.infer<typeof resendTask>;
 const RESEND_BUDGET_MS = 60_000;
 
 /** "r", on the expansion queue: one run of a resend's writer. */
-async function enqueueResend(messageId: string, generation: number): Promise<void> {
-  const id = `r-${sha256(`${messageId}\u0000${generation}`).slice(0, 32)}`;
+function enqueueResend(messageId: string, generation: number): Promise<void> {
   const task: ResendTask = { resend: true, messageId, generation };
-  try {
-    await getFunctions(adminApp()).taskQueue(EXPANSION_FUNCTION).enqueue(task, { id, dispatchDeadlineSeconds: EXPANSION_TIMEOUT_SECONDS });
-  } catch (err) {
-    if ((err as { code?: string }).code !== "functions/task-already-exists") throw err;
-  }
+  return enqueueOnExpansionQueue(task, `r-${sha256(`${messageId}\u0000${generation}`).slice(0, 32)}`);
 }
 
-/** Enqueues a resend's writer again after its task chain died (the sweep's backstop): a generation of its own, from the minute. */
+/** Enqueues a resend's writer again after its task chain died (the sweep's backstop, or a repeat of the call). */
 export function resumeResend(messageId: string, nowMs: number): Promise<void> {
-  return enqueueResend(messageId, 1_000_000 + Math.floor(nowMs / 60_000));
+  return enqueueResend(messageId, rescueGeneration(nowMs));
 }
 
 /**
