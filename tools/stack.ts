@@ -247,7 +247,7 @@ async function main(): Promise<void> {
   // No stdin for a scripted run: a prompt (a param without a value) must fail loudly, not wait forever.
   const child = spawn(node.path, [firebase, ...firebaseArgs], { cwd: root, env, stdio: [interactive ? "inherit" : "ignore", "pipe", "inherit"] });
   const logPath = join(root, ".cache", "functions.log");
-  routeOutput(child.stdout, logPath, interactive || process.env.STACK_VERBOSE === "1", (line) => {
+  const functionLogWritten = routeOutput(child.stdout, logPath, interactive || process.env.STACK_VERBOSE === "1", (line) => {
     if (interactive && line.includes("All emulators ready")) {
       process.env.FIREBASE_AUTH_EMULATOR_HOST = stackEnv.FIREBASE_AUTH_EMULATOR_HOST;
       process.env.FIRESTORE_EMULATOR_HOST = stackEnv.FIRESTORE_EMULATOR_HOST;
@@ -267,19 +267,42 @@ async function main(): Promise<void> {
   const code = await new Promise<number>((resolve) => child.on("exit", (status, signal) => resolve(status ?? (signal ? 1 : 0))));
   await standIn.close();
   await tasksAdmin.close();
-  if (!interactive) console.log(`[stack] function logs of this run: ${logPath}`);
+  if (!interactive) {
+    await functionLogWritten;
+    if (code !== 0) printFunctionErrors(logPath);
+    console.log(`[stack] function logs of this run: ${logPath}`);
+  }
   process.exit(code);
+}
+
+/** The emulator's own complaints about a function (a timeout, a request that failed): kept in the log file as well. */
+const EMULATOR_FUNCTION_FAULT = /(Your function timed out|Request to function failed)/;
+
+/**
+ * After a failed run, the last error lines the functions logged, printed
+ * where a CI log (which keeps only the tail of the output) still shows them.
+ */
+function printFunctionErrors(logPath: string): void {
+  const lines = readFileSync(logPath, "utf8").split("\n");
+  const errors = lines.filter((line) => line.includes('"severity":"ERROR"') || EMULATOR_FUNCTION_FAULT.test(line)).slice(-30);
+  if (errors.length === 0) return;
+  console.log(`[stack] the last ${errors.length} error lines the functions logged:`);
+  for (const line of errors) console.log(`[stack]   ${line.slice(0, 400)}`);
 }
 
 /**
  * Function log lines (firebase-tools prefixes them with ">") and the per-call
- * start/finish lines go to a log file so
- * that a test run's own output stays readable; everything else passes through.
+ * start/finish lines go to a log file so that a test run's own output stays
+ * readable; everything else passes through. Resolves once the log file holds
+ * every line.
  */
-function routeOutput(stream: NodeJS.ReadableStream, logPath: string, showFunctionLogs: boolean, onLine: (line: string) => void): void {
+function routeOutput(stream: NodeJS.ReadableStream, logPath: string, showFunctionLogs: boolean, onLine: (line: string) => void): Promise<void> {
   mkdirSync(dirname(logPath), { recursive: true });
   const log = createWriteStream(logPath);
-  createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
+  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+  const written = new Promise<void>((resolve) => lines.on("close", () => log.end(resolve)));
+  lines.on("line", (line) => {
+    if (EMULATOR_FUNCTION_FAULT.test(line)) log.write(`${line}\n`);
     if (line.startsWith(">  ") || /^i {2}functions: (Beginning execution|Finished) /.test(line)) {
       log.write(`${line}\n`);
       if (!showFunctionLogs) return;
@@ -287,6 +310,7 @@ function routeOutput(stream: NodeJS.ReadableStream, logPath: string, showFunctio
     process.stdout.write(`${line}\n`);
     onLine(line);
   });
+  return written;
 }
 
 /**

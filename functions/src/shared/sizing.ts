@@ -10,8 +10,15 @@
  * the messaging client), which one-threaded Node.js keeps consistent.
  */
 
-/** Apps' callables: a few document reads and writes each, waiting on Firestore; a morning of registrations across a district is the peak. */
-export const APP_CALLABLE = { cpu: 1, memory: "256MiB", concurrency: 80, timeoutSeconds: 30, maxInstances: 100 } as const;
+/**
+ * Apps' callables: a few document reads and writes each, waiting on Firestore;
+ * a morning of registrations across a district is the peak. The time limit
+ * is above the worst case of a contended transaction (shared/transaction.ts:
+ * the client library's five tries with backoff, started again up to four
+ * times, about 40 s), so that a registration raced by others ends with its
+ * own answer rather than a timeout.
+ */
+export const APP_CALLABLE = { cpu: 1, memory: "256MiB", concurrency: 80, timeoutSeconds: 60, maxInstances: 100 } as const;
 
 /** Staff callables: reports, estimates and a send are small reads and one write; few staff at once. */
 export const STAFF_CALLABLE = { cpu: 1, memory: "512MiB", concurrency: 40, timeoutSeconds: 60, maxInstances: 10 } as const;
