@@ -305,7 +305,7 @@ if (BROADCAST > 0) await broadcast(BROADCAST, rawRate);
  */
 async function moodleBurst(pushes: number, senders: number): Promise<void> {
   const { createKey } = await import("../functions/src/keys/service.ts");
-  const key = await createKey({ name: "Bench Moodle site", scopes: ["devices:write", "messages:send"] });
+  const key = await createKey({ name: "Bench Moodle site", scopes: ["devices:write", "messages:send"], surface: "moodle" });
   const origin = stackEnv("HOSTING_ORIGIN");
   const push = async (token: string, i: number): Promise<number> => {
     const body = JSON.stringify({

@@ -44,7 +44,12 @@ async function api(path: string, options: { method?: string; key?: string; body?
 const errorCode = (res: ApiResponse) => (res.body as { error?: { code?: string } } | undefined)?.error?.code;
 
 async function key(scopes: KeyScope[], ipRanges: string[] = []): Promise<string> {
-  return (await createKey({ name: `test ${randomUUID()}`, scopes, ipRanges })).secret;
+  return (await tenantKey(scopes, ipRanges)).secret;
+}
+
+/** A partner key and its tenant (one of its own). */
+async function tenantKey(scopes: KeyScope[], ipRanges: string[] = []): Promise<{ secret: string; tenant: string }> {
+  return createKey({ name: `test ${randomUUID()}`, scopes, ipRanges, surface: "api" });
 }
 
 const device = (userId = `u-${randomUUID()}`) => ({ userId, deviceId: `dev-${randomUUID()}`, token: `ok-${randomUUID()}`, platform: "android" });
@@ -116,7 +121,7 @@ describe("HTTPS API for partner servers", () => {
   });
 
   it("answers a missing, malformed, wrong or revoked key with the same 401", async () => {
-    const created = await createKey({ name: "to revoke", scopes: ["messages:send"] });
+    const created = await createKey({ name: "to revoke", scopes: ["messages:send"], surface: "api" });
     assert.equal((await api("/v1/messages/none", { key: created.secret })).status, 404);
     assert.equal(await revokeKey(created.keyId), true);
     const wrongSecret = created.secret.slice(0, -4) + "AAAA";
@@ -198,8 +203,8 @@ describe("HTTPS API for partner servers", () => {
   });
 
   it("makes POST /v1/messages idempotent per key, and a reused key with another body a 409", { timeout: 180_000 }, async () => {
-    const secret = await key(["messages:send"]);
-    const [target] = await seedDevices([{}]);
+    const { secret, tenant } = await tenantKey(["messages:send"]);
+    const [target] = await seedDevices([{ tenant }]);
     const body = { title: "t", body: "b", audience: { devices: [target!.deviceId] }, idempotencyKey: "job-2024-06-01" };
     const first = await api("/v1/messages", { key: secret, body });
     const second = await api("/v1/messages", { key: secret, body });

@@ -108,7 +108,7 @@ describe("concurrency", () => {
 
   it("the API's rate counter loses no counts under concurrent requests", { timeout: 120_000 }, async () => {
     const burst = Math.min(16, stackParam("API_KEY_RATE_PER_MINUTE") - 1);
-    const key = await createKey({ name: `race ${randomUUID()}`, scopes: ["messages:send"] });
+    const key = await createKey({ name: `race ${randomUUID()}`, scopes: ["messages:send"], surface: "api" });
     const answers = await Promise.all(
       Array.from({ length: burst }, () => fetch(apiUrl(`/v1/messages/missing${randomInt(1e9)}`), { headers: { authorization: `Bearer ${key.secret}`, "x-forwarded-for": newIp() } }).then((r) => r.status)),
     );

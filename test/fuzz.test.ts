@@ -478,7 +478,6 @@ describe(`generated bad input (fast-check seed ${SEED}; FUZZ_SEED=${SEED} replay
   let ownDevice = "";
   let otherDevice = "";
   let ownMessage = "";
-  let deadToken = "";
   const watched = (): Watched => ({ users: [uids.user, uids.sender, uids.admin, uids.other, ...moodleOwners], devices: [ownDevice, otherDevice], messages: [ownMessage] });
   const moodleOwners: string[] = [];
 
@@ -497,8 +496,6 @@ describe(`generated bad input (fast-check seed ${SEED}; FUZZ_SEED=${SEED} replay
     ownDevice = own!.deviceId;
     otherDevice = other!.deviceId;
     ownMessage = await createMessage({ senderId: uids.sender, title: "Fuzz fixture", body: "Never sent: it has no recipients" });
-    deadToken = `ok-dead-${randomUUID()}`;
-    await seedDevices([{ token: deadToken, retired: true, retiredReason: "unregistered" }]);
   });
 
   after(async () => {
@@ -701,7 +698,7 @@ describe(`generated bad input (fast-check seed ${SEED}; FUZZ_SEED=${SEED} replay
 
   /** Keys made before a batch (a key made during one would be a write), each used for REQUESTS_PER_KEY requests. */
   async function keyPool(scopes: KeyScope[], requests: number): Promise<() => string> {
-    const keys = await Promise.all(Array.from({ length: Math.ceil(requests / REQUESTS_PER_KEY) + 1 }, () => createKey({ name: `fuzz ${randomUUID()}`, scopes })));
+    const keys = await Promise.all(Array.from({ length: Math.ceil(requests / REQUESTS_PER_KEY) + 1 }, () => createKey({ name: `fuzz ${randomUUID()}`, scopes, surface: "api" })));
     let used = 0;
     return () => keys[Math.floor(used++ / REQUESTS_PER_KEY)]!.secret;
   }
@@ -815,9 +812,9 @@ describe(`generated bad input (fast-check seed ${SEED}; FUZZ_SEED=${SEED} replay
   });
 
   it("Moodle `POST /tokens/{token}`: every malformed registration refused with 400 Invalid token, no device written", { timeout: 180_000 }, async () => {
-    const key = await createKey({ name: `fuzz moodle ${randomUUID()}`, scopes: ["devices:write", "messages:send"] });
-    const sendOnly = await createKey({ name: `fuzz moodle ${randomUUID()}`, scopes: ["messages:send"] });
-    moodleOwners.push(`moodle:${key.keyId}`, `moodle:${sendOnly.keyId}`);
+    const key = await createKey({ name: `fuzz moodle ${randomUUID()}`, scopes: ["devices:write", "messages:send"], surface: "moodle" });
+    const sendOnly = await createKey({ name: `fuzz moodle ${randomUUID()}`, scopes: ["messages:send"], surface: "moodle" });
+    moodleOwners.push(`${key.tenant}:moodle`, `${sendOnly.tenant}:moodle`);
     const good = `ok-fuzz-${randomUUID()}`;
     const requests: Array<[string, string, MoodleRequest, string?]> = [];
     for (const [label, token] of outOfRange({ t: "token" }).filter(([, t]) => t !== "")) requests.push([`token ${label}`, encodeURIComponent(token as string), multipart({ device: "Android-fcm" })]);
@@ -850,9 +847,9 @@ describe(`generated bad input (fast-check seed ${SEED}; FUZZ_SEED=${SEED} replay
   });
 
   it("Moodle `POST /api/v2/push/`: every malformed push refused with AirNotifier's 4xx, nothing written", { timeout: 180_000 }, async () => {
-    const key = await createKey({ name: `fuzz moodle ${randomUUID()}`, scopes: ["devices:write", "messages:send"] });
-    const devicesOnly = await createKey({ name: `fuzz moodle ${randomUUID()}`, scopes: ["devices:write"] });
-    moodleOwners.push(`moodle:${key.keyId}`, `moodle:${devicesOnly.keyId}`);
+    const key = await createKey({ name: `fuzz moodle ${randomUUID()}`, scopes: ["devices:write", "messages:send"], surface: "moodle" });
+    const devicesOnly = await createKey({ name: `fuzz moodle ${randomUUID()}`, scopes: ["devices:write"], surface: "moodle" });
+    moodleOwners.push(`${key.tenant}:moodle`, `${devicesOnly.tenant}:moodle`);
     const base = { device: "Android-fcm", token: `ok-fuzz-${randomUUID()}`, extra: { processor: "moodle", subject: "s", smallmessage: "m", sitefullname: "Site", notification: 1 } };
     const fields: Field[] = [
       { name: "token", required: true, kind: { t: "token" } },
@@ -867,7 +864,10 @@ describe(`generated bad input (fast-check seed ${SEED}; FUZZ_SEED=${SEED} replay
     for (const [label, body] of [["not JSON", "{ not json"], ["empty", ""], ["truncated", '{"token": "ok-'], ["JSON null", "null"], ["a JSON string", '"push"'], ["17 kB", JSON.stringify({ ...base, extra: { smallmessage: "m".repeat(17_000) } })]] as const) {
       cases.push({ label: `a body ${label}`, input: { body } });
     }
-    cases.push({ label: "a token FCM reported dead", input: { body: JSON.stringify({ ...base, token: deadToken }) }, expect: "Unregistered token" });
+    // A site sees only its own tenant's devices: the dead token is one this site registered.
+    const siteDeadToken = `ok-dead-${randomUUID()}`;
+    await seedDevices([{ token: siteDeadToken, retired: true, retiredReason: "unregistered", tenant: key.tenant, userId: `${key.tenant}:moodle` }]);
+    cases.push({ label: "a token FCM reported dead", input: { body: JSON.stringify({ ...base, token: siteDeadToken }) }, expect: "Unregistered token" });
     cases.push({ label: "no key", input: { body: JSON.stringify(base), key: null }, expect: "app key is required" });
     cases.push({ label: "a key without messages:send", input: { body: JSON.stringify(base), key: devicesOnly.secret }, expect: "No permission" });
     cases.push({ label: "a wrong app name", input: { body: JSON.stringify(base), appName: "someotherapp" }, expect: "Invalid application name" });

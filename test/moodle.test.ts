@@ -97,8 +97,8 @@ async function moodle(path: string, options: { key?: string; appName?: string; b
   return { status: res.status, text, body: parsed, ms };
 }
 
-async function siteKey(scopes: KeyScope[] = ["devices:write", "messages:send"]): Promise<{ keyId: string; secret: string }> {
-  return createKey({ name: `Moodle test ${randomUUID()}`, scopes });
+async function siteKey(scopes: KeyScope[] = ["devices:write", "messages:send"], tenant?: string): Promise<{ keyId: string; secret: string; tenant: string }> {
+  return createKey({ name: `Moodle test ${randomUUID()}`, scopes, surface: "moodle", ...(tenant !== undefined && { tenant }) });
 }
 
 /** A forum post notification with the types Moodle really sends (string ids, JSON-string customdata, nulls). */
@@ -202,17 +202,18 @@ describe("Moodle drop-in (AirNotifier-compatible endpoints)", () => {
     for (const key of keys) assert.ok(!log.includes(key), "a secret reached the function log");
   });
 
-  it("registers a token as a device of the site (multipart and urlencoded), and leaves an app user's device alone", async () => {
-    const { keyId, secret } = await siteKey();
+  it("registers a token as a device of the site's tenant (multipart and urlencoded), and leaves an app user's device alone", async () => {
+    const { secret, tenant } = await siteKey();
     const android = newToken();
     const created = await moodle(`/tokens/${android}`, { key: secret, body: { multipart: { device: "Android-fcm" } } });
     assert.deepEqual([created.status, created.body], [200, { status: "ok" }]);
     const again = await moodle(`/tokens/${android}`, { key: secret, body: { urlencoded: { device: "Android-fcm" } } });
     assert.deepEqual([again.status, again.body], [200, { status: "token exists" }]);
-    const device: Record<string, unknown> = (await adminDb().collection("devices").doc(siteDeviceId(android)).get()).data() ?? {};
+    const device: Record<string, unknown> = (await adminDb().collection("devices").doc(siteDeviceId(tenant, android)).get()).data() ?? {};
     const { userId, token, platform, enabled, retired } = device;
-    assert.deepEqual({ userId, token, platform, enabled, retired }, {
-      userId: `moodle:${keyId}`,
+    assert.deepEqual({ userId, token, platform, enabled, retired, tenant: device.tenant }, {
+      userId: `${tenant}:moodle`,
+      tenant,
       token: android,
       platform: "android",
       enabled: true,
@@ -220,18 +221,20 @@ describe("Moodle drop-in (AirNotifier-compatible endpoints)", () => {
     });
     const ios = newToken();
     assert.deepEqual((await moodle(`/tokens/${ios}`, { key: secret, body: { urlencoded: { device: "iOS-fcm" } } })).body, { status: "ok" });
-    assert.equal((await adminDb().collection("devices").doc(siteDeviceId(ios)).get()).get("platform"), "ios");
+    assert.equal((await adminDb().collection("devices").doc(siteDeviceId(tenant, ios)).get()).get("platform"), "ios");
 
-    // A phone whose app registered the same token for its user keeps its device; pushes go to it.
+    // A phone whose app registered the same token for its user keeps its device; the site gets a device of its own tenant.
     const [owned] = await seedDevices([{ token: newToken(), userId: `student-${randomUUID()}` }]);
     const shared = await moodle(`/tokens/${owned!.token}`, { key: secret, body: { multipart: { device: "Android-fcm" } } });
-    assert.deepEqual(shared.body, { status: "token exists" });
+    assert.deepEqual(shared.body, { status: "ok" });
     const ownedDoc = (await adminDb().collection("devices").doc(owned!.deviceId).get()).data();
     assert.equal(ownedDoc?.retired, false);
     assert.match(String(ownedDoc?.userId), /^student-/);
-    assert.equal((await adminDb().collection("devices").doc(siteDeviceId(owned!.token)).get()).exists, false);
+    assert.equal((await adminDb().collection("devices").doc(siteDeviceId(tenant, owned!.token)).get()).get("tenant"), tenant);
     assert.equal((await moodle("/api/v2/push/", { key: secret, body: pushBody(owned!.token, forumExtra()) })).status, 202);
-    await received(owned!.token);
+    const [push] = await received(owned!.token);
+    const pushed = (await adminDb().collection("messages").doc(String((push!.message as { data: Record<string, string> }).data.messageId)).get()).data();
+    assert.deepEqual(pushed?.audience, { devices: [siteDeviceId(tenant, owned!.token)] });
   });
 
   it("maps a forum post to FCM: title, body, every extra field as a string, the app's routing keys", { timeout: 30_000 }, async () => {
@@ -275,7 +278,7 @@ describe("Moodle drop-in (AirNotifier-compatible endpoints)", () => {
   });
 
   it("delivers the test notification's minimal extra, to an iOS token never registered through E2", { timeout: 30_000 }, async () => {
-    const { secret } = await siteKey();
+    const { secret, tenant } = await siteKey();
     const token = newToken();
     const reply = await moodle("/api/v2/push/", { key: secret, body: pushBody(token, testNotificationExtra(), "iOS-fcm") });
     assert.equal(reply.status, 202, reply.text);
@@ -286,7 +289,7 @@ describe("Moodle drop-in (AirNotifier-compatible endpoints)", () => {
     assert.equal(message.data.notif, "1");
     assert.equal(message.data.siteurl, WWWROOT);
     assert.equal("moodlecomponent" in message.data, false);
-    assert.equal((await adminDb().collection("devices").doc(siteDeviceId(token)).get()).get("platform"), "ios");
+    assert.equal((await adminDb().collection("devices").doc(siteDeviceId(tenant, token)).get()).get("platform"), "ios");
   });
 
   it("sends an encrypted push data-only, with encrypted = \"1\" and the sealed fields untouched", { timeout: 30_000 }, async () => {
@@ -320,17 +323,17 @@ describe("Moodle drop-in (AirNotifier-compatible endpoints)", () => {
   });
 
   it("answers 404 Unregistered token once FCM has reported the token dead", { timeout: 30_000 }, async () => {
-    const { secret } = await siteKey();
+    const { secret, tenant } = await siteKey();
     const token = newToken("unregistered");
     await moodle(`/tokens/${token}`, { key: secret, body: { multipart: { device: "Android-fcm" } } });
     assert.equal((await moodle("/api/v2/push/", { key: secret, body: pushBody(token, forumExtra()) })).status, 202);
-    await waitFor("the device to be retired", async () => ((await adminDb().collection("devices").doc(siteDeviceId(token)).get()).get("retired") === true ? true : undefined));
+    await waitFor("the device to be retired", async () => ((await adminDb().collection("devices").doc(siteDeviceId(tenant, token)).get()).get("retired") === true ? true : undefined));
     const next = await moodle("/api/v2/push/", { key: secret, body: pushBody(token, forumExtra()) });
     assert.deepEqual([next.status, next.body], [404, { error: "Unregistered token" }]);
   });
 
   it("refuses a wrong key, app name or scope and writes nothing; bans an address; applies the key's rate", { timeout: 30_000 }, async () => {
-    const { keyId, secret } = await siteKey();
+    const { keyId, secret, tenant } = await siteKey();
     const token = newToken();
     const before = (await adminDb().collection("messages").where("senderId", "==", `key:${keyId}`).count().get()).data().count;
     const wrongName = await moodle("/api/v2/push/", { key: secret, appName: "comexamplebranded", body: pushBody(token, forumExtra()) });
@@ -341,7 +344,7 @@ describe("Moodle drop-in (AirNotifier-compatible endpoints)", () => {
     const noScope = await moodle("/api/v2/push/", { key: sendOnly.secret, body: pushBody(token, forumExtra()) });
     assert.deepEqual([noScope.status, noScope.body], [403, { error: "No permission" }]);
     assert.equal((await adminDb().collection("messages").where("senderId", "==", `key:${keyId}`).count().get()).data().count, before);
-    assert.equal((await adminDb().collection("devices").doc(siteDeviceId(token)).get()).exists, false);
+    assert.equal((await adminDb().collection("devices").doc(siteDeviceId(tenant, token)).get()).exists, false);
 
     // Failed keys from one address ban it, as on the partner API; another address is unaffected.
     const ip = newIp();

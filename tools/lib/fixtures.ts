@@ -14,6 +14,8 @@ export interface DeviceSeed {
   badge?: number;
   userInfo?: Record<string, string | number | boolean>;
   updatedAt?: Timestamp;
+  /** The device's tenant: "app" (an app user's) unless given; null writes none, as on a device registered before tenants. */
+  tenant?: string | null;
 }
 
 /** Writes a device document directly, as registerDevice would have left it. */
@@ -25,6 +27,7 @@ export async function seedDevices(seeds: DeviceSeed[]): Promise<Array<Required<P
     const token = seed.token ?? `ok-${randomUUID()}`;
     void writer.set(db.collection("devices").doc(deviceId), {
       userId: seed.userId ?? `user-${randomUUID()}`,
+      ...(seed.tenant !== null && { tenant: seed.tenant ?? "app" }),
       token,
       platform: seed.platform ?? "android",
       enabled: seed.enabled ?? true,

@@ -2,10 +2,11 @@ import type { Response } from "express";
 import type { Request } from "firebase-functions/v2/https";
 import { z } from "zod";
 import { registerDeviceInput } from "../devices/schema";
-import { registerDevice, removeDevice } from "../devices/service";
-import type { VerifiedKey } from "../keys/service";
+import { tenantOwner } from "../devices/owner";
+import { registerDevice, removeTenantDevice } from "../devices/service";
+import { tenantOf, type VerifiedKey } from "../keys/service";
 import { describeZodError } from "../shared/callable";
-import type { KeyScope } from "../shared/contract";
+import { APP_TENANT, type KeyScope } from "../shared/contract";
 import { cancelMessage } from "../sending/cancel";
 import { messageReport } from "../sending/report";
 import { keySender } from "../sending/sender";
@@ -15,7 +16,7 @@ import { admitRequest, authenticate, bodyBytes, checkKeyUse, isRefusal, type Ref
 import { clientIp } from "../guards/clientIp";
 import { ApiError, sendError, unauthenticated } from "./errors";
 
-/** A partner server registers devices for its own users: the registerDevice body plus whose device it is. */
+/** A partner server registers devices for its own users (its tenant's): the registerDevice body plus whose device it is. */
 const apiRegisterDeviceInput = registerDeviceInput.extend({ userId: userIdSchema });
 
 interface Context {
@@ -54,6 +55,19 @@ function requireScope(context: Context, scope: KeyScope): void {
   if (!context.key.key.scopes.includes(scope)) throw new ApiError(403, "permission-denied", `This key lacks the "${scope}" scope.`);
 }
 
+/** Devices of the apps' users come only from the signed-in app: a key of tenant "app" sends to them and nothing else. */
+function requireDeviceTenant(context: Context): string {
+  requireScope(context, "devices:write");
+  const tenant = tenantOf(context.key);
+  if (tenant === APP_TENANT) throw new ApiError(403, "permission-denied", `A key of tenant "${APP_TENANT}" cannot register or delete devices: the apps' users register their own.`);
+  return tenant;
+}
+
+/** Anything but a list of users or devices can reach a whole tenant: that is a broadcast. */
+function requireAudienceScope(context: Context, audience: object): void {
+  if (!("users" in audience) && !("devices" in audience)) requireScope(context, "messages:broadcast");
+}
+
 type Handler = (context: Context) => Promise<{ status: number; body: unknown }>;
 
 const notFound = () => new ApiError(404, "not-found", "No such route.");
@@ -65,17 +79,17 @@ function route(method: string, segments: string[]): Handler | undefined {
   if (resource === "devices") {
     if (method === "POST" && id === undefined) {
       return async (c) => {
-        requireScope(c, "devices:write");
+        const tenant = requireDeviceTenant(c);
         const { userId, ...device } = parse(apiRegisterDeviceInput, jsonBody(c.req));
-        const result = await registerDevice(userId, device);
+        const result = await registerDevice(tenantOwner(tenant, userId), device);
         return { status: result.created ? 201 : 200, body: result };
       };
     }
     if (method === "DELETE" && id !== undefined && action === undefined) {
       return async (c) => {
-        requireScope(c, "devices:write");
+        const tenant = requireDeviceTenant(c);
         const { deviceId } = parse(registerDeviceInput.pick({ deviceId: true }), { deviceId: id });
-        return { status: 200, body: await removeDevice(deviceId) };
+        return { status: 200, body: await removeTenantDevice(tenant, deviceId) };
       };
     }
   }
@@ -84,8 +98,8 @@ function route(method: string, segments: string[]): Handler | undefined {
       return async (c) => {
         requireScope(c, "messages:send");
         const input = parse(sendMessageInput, jsonBody(c.req));
-        if ("all" in input.audience) requireScope(c, "messages:broadcast");
-        const result = await sendMessage(keySender(c.key.keyId), input);
+        requireAudienceScope(c, input.audience);
+        const result = await sendMessage(keySender(c.key.keyId, tenantOf(c.key)), input);
         return { status: 201, body: result };
       };
     }
@@ -93,14 +107,14 @@ function route(method: string, segments: string[]): Handler | undefined {
       return async (c) => {
         requireScope(c, "messages:send");
         const { messageId } = parse(messageRefInput, { messageId: id });
-        return { status: 200, body: await messageReport(keySender(c.key.keyId), messageId) };
+        return { status: 200, body: await messageReport(keySender(c.key.keyId, tenantOf(c.key)), messageId) };
       };
     }
     if (method === "POST" && id !== undefined && action === "cancel") {
       return async (c) => {
         requireScope(c, "messages:send");
         const { messageId } = parse(messageRefInput, { messageId: id });
-        return { status: 200, body: await cancelMessage(keySender(c.key.keyId), messageId) };
+        return { status: 200, body: await cancelMessage(keySender(c.key.keyId, tenantOf(c.key)), messageId) };
       };
     }
   }
@@ -122,6 +136,14 @@ function refusalError(refusal: Refusal): ApiError {
       return new ApiError(413, "payload-too-large", `The body is larger than ${refusal.maxBytes} bytes.`);
     case "bad-key":
       return unauthenticated();
+    case "wrong-surface":
+      return new ApiError(
+        403,
+        "permission-denied",
+        refusal.keySurface === null
+          ? "This key was made before keys had surfaces and tenants; the operator must migrate it (npm run keys -- migrate) before it works again."
+          : "This key is for the Moodle (AirNotifier) endpoints, not the partner API.",
+      );
     case "address-not-allowed":
       return new ApiError(403, "permission-denied", "This key may not be used from this address.");
     case "rate":
@@ -132,8 +154,9 @@ function refusalError(refusal: Refusal): ApiError {
 /**
  * One request of the partner API, checked in this order: a banned IP is
  * refused before anything else is looked at; then the body size; then the
- * key (a failure counts toward the IP's ban); the key's IP ranges; its rate;
- * the route; the scope; the body.
+ * key (a failure counts toward the IP's ban); the key's surface (a Moodle
+ * key is refused here), IP ranges and rate; the route; the scope; the body.
+ * Everything a key does stays within its tenant.
  */
 export async function handleApiRequest(req: Request, res: Response): Promise<void> {
   try {
@@ -142,7 +165,7 @@ export async function handleApiRequest(req: Request, res: Response): Promise<voi
     if (refused) throw refusalError(refused);
     const key = await authenticate(ip, bearer(req));
     if (isRefusal(key)) throw refusalError(key);
-    const keyRefused = await checkKeyUse(key, ip);
+    const keyRefused = await checkKeyUse(key, ip, "api");
     if (keyRefused) throw refusalError(keyRefused);
 
     const segments = req.path.split("/").filter(Boolean);

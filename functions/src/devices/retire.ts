@@ -2,6 +2,13 @@ import type { DocumentSnapshot, Timestamp, Transaction } from "firebase-admin/fi
 import type { RetiredReason } from "../shared/contract";
 import type { DeviceDoc } from "./schema";
 
+/** Retirements that mean FCM itself called the token dead (not merely old or replaced): such a token is never revived. */
+export const DEAD_TOKEN_REASONS: ReadonlySet<RetiredReason> = new Set(["unregistered", "invalid", "sender-mismatch"]);
+
+export function holdsDeadToken(device: Pick<DeviceDoc, "retired" | "retiredReason">): boolean {
+  return device.retired && device.retiredReason != null && DEAD_TOKEN_REASONS.has(device.retiredReason);
+}
+
 /**
  * Token hygiene's one rule, inside the caller's transaction: a device is
  * retired only if it is live and still holds the token FCM rejected (one

@@ -7,7 +7,10 @@ export * from "./input";
 
 /** `devices/{deviceId}` as stored. */
 export const deviceDoc = z.object({
+  /** `devices/owner.ts`: the Firebase uid of an app's user, `<tenant>:<userId>` of a site's or partner's. */
   userId: z.string(),
+  /** The tenant the device belongs to (`app` for the apps' own); absent on devices registered before tenants. */
+  tenant: z.string().optional(),
   token: z.string(),
   platform: platformSchema,
   enabled: z.boolean(),

@@ -1,8 +1,10 @@
 import { Timestamp } from "firebase-admin/firestore";
 import { HttpsError } from "firebase-functions/v2/https";
 import { runTransaction } from "../shared/transaction";
-import type { RetiredReason } from "../shared/contract";
+import { APP_TENANT, type RetiredReason } from "../shared/contract";
 import { devicesCollection } from "./collection";
+import { isTenantShaped, type DeviceOwner } from "./owner";
+import { holdsDeadToken } from "./retire";
 import type { DeviceDoc, RegisterDeviceInput } from "./schema";
 
 export interface DeviceSummary {
@@ -21,31 +23,38 @@ export interface DeviceSummary {
   updatedAt: string;
 }
 
+const refusedDevice = () =>
+  new HttpsError("failed-precondition", "This device is registered to another user. Reinstall the app on this device to register it for your account.", { field: "deviceId" });
+
 /**
- * Registers (or refreshes) a device for a user, in one transaction so that two
- * racing registrations of the same device leave one consistent document:
+ * Registers (or refreshes) a device for an owner (an app's signed-in user, or
+ * a key's tenant and one of its users: devices/owner.ts), in one transaction
+ * so that two racing registrations of the same device leave one consistent
+ * document:
  * - a live device owned by someone else is refused (one user per device; a
- *   reinstall gives the app a new device ID);
- * - any other live device holding the same token is retired as `replaced`, so
- *   one token never has two live devices;
- * - the owner re-registering updates the token and un-retires the device.
+ *   reinstall gives the app a new device ID), and so is any device of another
+ *   tenant, retired or not;
+ * - any other live device of the same tenant holding the same token is
+ *   retired as `replaced`, so one token never has two live devices in a
+ *   tenant (the same phone may belong to an app user and to a Moodle site);
+ * - the owner re-registering updates the token and un-retires the device,
+ *   except that a token FCM declared dead is refused: only a new token
+ *   brings the device back.
  */
-export async function registerDevice(uid: string, input: RegisterDeviceInput): Promise<{ deviceId: string; created: boolean }> {
+export async function registerDevice(owner: DeviceOwner, input: RegisterDeviceInput): Promise<{ deviceId: string; created: boolean }> {
+  if (owner.tenant === APP_TENANT && isTenantShaped(owner.userId)) {
+    throw new HttpsError("failed-precondition", "This account's user id has the form of a partner's user (\"<tenant>:<id>\") and cannot register devices.");
+  }
   const devices = devicesCollection();
   const ref = devices.doc(input.deviceId);
   return runTransaction("registerDevice", async (tx) => {
     const [snapshot, sameToken] = await Promise.all([tx.get(ref), tx.get(devices.where("token", "==", input.token))]);
     const existing = snapshot.data();
-    if (existing && !existing.retired && existing.userId !== uid) {
-      throw new HttpsError(
-        "failed-precondition",
-        "This device is registered to another user. Reinstall the app on this device to register it for your account.",
-        { field: "deviceId" },
-      );
-    }
+    if (existing && ((!existing.retired && existing.userId !== owner.userId) || (existing.tenant !== undefined && existing.tenant !== owner.tenant))) throw refusedDevice();
     const now = Timestamp.now();
     for (const other of sameToken.docs) {
-      if (other.id !== input.deviceId && !other.data().retired) {
+      const device = other.data();
+      if (other.id !== input.deviceId && !device.retired && (device.tenant ?? APP_TENANT) === owner.tenant) {
         tx.update(other.ref, { retired: true, retiredAt: now, retiredReason: "replaced" satisfies RetiredReason });
       }
     }
@@ -56,10 +65,14 @@ export async function registerDevice(uid: string, input: RegisterDeviceInput): P
       ...(input.timezone !== undefined && { timezone: input.timezone }),
       ...(input.userInfo !== undefined && { userInfo: input.userInfo }),
     };
-    if (existing && existing.userId === uid) {
+    if (existing && existing.userId === owner.userId) {
+      if (existing.token === input.token && holdsDeadToken(existing)) {
+        throw new HttpsError("failed-precondition", "FCM reported this token as no longer valid. Get a new token from FCM on the device and register that one.", { field: "token" });
+      }
       tx.update(ref, {
         token: input.token,
         platform: input.platform,
+        tenant: owner.tenant,
         ...optional,
         updatedAt: now,
         retired: false,
@@ -70,7 +83,8 @@ export async function registerDevice(uid: string, input: RegisterDeviceInput): P
     }
     // New, or retired and now claimed by a different user: start from a clean document.
     tx.set(ref, {
-      userId: uid,
+      userId: owner.userId,
+      tenant: owner.tenant,
       token: input.token,
       platform: input.platform,
       enabled: true,
@@ -93,7 +107,7 @@ async function withOwnDevice<R>(uid: string, deviceId: string, change: (tx: Fire
     const snapshot = await tx.get(ref);
     const device = snapshot.data();
     if (!device) throw new HttpsError("not-found", "No device with this ID is registered.", { field: "deviceId" });
-    if (device.userId !== uid) throw new HttpsError("permission-denied", "This device belongs to another user.", { field: "deviceId" });
+    if (device.userId !== uid || (device.tenant ?? APP_TENANT) !== APP_TENANT) throw new HttpsError("permission-denied", "This device belongs to another user.", { field: "deviceId" });
     return change(tx, ref);
   });
 }
@@ -116,7 +130,7 @@ export async function resetBadge(uid: string, deviceId: string): Promise<{ devic
 /** The caller's devices, newest first, without tokens. */
 export async function listDevices(uid: string): Promise<{ devices: DeviceSummary[] }> {
   const snapshot = await devicesCollection().where("userId", "==", uid).get();
-  const devices = snapshot.docs.map((doc) => summarize(doc.id, doc.data()));
+  const devices = snapshot.docs.filter((doc) => (doc.data().tenant ?? APP_TENANT) === APP_TENANT).map((doc) => summarize(doc.id, doc.data()));
   devices.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   return { devices };
 }
@@ -139,12 +153,16 @@ function summarize(deviceId: string, device: DeviceDoc): DeviceSummary {
   };
 }
 
-/** Deletes a device whoever owns it: for a partner server holding the `devices:write` scope. */
-export async function removeDevice(deviceId: string): Promise<{ deviceId: string; deleted: true }> {
+/**
+ * Deletes a device of a tenant, whichever of its users owns it: for a partner
+ * server holding the `devices:write` scope. Another tenant's device is "not
+ * found", so an id says nothing about other tenants.
+ */
+export async function removeTenantDevice(tenant: string, deviceId: string): Promise<{ deviceId: string; deleted: true }> {
   const ref = devicesCollection().doc(deviceId);
   await runTransaction("removeDevice", async (tx) => {
     const snapshot = await tx.get(ref);
-    if (!snapshot.exists) throw new HttpsError("not-found", "No device with this ID is registered.", { field: "deviceId" });
+    if (snapshot.data()?.tenant !== tenant) throw new HttpsError("not-found", "No device with this ID is registered.", { field: "deviceId" });
     tx.delete(ref);
   });
   return { deviceId, deleted: true };

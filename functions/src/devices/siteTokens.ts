@@ -1,31 +1,29 @@
 import { createHash } from "node:crypto";
 import { Timestamp } from "firebase-admin/firestore";
-import type { Platform, RetiredReason } from "../shared/contract";
+import type { Platform } from "../shared/contract";
 import { runTransaction } from "../shared/transaction";
 import { devicesCollection } from "./collection";
+import { tenantUserId } from "./owner";
+import { holdsDeadToken } from "./retire";
 import type { DeviceDoc } from "./schema";
 
 /**
  * Devices a server registers by token alone (a Moodle site through the
  * AirNotifier-compatible endpoints): the app never tells us its device ID, so
- * the document id is derived from the token (`moodle-` + 43 characters of its
- * SHA-256, base64url) and the owner is the site's key (`moodle:<keyId>`).
+ * the document id is derived from the site's tenant and the token (`moodle-`
+ * + 43 characters of their SHA-256, base64url) and the owner is the tenant's
+ * one user `moodle` (AirNotifier knows devices, not users).
  *
- * One token never has two live devices. A token an app user already
- * registered through registerDevice stays theirs: the site's registration
- * answers "exists" and its pushes go to that device, whose owner's switch
- * (enabled) is honoured. Likewise a token another site registered first.
+ * A site reaches only its own tenant's devices: the same phone registered by
+ * an app user or by another site is a separate device of theirs. Within the
+ * tenant, one token never has two live devices.
  */
-export function siteDeviceId(token: string): string {
-  return `moodle-${createHash("sha256").update(token).digest("base64url")}`;
+export function siteDeviceId(tenant: string, token: string): string {
+  return `moodle-${createHash("sha256").update(`${tenant}\n${token}`).digest("base64url")}`;
 }
 
-export function siteOwner(keyId: string): string {
-  return `moodle:${keyId}`;
-}
-
-/** Retirements that mean FCM itself called the token dead (not merely old or replaced). */
-const DEAD: ReadonlySet<RetiredReason> = new Set(["unregistered", "invalid", "sender-mismatch"]);
+/** The one user of a Moodle site's devices. */
+export const SITE_USER = "moodle";
 
 export type SiteTokenResult =
   /** A live device holds the token (the site's own, found or just created, or another owner's). */
@@ -40,17 +38,15 @@ export type SiteTokenResult =
  * one document, so two requests for a new token meet on it. A token FCM
  * reported dead is not revived: it would only fail again. The site's own
  * device retired as stale or replaced comes back when nothing else holds the
- * token, since the site has just shown the token is in use.
- *
- * One token, one live device: an app registering the same token in the same
- * instant could leave a second live holder; its next registerDevice (apps
- * re-register on start) retires ours as `replaced`.
+ * token, since the site has just shown the token is in use. Only the
+ * tenant's own devices are looked at (devices registered before tenants,
+ * once `npm run keys -- migrate` gave them the tenant, under their old ids).
  */
-export async function liveDeviceForToken(keyId: string, token: string, platform: Platform): Promise<SiteTokenResult> {
+export async function liveDeviceForToken(tenant: string, token: string, platform: Platform): Promise<SiteTokenResult> {
   const devices = devicesCollection();
-  const ownId = siteDeviceId(token);
+  const ownId = siteDeviceId(tenant, token);
   const ownRef = devices.doc(ownId);
-  const [own, holders] = await Promise.all([ownRef.get(), devices.where("token", "==", token).limit(20).get()]);
+  const [own, holders] = await Promise.all([ownRef.get(), devices.where("token", "==", token).where("tenant", "==", tenant).limit(20).get()]);
   const all = new Map<string, DeviceDoc>(holders.docs.map((doc) => [doc.id, doc.data()]));
   const ownDevice = own.data();
   if (ownDevice) all.set(ownId, ownDevice);
@@ -58,20 +54,21 @@ export async function liveDeviceForToken(keyId: string, token: string, platform:
   // Prefer the site's own device, then any other live holder.
   const chosen = live.find(([id]) => id === ownId) ?? live[0];
   if (chosen) return { kind: "live", deviceId: chosen[0], created: false };
-  const dead = [...all].find(([, device]) => device.retired && device.token === token && device.retiredReason && DEAD.has(device.retiredReason));
+  const dead = [...all].find(([, device]) => device.token === token && holdsDeadToken(device));
   if (dead) return { kind: "dead", deviceId: dead[0] };
 
   return runTransaction("siteToken", async (tx) => {
     const current = (await tx.get(ownRef)).data();
     const now = Timestamp.now();
     if (current && !current.retired) return { kind: "live", deviceId: ownId, created: false };
-    if (current?.retiredReason && DEAD.has(current.retiredReason)) return { kind: "dead", deviceId: ownId };
+    if (current && holdsDeadToken(current)) return { kind: "dead", deviceId: ownId };
     if (current) {
       tx.update(ownRef, { retired: false, retiredAt: null, retiredReason: null, updatedAt: now });
       return { kind: "live", deviceId: ownId, created: false };
     }
     tx.create(ownRef, {
-      userId: siteOwner(keyId),
+      userId: tenantUserId(tenant, SITE_USER),
+      tenant,
       token,
       platform,
       enabled: true,

@@ -84,7 +84,23 @@ export function rateLimited(keyId: string, perMinute = API_KEY_RATE_PER_MINUTE.v
   return takeFromWindow(`key-${keyId}`, perMinute, 60);
 }
 
-/** Counts one thing an address did (`what`, e.g. a key it was issued) in a window; undefined while under `limit`. */
-export function addressLimited(ip: string, what: string, limit: number, windowSeconds: number): Promise<number | undefined> {
-  return takeFromWindow(`${what}-${hashedIp(ip)}`, limit, windowSeconds);
+/**
+ * Takes one unit of what an address may do a few times per window (`what`,
+ * e.g. access keys issued to it); returns the seconds until the next window
+ * when it already did `limit`. Unlike the request rate, every unit matters
+ * here and such requests are rare, so the window's document is read and
+ * counted in one transaction: requests sent in parallel cannot pass the
+ * limit together.
+ */
+export async function takeAddressQuota(ip: string, what: string, limit: number, windowSeconds: number): Promise<number | undefined> {
+  const windowMs = Math.max(1, windowSeconds) * 1000;
+  return runTransaction("addressQuota", async (tx) => {
+    const now = Date.now();
+    const window = Math.floor(now / windowMs);
+    const ref = guards().doc(`${what}-${hashedIp(ip)}-w${window}`);
+    const count = Number((await tx.get(ref)).get("count") ?? 0);
+    if (count >= limit) return ((window + 1) * windowMs - now) / 1000;
+    tx.set(ref, { count: count + 1, expiresAt: Timestamp.fromMillis((window + 2) * windowMs) });
+    return undefined;
+  });
 }

@@ -1,6 +1,6 @@
 import { BlockList, isIP } from "node:net";
 import { z } from "zod";
-import { KEY_SCOPES } from "../shared/contract";
+import { APP_TENANT, KEY_SCOPES, KEY_SURFACES } from "../shared/contract";
 import { zTimestamp } from "../shared/firestore";
 
 /** An IPv4 or IPv6 address, or a CIDR range of either (`10.0.0.0/8`, `2001:db8::/32`). */
@@ -26,11 +26,35 @@ export function rangeList(ranges: string[]): BlockList {
   return list;
 }
 
-export const createKeyInput = z.strictObject({
-  name: z.string().min(1, "must not be empty").max(100, "must be at most 100 characters"),
-  scopes: z.array(z.enum(KEY_SCOPES, { error: `must be among ${KEY_SCOPES.join(", ")}` })).min(1, "must hold at least one scope"),
-  ipRanges: z.array(ipRangeSchema).max(50).default([]),
-});
+/** Tenants a key is given by default (one of its own) are named after it: nobody may choose such a name. */
+export const OWN_TENANT_PREFIX = "key-";
+
+export function ownTenant(keyId: string): string {
+  return `${OWN_TENANT_PREFIX}${keyId}`;
+}
+
+/** A tenant's name: lower-case letters, digits and dashes, as in a host name. */
+export const tenantSchema = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, "must be 1-63 lower-case letters, digits or dashes, starting and ending with a letter or digit")
+  .refine((name) => !name.startsWith(OWN_TENANT_PREFIX), `must not start with "${OWN_TENANT_PREFIX}" (the names of keys' own tenants)`);
+
+export const createKeyInput = z
+  .strictObject({
+    name: z.string().min(1, "must not be empty").max(100, "must be at most 100 characters"),
+    scopes: z.array(z.enum(KEY_SCOPES, { error: `must be among ${KEY_SCOPES.join(", ")}` })).min(1, "must hold at least one scope"),
+    ipRanges: z.array(ipRangeSchema).max(50).default([]),
+    surface: z.enum(KEY_SURFACES, { error: `must be ${KEY_SURFACES.join(" or ")}: the endpoints the key works on` }),
+    /** Omitted: a tenant of the key's own. */
+    tenant: tenantSchema.optional(),
+  })
+  .superRefine((input, ctx) => {
+    if (input.tenant !== APP_TENANT) return;
+    if (input.surface !== "api") ctx.addIssue({ code: "custom", path: ["tenant"], message: `"${APP_TENANT}" is for partner API keys (--surface api): a Moodle site's key registers devices` });
+    if (input.scopes.includes("devices:write")) {
+      ctx.addIssue({ code: "custom", path: ["scopes"], message: `a key of tenant "${APP_TENANT}" sends to the apps' users and cannot hold devices:write: their devices come only from the signed-in app` });
+    }
+  });
 export type CreateKeyInput = z.input<typeof createKeyInput>;
 
 /** `accessKeys/{keyId}`: never the secret itself, only its SHA-256. */
@@ -39,6 +63,9 @@ export const accessKeyDoc = z.object({
   hash: z.string(),
   scopes: z.array(z.string()),
   ipRanges: z.array(z.string()).default([]),
+  /** Absent on keys made before keys had surfaces and tenants: refused until `npm run keys -- migrate` gives them both. */
+  surface: z.enum(KEY_SURFACES).optional(),
+  tenant: z.string().optional(),
   disabled: z.boolean(),
   createdAt: zTimestamp,
   revokedAt: zTimestamp.nullable().optional(),

@@ -1,9 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { Timestamp } from "firebase-admin/firestore";
-import { COLLECTIONS, KEY_SCOPES, type KeyScope } from "../shared/contract";
+import { COLLECTIONS, KEY_SCOPES, type KeyScope, type KeySurface } from "../shared/contract";
 import { typedCollection } from "../shared/firestore";
 import { runTransaction } from "../shared/transaction";
-import { accessKeyDoc, createKeyInput, type AccessKeyDoc, type CreateKeyInput } from "./schema";
+import { accessKeyDoc, createKeyInput, ownTenant, type AccessKeyDoc, type CreateKeyInput } from "./schema";
 
 /**
  * Access keys of the HTTPS API. The secret a partner holds is
@@ -32,23 +32,29 @@ export interface CreatedKey {
   name: string;
   scopes: KeyScope[];
   ipRanges: string[];
+  surface: KeySurface;
+  tenant: string;
 }
 
+/** A key for one surface and one tenant (by default a tenant of its own, `key-<keyId>`). */
 export async function createKey(input: CreateKeyInput): Promise<CreatedKey> {
-  const { name, scopes, ipRanges } = createKeyInput.parse(input);
+  const { name, scopes, ipRanges, surface, tenant: chosen } = createKeyInput.parse(input);
   const keyId = randomBytes(8).toString("hex");
   const secret = `pk_${keyId}_${randomBytes(32).toString("base64url")}`;
   const unique = KEY_SCOPES.filter((scope) => scopes.includes(scope));
+  const tenant = chosen ?? ownTenant(keyId);
   await keysCollection().doc(keyId).create({
     name,
     hash: hashSecret(secret).toString("hex"),
     scopes: unique,
     ipRanges,
+    surface,
+    tenant,
     disabled: false,
     createdAt: Timestamp.now(),
     revokedAt: null,
   });
-  return { keyId, secret, name, scopes: unique, ipRanges };
+  return { keyId, secret, name, scopes: unique, ipRanges, surface, tenant };
 }
 
 export interface KeySummary {
@@ -56,6 +62,9 @@ export interface KeySummary {
   name: string;
   scopes: string[];
   ipRanges: string[];
+  /** null: a key made before surfaces and tenants, refused until migrated. */
+  surface: KeySurface | null;
+  tenant: string | null;
   disabled: boolean;
   createdAt: string;
   revokedAt: string | null;
@@ -70,6 +79,8 @@ export async function listKeys(): Promise<KeySummary[]> {
       name: key.name,
       scopes: key.scopes,
       ipRanges: key.ipRanges,
+      surface: key.surface ?? null,
+      tenant: key.tenant ?? null,
       disabled: key.disabled,
       createdAt: key.createdAt.toDate().toISOString(),
       revokedAt: key.revokedAt ? key.revokedAt.toDate().toISOString() : null,
@@ -91,6 +102,12 @@ export async function revokeKey(keyId: string): Promise<boolean> {
 export interface VerifiedKey {
   keyId: string;
   key: AccessKeyDoc;
+}
+
+/** The tenant of a key that passed the guards (guards/access.ts refuses a key without one). */
+export function tenantOf(key: VerifiedKey): string {
+  if (key.key.tenant === undefined) throw new Error(`key ${key.keyId} has no tenant`);
+  return key.key.tenant;
 }
 
 /** A stand-in hash compared against when there is no key, so a miss costs what a hit does. */

@@ -44,8 +44,10 @@ export const messageDoc = z.object({
   sendAt: zTimestamp.nullable().optional(),
   /** Set by cancelMessage: nothing pending is sent any more. */
   cancelledAt: zTimestamp.nullable().optional(),
-  /** The audience as asked for (without vars). */
+  /** The audience as asked for (without vars); a key's user ids as stored (`<tenant>:<userId>`). */
   audience: z.record(z.string(), z.unknown()).optional(),
+  /** Set by the server for a key's message: the tenant whose devices its audience reaches (sending/audience.ts). */
+  tenant: z.string().optional(),
   /** Per-user placeholder values for the audience's recipients (`{ [userId]: { name: value } }`). */
   vars: z.record(z.string(), z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]))).optional(),
   /** Set instead of recipients when a message document with an audience fails validation: the first failing field and why. Nothing is sent. */

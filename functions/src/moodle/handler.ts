@@ -4,9 +4,9 @@ import type { Request } from "firebase-functions/v2/https";
 import { liveDeviceForToken } from "../devices/siteTokens";
 import { tokenSchema } from "../devices/schema";
 import { admitRequest, authenticate, bodyBytes, checkKeyUse, isRefusal, type Refusal } from "../guards/access";
-import { addressLimited } from "../guards/counters";
+import { takeAddressQuota } from "../guards/counters";
 import { clientIp } from "../guards/clientIp";
-import { createKey, type VerifiedKey } from "../keys/service";
+import { createKey, tenantOf, type VerifiedKey } from "../keys/service";
 import type { KeyScope } from "../shared/contract";
 import { MOODLE_APP_NAME, MOODLE_KEY_RATE_PER_MINUTE, MOODLE_KEYS_PER_ADDRESS_PER_DAY, MOODLE_SELF_SERVICE_KEYS } from "../shared/params";
 import { sendToDevice } from "../sending/direct";
@@ -39,6 +39,14 @@ function refusalError(refusal: Refusal): AirNotifierError {
       return fail(413, `The body is larger than ${refusal.maxBytes} bytes.`);
     case "bad-key":
       return fail(400, AIRNOTIFIER_ERRORS.invalidAccessKey);
+    case "wrong-surface":
+      // Moodle shows this text to the site's administrator.
+      return fail(
+        403,
+        refusal.keySurface === null
+          ? "This access key was made before keys had surfaces and tenants; ask the push server's operator to migrate it (npm run keys -- migrate)."
+          : "This access key is for the partner API, not for Moodle. Ask the push server's operator for a Moodle key (--surface moodle).",
+      );
     case "address-not-allowed":
       return fail(403, AIRNOTIFIER_ERRORS.noPermission);
     case "rate":
@@ -92,7 +100,7 @@ export async function handleAirNotifierRequest(req: Request, res: Response): Pro
     const key = await authenticate(ip, secret);
     if (isRefusal(key)) throw refusalError(key);
     if (appName !== MOODLE_APP_NAME.value()) throw fail(400, AIRNOTIFIER_ERRORS.invalidAppName);
-    const keyRefused = await checkKeyUse(key, ip, MOODLE_KEY_RATE_PER_MINUTE.value());
+    const keyRefused = await checkKeyUse(key, ip, "moodle", MOODLE_KEY_RATE_PER_MINUTE.value());
     if (keyRefused) throw refusalError(keyRefused);
     if (route.kind === "token") {
       requireScope(key, "devices:write");
@@ -120,16 +128,17 @@ async function requestAccessKey(req: Request, ip: string): Promise<{ status: num
   if (!MOODLE_SELF_SERVICE_KEYS.value()) {
     throw fail(
       403,
-      `This server does not issue access keys on request. Ask its operator for one (npm run keys -- create --name "<site>" --scopes ${MOODLE_KEY_SCOPES.join(",")}) and enter it in the airnotifieraccesskey setting.`,
+      `This server does not issue access keys on request. Ask its operator for one (npm run keys -- create --surface moodle --name "<site>" --scopes ${MOODLE_KEY_SCOPES.join(",")}) and enter it in the airnotifieraccesskey setting.`,
     );
   }
   const parsed = accessKeyRequest.safeParse(parseForm(req.get("content-type"), req.rawBody));
   if (!parsed.success) throw fail(400, "Invalid request: the form field url (the site's address) is required.");
-  const limited = await addressLimited(ip, "moodle-keys", MOODLE_KEYS_PER_ADDRESS_PER_DAY.value(), 86_400);
+  const limited = await takeAddressQuota(ip, "moodle-keys", MOODLE_KEYS_PER_ADDRESS_PER_DAY.value(), 86_400);
   if (limited !== undefined) throw fail(429, "This address was issued as many access keys as it may today; try again tomorrow.", limited);
   const { url, siteid } = parsed.data;
-  const key = await createKey({ name: `Moodle ${url}`.slice(0, 100), scopes: MOODLE_KEY_SCOPES });
-  logger.info("airnotifier: access key issued on request", { keyId: key.keyId, site: url, siteid: siteid ?? null, scopes: key.scopes });
+  // A tenant of its own: a key anyone may ask for reaches only the devices it registers itself.
+  const key = await createKey({ name: `Moodle ${url}`.slice(0, 100), scopes: MOODLE_KEY_SCOPES, surface: "moodle" });
+  logger.info("airnotifier: access key issued on request", { keyId: key.keyId, tenant: key.tenant, site: url, siteid: siteid ?? null, scopes: key.scopes });
   return { status: 200, body: { accesskey: key.secret, permission: key.scopes } };
 }
 
@@ -138,7 +147,7 @@ async function registerToken(req: Request, key: VerifiedKey, token: string): Pro
   const form = tokenRequest.safeParse(parseForm(req.get("content-type"), req.rawBody));
   // The check page's `testtoken` with an empty body lands here: 400 "Invalid token" tells it the key works.
   if (token === TEST_TOKEN || !tokenSchema.safeParse(token).success || !form.success) throw fail(400, AIRNOTIFIER_ERRORS.invalidToken);
-  const result = await liveDeviceForToken(key.keyId, token, platformOf(form.data.device));
+  const result = await liveDeviceForToken(tenantOf(key), token, platformOf(form.data.device));
   return { status: result.kind === "live" && result.created ? TOKEN_STATUS.created : TOKEN_STATUS.exists };
 }
 
@@ -152,10 +161,10 @@ async function push(req: Request, key: VerifiedKey): Promise<void> {
   }
   const parsed = pushRequest.safeParse(json);
   if (!parsed.success) throw fail(400, parsed.error.issues[0]?.path[0] === "token" ? AIRNOTIFIER_ERRORS.invalidToken : AIRNOTIFIER_ERRORS.invalidPush);
-  const device = await liveDeviceForToken(key.keyId, parsed.data.token, platformOf(parsed.data.device));
+  const device = await liveDeviceForToken(tenantOf(key), parsed.data.token, platformOf(parsed.data.device));
   // Newer Moodle deletes the device on this answer; FCM already said the token is dead.
   if (device.kind === "dead") throw fail(404, AIRNOTIFIER_ERRORS.unregisteredToken);
   const { message, vars } = pushMessage(parsed.data);
-  const messageId = await sendToDevice(keySender(key.keyId).senderId, "moodle", message, device.deviceId, vars);
+  const messageId = await sendToDevice(keySender(key.keyId, tenantOf(key)), "moodle", message, device.deviceId, vars);
   logger.info("airnotifier: push accepted", { keyId: key.keyId, messageId, deviceId: device.deviceId, newDevice: device.created, dataOnly: message.dataOnly === true });
 }

@@ -1,9 +1,10 @@
 import { FieldPath, Filter, type DocumentData, type DocumentSnapshot, type Query } from "firebase-admin/firestore";
-import { COLLECTIONS } from "../shared/contract";
+import { APP_TENANT, COLLECTIONS } from "../shared/contract";
 import { db } from "../shared/firestore";
+import { tenantUserId } from "../devices/owner";
 import { deviceDoc, type DeviceDoc } from "../devices/schema";
 import type { PartSpec } from "./parts";
-import type { Audience } from "./schema";
+import type { Audience, SendMessageInput } from "./schema";
 
 /**
  * Devices per chunk of a part: one chunk's recipients are written (one
@@ -20,9 +21,31 @@ export const FIRST_CHUNK = 100;
 /** Firestore's limit on the values of one `in` filter. */
 const IN_LIMIT = 30;
 
+/**
+ * A message's audience and vars in the terms of the tenant it was sent in
+ * (the message's `tenant`, set for a key's message): the user ids it names
+ * become the stored ones (devices/owner.ts), so a key reaches its tenant's
+ * users and nobody else's. Staff messages (no tenant) name app users by uid.
+ */
+export function inTenant(tenant: string | undefined, audience: Audience, vars: SendMessageInput["vars"]): { audience: Audience; vars: SendMessageInput["vars"] } {
+  if (tenant === undefined || tenant === APP_TENANT) return { audience, vars };
+  const stored = (userId: string) => tenantUserId(tenant, userId);
+  return {
+    audience: "users" in audience ? { users: audience.users.map(stored) } : audience,
+    vars: vars && Object.fromEntries(Object.entries(vars).map(([userId, values]) => [stored(userId), values])),
+  };
+}
+
+/** A message's `tenant` field as written by the server (anything else is no tenant). */
+export function messageTenant(raw: unknown): string | undefined {
+  return typeof raw === "string" ? raw : undefined;
+}
+
 export interface AudienceDevice {
   deviceId: string;
   userId: string;
+  /** The device's tenant (absent on devices registered before tenants). */
+  tenant?: string;
   /** The device document as the audience's query read it. */
   device?: DeviceDoc;
 }
@@ -34,9 +57,10 @@ type DeviceQuery = Query<DocumentData>;
 function audienceDevice(snapshot: DocumentSnapshot): AudienceDevice | undefined {
   const userId: unknown = snapshot.get("userId");
   if (typeof userId !== "string") return undefined;
+  const tenant: unknown = snapshot.get("tenant");
   // The document as read, for a page sent at once (a malformed one is read again, and ended, by the send).
   const parsed = deviceDoc.safeParse(snapshot.data());
-  return { deviceId: snapshot.id, userId, ...(parsed.success && { device: parsed.data }) };
+  return { deviceId: snapshot.id, userId, ...(typeof tenant === "string" && { tenant }), ...(parsed.success && { device: parsed.data }) };
 }
 
 /** Only live devices the owner has not switched off are in any audience. */
@@ -63,16 +87,21 @@ function whereFilter(audience: Extract<Audience, { where: unknown }>): Filter {
 
 /**
  * The query of a part's devices after `cursor` (a device id; undefined to
- * start): the audience's equality filters and the live filters, bounded by
- * the part's id range and ordered by document id. In Firestore that is
- * served from the single-field indexes (equality filters merged in document
- * order), no composite index, and only audience devices are read.
+ * start): the audience's equality filters, the tenant's (a key's broadcast
+ * reaches its own tenant only; users are fenced by their stored ids) and the
+ * live filters, bounded by the part's id range and ordered by document id.
+ * In Firestore that is served from the single-field indexes (equality
+ * filters merged in document order), no composite index, and only audience
+ * devices are read.
  */
-function partQuery(audience: Audience, spec: Exclude<PartSpec, { kind: "devices" }>, cursor: string | undefined): DeviceQuery {
+function partQuery(audience: Audience, spec: Exclude<PartSpec, { kind: "devices" }>, cursor: string | undefined, tenant: string | undefined): DeviceQuery {
   const devices = db().collection(COLLECTIONS.devices);
   let query: DeviceQuery;
   if (spec.kind === "users") query = live(devices.where("userId", "in", spec.users));
-  else query = live("where" in audience ? devices.where(whereFilter(audience)) : devices);
+  else {
+    const inTenant = tenant === undefined ? devices : devices.where("tenant", "==", tenant);
+    query = live("where" in audience ? inTenant.where(whereFilter(audience)) : inTenant);
+  }
   if (spec.kind === "range" && spec.from !== undefined) query = query.where(FieldPath.documentId(), ">=", spec.from);
   if (spec.kind === "range" && spec.to !== undefined) query = query.where(FieldPath.documentId(), "<", spec.to);
   query = query.orderBy(FieldPath.documentId());
@@ -93,14 +122,15 @@ function partQuery(audience: Audience, spec: Exclude<PartSpec, { kind: "devices"
  * by the client from its last document; the task's time budget keeps it far
  * under the query's deadline.
  */
-export async function* partPages(audience: Audience, spec: PartSpec, cursor: string | undefined): AsyncGenerator<PartPage> {
+export async function* partPages(audience: Audience, spec: PartSpec, cursor: string | undefined, tenant: string | undefined): AsyncGenerator<PartPage> {
   if (spec.kind === "devices") {
     const devices = db().collection(COLLECTIONS.devices);
     const snapshots = spec.devices.length > 0 ? await db().getAll(...spec.devices.map((id) => devices.doc(id))) : [];
     const page: AudienceDevice[] = [];
     for (const snapshot of snapshots) {
       const device = snapshot.exists ? audienceDevice(snapshot) : undefined;
-      if (device && snapshot.get("retired") === false && snapshot.get("enabled") === true) page.push(device);
+      const reachable = tenant === undefined || device?.tenant === tenant;
+      if (device && reachable && snapshot.get("retired") === false && snapshot.get("enabled") === true) page.push(device);
     }
     yield { devices: page, next: undefined };
     return;
@@ -110,7 +140,7 @@ export async function* partPages(audience: Audience, spec: PartSpec, cursor: str
   // Chunk boundaries depend only on the cursor, so a part run again from it reads the same chunks.
   let boundary = cursor === undefined ? FIRST_CHUNK : AUDIENCE_CHUNK;
   // Query.stream() is typed as a plain readable; it yields document snapshots.
-  for await (const item of partQuery(audience, spec, cursor).stream()) {
+  for await (const item of partQuery(audience, spec, cursor, tenant).stream()) {
     const snapshot = item as unknown as DocumentSnapshot;
     read += 1;
     const device = audienceDevice(snapshot);

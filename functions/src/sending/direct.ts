@@ -4,6 +4,7 @@ import type { MessageDoc } from "../messages/schema";
 import { STATUS } from "../shared/contract";
 import { db } from "../shared/firestore";
 import { recipientIdFor } from "./recipients";
+import type { Sender } from "./sender";
 
 export type DirectContent = Pick<MessageDoc, "title" | "body" | "data" | "dataOnly" | "priority">;
 
@@ -14,14 +15,15 @@ export type DirectContent = Pick<MessageDoc, "title" | "body" | "data" | "dataOn
  * message is complete from the start (recipientCount 1), so reports never
  * see it half written.
  */
-export async function sendToDevice(senderId: string, via: NonNullable<MessageDoc["via"]>, content: DirectContent, deviceId: string, vars: Record<string, string>): Promise<string> {
+export async function sendToDevice(sender: Sender, via: NonNullable<MessageDoc["via"]>, content: DirectContent, deviceId: string, vars: Record<string, string>): Promise<string> {
   const ref = messagesCollection().doc();
   const now = Timestamp.now();
   const batch = db().batch();
   batch.create(ref, {
     ...content,
-    senderId,
+    senderId: sender.senderId,
     via,
+    ...(sender.tenant !== undefined && { tenant: sender.tenant }),
     createdAt: now,
     audience: { devices: [deviceId] },
     sendAt: null,

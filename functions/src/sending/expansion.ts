@@ -12,7 +12,7 @@ import { messageDoc, type ExpansionPartDoc } from "../messages/schema";
 import { pageIdFor, sendPage } from "../delivery/pages";
 import { readQuotaWait } from "../ops/fcm";
 import { readSwitch } from "../ops/pause";
-import { partPages, type AudienceDevice } from "./audience";
+import { inTenant, messageTenant, partPages, type AudienceDevice } from "./audience";
 import { planParts } from "./parts";
 import { pageRecipients, writeRecipientPage, type PageOptions } from "./recipients";
 import { sendMessageInput, type SendMessageInput } from "./schema";
@@ -129,7 +129,7 @@ export async function startExpansion(messageId: string, raw: DocumentData | unde
     logger.warn("expansion: message document invalid; nothing is sent", { messageId, field: checked.field });
     return;
   }
-  const specs = planParts(checked.input.audience, EXPANSION_PARTS.value());
+  const specs = planParts(inTenant(messageTenant(raw.tenant), checked.input.audience, undefined).audience, EXPANSION_PARTS.value());
   const parts = expansionParts(messageId);
   await runTransaction("startExpansion", async (tx) => {
     const existing = await tx.get(parts.limit(1));
@@ -224,7 +224,9 @@ export async function expandPart(task: ExpansionTask): Promise<void> {
     logger.error("expansion: message no longer valid; part dropped", { messageId, part, field: checked.field });
     return;
   }
-  const { audience, category, vars } = checked.input;
+  const tenant = messageTenant(messageSnap.get("tenant"));
+  const { audience, vars } = inTenant(tenant, checked.input.audience, checked.input.vars);
+  const { category } = checked.input;
   let cursor = state.cursor;
   let pages = 0;
   const finish = async (outcome: PageOutcome) => {
@@ -234,7 +236,7 @@ export async function expandPart(task: ExpansionTask): Promise<void> {
   // Cancelled before this part began: it stops where it is, reading nothing.
   if (messageSnap.get("cancelledAt") instanceof Timestamp) return finish(await checkpoint(messageId, part, cursor, { next: undefined, read: false }, { created: 0, sent: 0 }));
   // The last chunk has no `next`, so recording it (or any chunk once the message is cancelled) ends the part.
-  for await (const page of partPages(audience, state.spec, cursor ?? undefined)) {
+  for await (const page of partPages(audience, state.spec, cursor ?? undefined, tenant)) {
     const chunk = await deliverChunk({ messageId, category, vars }, part, cursor, page.devices);
     const outcome = await checkpoint(messageId, part, cursor, { next: page.next, read: true }, chunk);
     pages += 1;

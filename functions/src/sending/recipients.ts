@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { GrpcStatus } from "firebase-admin/firestore";
-import { STATUS } from "../shared/contract";
+import { APP_TENANT, STATUS } from "../shared/contract";
 import { db } from "../shared/firestore";
 import { recipientsCollection } from "../messages/collection";
 import type { PageRecipient } from "../messages/schema";
@@ -26,14 +26,16 @@ export interface PageOptions {
 
 /**
  * The recipients of a page of devices: one per device, its id derived from
- * the device id, its `vars` from the message's; users who muted the
- * message's category are left out.
+ * the device id, its `vars` from the message's; app users who muted the
+ * message's category are left out (preferences are the apps' users' own:
+ * only their ids are looked up).
  */
 export async function pageRecipients(options: PageOptions, page: AudienceDevice[]): Promise<Array<PageRecipient & { vars?: Record<string, string | number | boolean> }>> {
   if (page.length === 0) return [];
-  const muted = options.category ? await mutedUsers(page.map((d) => d.userId), options.category) : new Set<string>();
+  const appUser = (device: AudienceDevice) => (device.tenant ?? APP_TENANT) === APP_TENANT;
+  const muted = options.category ? await mutedUsers(page.filter(appUser).map((d) => d.userId), options.category) : new Set<string>();
   return page
-    .filter((device) => !muted.has(device.userId))
+    .filter((device) => !(appUser(device) && muted.has(device.userId)))
     .map((device) => {
       const vars = options.vars?.[device.userId];
       return { id: recipientIdFor(device.deviceId), deviceId: device.deviceId, userId: device.userId, ...(vars && { vars }) };

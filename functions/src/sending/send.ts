@@ -42,6 +42,7 @@ function messageFields(sender: Sender, input: SendMessageInput, requestHash: str
     ...(vars !== undefined && { vars }),
     senderId: sender.senderId,
     via: sender.via,
+    ...(sender.tenant !== undefined && { tenant: sender.tenant }),
     createdAt: Timestamp.now(),
     audience: { ...audience },
     sendAt: sendAt && sendAt.getTime() > Date.now() ? Timestamp.fromDate(sendAt) : null,

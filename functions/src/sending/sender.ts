@@ -7,14 +7,20 @@ import { HttpsError } from "firebase-functions/v2/https";
 export interface Sender {
   senderId: string;
   via: "callable" | "api";
+  /**
+   * A key's tenant: its audiences reach that tenant's users and devices only
+   * (sending/audience.ts). Staff have none: every device, and the apps'
+   * users by uid.
+   */
+  tenant?: string;
 }
 
 export function staffSender(uid: string): Sender {
   return { senderId: uid, via: "callable" };
 }
 
-export function keySender(keyId: string): Sender {
-  return { senderId: `key:${keyId}`, via: "api" };
+export function keySender(keyId: string, tenant: string): Sender {
+  return { senderId: `key:${keyId}`, via: "api", tenant };
 }
 
 /**

@@ -104,3 +104,16 @@ export type MessageState = (typeof MESSAGE_STATES)[number];
 /** Scopes an access key of the HTTPS API may hold. */
 export const KEY_SCOPES = ["devices:write", "messages:send", "messages:broadcast"] as const;
 export type KeyScope = (typeof KEY_SCOPES)[number];
+
+/** Where a key works: the AirNotifier-compatible endpoints Moodle calls, or the partner API `/v1`. */
+export const KEY_SURFACES = ["moodle", "api"] as const;
+export type KeySurface = (typeof KEY_SURFACES)[number];
+
+/**
+ * The tenant of the apps' own signed-in users: every device registered
+ * through `registerDevice` belongs to it, under the user's Firebase uid. A
+ * key of this tenant sends to those users and never registers or deletes a
+ * device. Every other tenant is one site or partner, whose user ids are its
+ * own names.
+ */
+export const APP_TENANT = "app";

@@ -1,0 +1,211 @@
+/**
+ * Least privilege, tried as an attacker would with only what a partner
+ * server, a Moodle site or an app legitimately holds: each test performs the
+ * attack through the public surface (the API, the Moodle endpoints, the
+ * callables) and asserts that it fails with a clear error and changes nothing.
+ */
+import assert from "node:assert/strict";
+import { randomBytes, randomInt, randomUUID } from "node:crypto";
+import { after, describe, it } from "node:test";
+import { FieldValue } from "firebase-admin/firestore";
+import { createKey } from "../functions/src/keys/service.ts";
+import { migrateDevices, migrateKey } from "../functions/src/ops/tenants.ts";
+import type { KeyScope } from "../functions/src/shared/contract.ts";
+import { adminDb } from "../tools/lib/admin.ts";
+import { callError, signedInUser, type ClientUser } from "../tools/lib/client.ts";
+import { PROJECT_ID, REGION, stackEnv, stackParam } from "../tools/lib/env.ts";
+import { seedDevices, waitForRecipientCount, waitUntilFinal } from "../tools/lib/fixtures.ts";
+import { acceptedFor } from "../tools/lib/stand-in.ts";
+
+const newIp = () => `203.0.113.${randomInt(1, 255)}`;
+
+interface Reply {
+  status: number;
+  body: { error?: { code?: string; message?: string } | string; messageId?: string } & Record<string, unknown>;
+}
+
+async function api(path: string, secret: string, options: { method?: string; body?: unknown } = {}): Promise<Reply> {
+  const res = await fetch(`${stackEnv("FUNCTIONS_EMULATOR_ORIGIN")}/${PROJECT_ID}/${REGION}/api${path}`, {
+    method: options.method ?? (options.body === undefined ? "GET" : "POST"),
+    headers: { authorization: `Bearer ${secret}`, "x-forwarded-for": newIp(), ...(options.body !== undefined && { "content-type": "application/json" }) },
+    ...(options.body !== undefined && { body: JSON.stringify(options.body) }),
+  });
+  return { status: res.status, body: (await res.json()) as Reply["body"] };
+}
+
+/** A Moodle site's request, as in test/moodle.test.ts (through Hosting, Moodle's headers, a form body). */
+async function moodle(path: string, secret: string, form: Record<string, string> = {}, ip = newIp()): Promise<Reply> {
+  const res = await fetch(`${stackEnv("HOSTING_ORIGIN")}${path}`, {
+    method: "POST",
+    headers: { "x-an-app-name": "commoodlemoodlemobile", "x-an-app-key": secret, "x-forwarded-for": ip, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams(form).toString(),
+  });
+  return { status: res.status, body: (await res.json()) as Reply["body"] };
+}
+
+const partnerKey = (scopes: KeyScope[], tenant?: string) => createKey({ name: `partner ${randomUUID()}`, scopes, surface: "api", ...(tenant !== undefined && { tenant }) });
+const device = (userId: string) => ({ userId, deviceId: `dev-${randomUUID()}`, token: `ok-${randomUUID()}`, platform: "android" });
+const code = (reply: Reply) => (typeof reply.body.error === "object" ? reply.body.error.code : undefined);
+const messagesOf = async (keyId: string) => (await adminDb().collection("messages").where("senderId", "==", `key:${keyId}`).count().get()).data().count;
+
+describe("least privilege", () => {
+  const clients: ClientUser[] = [];
+  after(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+  });
+
+  it("a Moodle key is refused on /v1 and a partner key on the Moodle endpoints, and neither writes anything", async () => {
+    const site = await createKey({ name: `site ${randomUUID()}`, scopes: ["devices:write", "messages:send", "messages:broadcast"], surface: "moodle" });
+    const onApi = await api("/v1/devices", site.secret, { body: device("42") });
+    assert.deepEqual([onApi.status, code(onApi)], [403, "permission-denied"]);
+    assert.match(String((onApi.body.error as { message: string }).message), /Moodle/);
+    const broadcast = await api("/v1/messages", site.secret, { body: { title: "t", body: "b", audience: { all: true } } });
+    assert.equal(broadcast.status, 403);
+    assert.equal(await messagesOf(site.keyId), 0);
+
+    const partner = await partnerKey(["devices:write", "messages:send"]);
+    const token = `ok-${randomUUID()}`;
+    const onMoodle = await moodle(`/tokens/${token}`, partner.secret, { device: "Android-fcm" });
+    assert.equal(onMoodle.status, 403);
+    assert.match(onMoodle.body.error as string, /partner API, not for Moodle/);
+    assert.equal((await adminDb().collection("devices").where("token", "==", token).count().get()).data().count, 0);
+  });
+
+  it("a partner key cannot bind a device to an app user, take an app user's device id, or delete an app user's device", { timeout: 120_000 }, async () => {
+    const uid = `student-${randomUUID()}`;
+    const [victim] = await seedDevices([{ userId: uid }]);
+    const attacker = await partnerKey(["devices:write", "messages:send", "messages:broadcast"]);
+
+    // Registering under the app user's uid makes a device of the attacker's own tenant, not of that user.
+    const squat = device(uid);
+    const registered = await api("/v1/devices", attacker.secret, { body: squat });
+    assert.equal(registered.status, 201);
+    assert.equal((await adminDb().collection("devices").doc(squat.deviceId).get()).get("userId"), `${attacker.tenant}:${uid}`);
+
+    // The app user's device id: refused, unchanged.
+    const taken = await api("/v1/devices", attacker.secret, { body: { ...device(uid), deviceId: victim!.deviceId } });
+    assert.deepEqual([taken.status, code(taken)], [409, "failed-precondition"]);
+    const gone = await api(`/v1/devices/${victim!.deviceId}`, attacker.secret, { method: "DELETE" });
+    assert.deepEqual([gone.status, code(gone)], [404, "not-found"]);
+    const kept = (await adminDb().collection("devices").doc(victim!.deviceId).get()).data();
+    assert.deepEqual([kept?.userId, kept?.token, kept?.retired, kept?.tenant], [uid, victim!.token, false, "app"]);
+
+    // A message to the app user (a key of tenant "app", the district's SIS) reaches the app user's phone only.
+    const sis = await partnerKey(["messages:send"], "app");
+    const sent = await api("/v1/messages", sis.secret, { body: { title: "Report card", body: "Ready", audience: { users: [uid] } } });
+    assert.equal(sent.status, 201);
+    await waitUntilFinal(String(sent.body.messageId), 1);
+    assert.equal((await acceptedFor([victim!.token])).length, 1);
+    // The attacker's own send to "that user" reaches only its own device.
+    const own = await api("/v1/messages", attacker.secret, { body: { title: "Mine", body: "Only mine", audience: { users: [uid] } } });
+    await waitUntilFinal(String(own.body.messageId), 1);
+    assert.equal((await acceptedFor([squat.token])).length, 1, "only the attacker's own message reached its token");
+    assert.equal((await acceptedFor([victim!.token])).length, 1, "nothing of the attacker's reached the app user");
+  });
+
+  it("each tenant's user ids are its own: \"42\" of one partner is not \"42\" of another", { timeout: 120_000 }, async () => {
+    const [a, b] = await Promise.all([partnerKey(["devices:write", "messages:send"]), partnerKey(["devices:write", "messages:send"])]);
+    const [ofA, ofB] = [device("42"), device("42")];
+    assert.equal((await api("/v1/devices", a.secret, { body: ofA })).status, 201);
+    assert.equal((await api("/v1/devices", b.secret, { body: ofB })).status, 201);
+    // B cannot send to A's device by its id, nor delete it.
+    const byId = await api("/v1/messages", b.secret, { body: { title: "t", body: "b", audience: { devices: [ofA.deviceId] } } });
+    assert.equal(byId.status, 201);
+    assert.equal(await waitForRecipientCount(String(byId.body.messageId)), 0, "another tenant's device id reached nobody");
+    assert.equal((await api(`/v1/devices/${ofA.deviceId}`, b.secret, { method: "DELETE" })).status, 404);
+
+    const sent = await api("/v1/messages", a.secret, { body: { title: "t", body: "b", audience: { users: ["42"] } } });
+    await waitUntilFinal(String(sent.body.messageId), 1);
+    assert.equal((await acceptedFor([ofA.token])).length, 1);
+    assert.equal((await acceptedFor([ofB.token])).length, 0);
+  });
+
+  it("a where audience is a broadcast: refused without messages:broadcast, and with it reaches only the key's tenant", { timeout: 120_000 }, async () => {
+    const tag = `grade-${randomUUID()}`;
+    const [appDevice] = await seedDevices([{ userInfo: { cohort: tag } }]);
+    const plain = await partnerKey(["devices:write", "messages:send"]);
+    const refused = await api("/v1/messages", plain.secret, { body: { title: "t", body: "b", audience: { where: { cohort: tag } } } });
+    assert.deepEqual([refused.status, code(refused)], [403, "permission-denied"]);
+    assert.match(String((refused.body.error as { message: string }).message), /messages:broadcast/);
+    assert.equal(await messagesOf(plain.keyId), 0);
+
+    const broadcaster = await partnerKey(["devices:write", "messages:send", "messages:broadcast"]);
+    const own = { ...device("7"), userInfo: { cohort: tag } };
+    assert.equal((await api("/v1/devices", broadcaster.secret, { body: own })).status, 201);
+    const sent = await api("/v1/messages", broadcaster.secret, { body: { title: "t", body: "b", audience: { where: { cohort: tag } } } });
+    assert.equal(sent.status, 201);
+    await waitUntilFinal(String(sent.body.messageId), 1);
+    assert.equal((await acceptedFor([own.token])).length, 1);
+    assert.equal((await acceptedFor([appDevice!.token])).length, 0, "an app user's device with the same attribute was not reached");
+  });
+
+  it("a key of tenant \"app\" sends to the apps' users and can never register or delete their devices", async () => {
+    await assert.rejects(createKey({ name: "sis", scopes: ["devices:write", "messages:send"], surface: "api", tenant: "app" }), /devices:write/);
+    await assert.rejects(createKey({ name: "sis", scopes: ["messages:send"], surface: "moodle", tenant: "app" }), /partner API keys/);
+    await assert.rejects(createKey({ name: "sis", scopes: ["messages:send"], surface: "api", tenant: "key-0123456789abcdef" }), /must not start with/);
+    // A key migrated into tenant "app" with devices:write still registers nothing.
+    const legacy = await partnerKey(["devices:write", "messages:send"]);
+    await adminDb().collection("accessKeys").doc(legacy.keyId).update({ tenant: "app" });
+    const [target] = await seedDevices([{}]);
+    const register = await api("/v1/devices", legacy.secret, { body: device("someone") });
+    const remove = await api(`/v1/devices/${target!.deviceId}`, legacy.secret, { method: "DELETE" });
+    assert.deepEqual([register.status, remove.status], [403, 403]);
+    assert.equal((await adminDb().collection("devices").doc(target!.deviceId).get()).exists, true);
+  });
+
+  it("a key made before surfaces and tenants is refused until migrated, then reaches only its tenant", async () => {
+    const old = await partnerKey(["devices:write", "messages:send"]);
+    await adminDb().collection("accessKeys").doc(old.keyId).update({ surface: FieldValue.delete(), tenant: FieldValue.delete() });
+    const refused = await api("/v1/devices", old.secret, { body: device("1") });
+    assert.equal(refused.status, 403);
+    assert.match(String((refused.body.error as { message: string }).message), /npm run keys -- migrate/);
+    assert.deepEqual(await migrateKey(old.keyId, "api"), { surface: "api", tenant: `key-${old.keyId}` });
+    await assert.rejects(migrateKey(old.keyId, "moodle"), /already has surface/);
+    const mine = device("1");
+    assert.equal((await api("/v1/devices", old.secret, { body: mine })).status, 201);
+    assert.equal((await adminDb().collection("devices").doc(mine.deviceId).get()).get("tenant"), `key-${old.keyId}`);
+
+    // Devices from before tenants: a Moodle site's go to its key's tenant, every other to the apps' users.
+    const site = await createKey({ name: "old site", scopes: ["devices:write", "messages:send"], surface: "moodle" });
+    const [appLegacy, siteLegacy] = await seedDevices([{ tenant: null }, { tenant: null, userId: `moodle:${site.keyId}` }]);
+    const counts = await migrateDevices();
+    assert.ok(counts.app >= 1 && counts.site >= 1, JSON.stringify(counts));
+    const [appDoc, siteDoc] = await Promise.all([appLegacy, siteLegacy].map(async (d) => (await adminDb().collection("devices").doc(d!.deviceId).get()).data()));
+    assert.equal(appDoc?.tenant, "app");
+    assert.deepEqual([siteDoc?.tenant, siteDoc?.userId], [site.tenant, `${site.tenant}:moodle`]);
+  });
+
+  it("self-service Moodle keys: parallel requests from one address get exactly the daily quota, each key its own tenant", { timeout: 60_000 }, async () => {
+    const quota = stackParam("MOODLE_KEYS_PER_ADDRESS_PER_DAY");
+    const ip = newIp();
+    const form = { url: `https://moodle-${randomUUID()}.example.org`, siteid: "s" };
+    const answers = await Promise.all(Array.from({ length: quota + 4 }, () => moodle("/accesskeys/", "", form, ip)));
+    const issued = answers.filter((a) => a.status === 200);
+    assert.equal(issued.length, quota, JSON.stringify(answers.map((a) => a.status)));
+    assert.ok(answers.every((a) => a.status === 200 || a.status === 429));
+    const secret = String(issued[0]!.body.accesskey);
+    const keyDoc = (await adminDb().collection("accessKeys").doc(secret.split("_")[1]!).get()).data();
+    assert.deepEqual([keyDoc?.surface, keyDoc?.tenant], ["moodle", `key-${secret.split("_")[1]}`]);
+    assert.equal((await api("/v1/devices", secret, { body: device("1") })).status, 403, "a self-service key does not work on the partner API");
+  });
+
+  it("an app re-registering a token FCM declared dead is refused until the token changes; an account shaped like a partner's user registers nothing", async () => {
+    const user = await signedInUser();
+    clients.push(user);
+    const deviceId = `dev-${randomUUID()}`;
+    const token = `ok-${randomBytes(8).toString("hex")}`;
+    await user.call("registerDevice", { deviceId, token, platform: "android" });
+    await adminDb().collection("devices").doc(deviceId).update({ retired: true, retiredReason: "unregistered" });
+    const dead = await callError(user.call("registerDevice", { deviceId, token, platform: "android" }));
+    assert.equal(dead.code, "functions/failed-precondition");
+    assert.match(dead.message, /new token/);
+    assert.equal((await adminDb().collection("devices").doc(deviceId).get()).get("retired"), true);
+    await user.call("registerDevice", { deviceId, token: `${token}-new`, platform: "android" });
+    assert.equal((await adminDb().collection("devices").doc(deviceId).get()).get("retired"), false);
+
+    const posing = await signedInUser({}, `key-0123456789abcdef:42`);
+    clients.push(posing);
+    const refused = await callError(posing.call("registerDevice", { deviceId: `dev-${randomUUID()}`, token: `ok-${randomUUID()}`, platform: "android" }));
+    assert.equal(refused.code, "functions/failed-precondition");
+  });
+});
