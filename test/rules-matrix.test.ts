@@ -274,6 +274,7 @@ describe("rules: what a writer may not set", () => {
     ["recipientCount", (cast) => message(cast, { recipientCount: 1 })],
     ["cancelledAt", (cast) => message(cast, { cancelledAt: Timestamp.now() })],
     ["sendAt that is not a timestamp", (cast) => message(cast, { sendAt: "tomorrow" })],
+    ["sendAt more than 30 days ahead", (cast) => message(cast, { sendAt: Timestamp.fromMillis(Date.now() + 31 * 86_400_000) })],
     ["an audience that is not a map", (cast) => message(cast, { audience: "everyone" })],
     ["an empty audience", (cast) => message(cast, { audience: {} })],
     ["recipientsWrittenAt", (cast) => message(cast, { recipientsWrittenAt: Timestamp.now() })],
