@@ -6,10 +6,10 @@
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { randomUUID } from "node:crypto";
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { summarizeHour, type HourRow } from "../functions/src/contract/index.ts";
-import { hostingOrigin, launchBrowser } from "./support/browser.ts";
+import { hostingOrigin, launchBrowser, watchPolicy, type PolicyWatch } from "./support/browser.ts";
 import { callError, signedInUser, type ClientUser } from "../tools/lib/client.ts";
 import { adminDb } from "../tools/lib/admin.ts";
 import { addRecipients, createMessage, recipientStates, seedDevices, waitUntilFinal } from "../tools/lib/fixtures.ts";
@@ -52,6 +52,8 @@ async function staysTrue(what: string, probe: () => Promise<boolean>, ms: number
 
 describe("staff console: the operations panel (pushAdmin)", () => {
   let browser: Browser;
+  // Every page runs under the headers Hosting serves (firebase.json): a CSP violation fails the test it happened in.
+  let policy: PolicyWatch;
   let adminClient: ClientUser;
   let senderClient: ClientUser;
   let switchExisted = true;
@@ -60,8 +62,12 @@ describe("staff console: the operations panel (pushAdmin)", () => {
     switchExisted = (await adminDb().collection("ops").doc("delivery").get()).exists;
     mkdirSync(SHOTS, { recursive: true });
     browser = await launchBrowser();
+    policy = watchPolicy(browser);
     adminClient = await signedInUser({ pushSender: true, pushAdmin: true });
     senderClient = await signedInUser({ pushSender: true });
+  });
+  afterEach(() => {
+    assert.deepEqual(policy.take(), [], "the panel works under its Content-Security-Policy: no violation reported");
   });
   after(async () => {
     // Whatever happened, leave delivery running for the suites after this one.
@@ -75,7 +81,7 @@ describe("staff console: the operations panel (pushAdmin)", () => {
 
   it("shows a sender without pushAdmin no Operations link, and the callables refuse them", async () => {
     const sender = await staffAccount(false);
-    const context = await browser.newContext({ viewport: DESKTOP });
+    const context = await policy.newContext({ viewport: DESKTOP });
     const page = await context.newPage();
     await signIn(page, sender.email, sender.password);
     await page.getByRole("link", { name: "History" }).waitFor();
@@ -96,7 +102,7 @@ describe("staff console: the operations panel (pushAdmin)", () => {
 
   it("pauses with a reason after a confirmation, holds a new message, resumes and delivers it; the chart's figures match getDeliveryStats", { timeout: 150_000 }, async () => {
     const admin = await staffAccount(true);
-    const context = await browser.newContext({ viewport: DESKTOP, locale: "en-US" });
+    const context = await policy.newContext({ viewport: DESKTOP, locale: "en-US" });
     const page = await context.newPage();
     await signIn(page, admin.email, admin.password);
     await page.getByRole("link", { name: "Operations" }).click();

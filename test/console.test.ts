@@ -5,10 +5,10 @@
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { randomUUID } from "node:crypto";
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { adminAuth, adminDb } from "../tools/lib/admin.ts";
-import { hostingOrigin, launchBrowser } from "./support/browser.ts";
+import { hostingOrigin, launchBrowser, watchPolicy, type PolicyWatch } from "./support/browser.ts";
 import { seedDevices, waitForRecipientCount, waitUntilFinal } from "../tools/lib/fixtures.ts";
 import { acceptedFor } from "../tools/lib/stand-in.ts";
 import { ensureStaff } from "../tools/seed.ts";
@@ -40,6 +40,8 @@ async function shown(page: Page, label: string): Promise<string> {
 
 describe("staff console (headless Chromium on the Hosting emulator)", () => {
   let browser: Browser;
+  // Every page runs under the headers Hosting serves (firebase.json): a CSP violation fails the test it happened in.
+  let policy: PolicyWatch;
   let staffPage: Page;
   let staff: { email: string; password: string; uid: string };
   const titles: string[] = [];
@@ -47,10 +49,14 @@ describe("staff console (headless Chromium on the Hosting emulator)", () => {
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
     browser = await launchBrowser();
+    policy = watchPolicy(browser);
     staff = await newUser({ pushSender: true });
-    staffPage = await (await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-US" })).newPage();
+    staffPage = await (await policy.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-US" })).newPage();
     await signIn(staffPage, staff.email, staff.password);
     await staffPage.getByLabel("Title").waitFor();
+  });
+  afterEach(() => {
+    assert.deepEqual(policy.take(), [], "the console works under its Content-Security-Policy: no violation reported");
   });
   after(async () => {
     await browser?.close();
@@ -58,7 +64,7 @@ describe("staff console (headless Chromium on the Hosting emulator)", () => {
 
   it("refuses a signed-in user without the pushSender claim, with no compose form", async () => {
     const user = await newUser();
-    const context = await browser.newContext();
+    const context = await policy.newContext();
     const page = await context.newPage();
     await signIn(page, user.email, user.password);
     await page.getByText("You are not allowed to send notifications").waitFor();

@@ -4,7 +4,18 @@
  * call these functions and never touch the SDK themselves.
  */
 import { initializeApp, type FirebaseApp, type FirebaseOptions } from "firebase/app";
-import { connectAuthEmulator, getAuth, onAuthStateChanged, signInWithEmailAndPassword, signOut as authSignOut, type Auth, type User } from "firebase/auth";
+import {
+  browserLocalPersistence,
+  browserSessionPersistence,
+  connectAuthEmulator,
+  indexedDBLocalPersistence,
+  initializeAuth,
+  onAuthStateChanged,
+  signInWithEmailAndPassword,
+  signOut as authSignOut,
+  type Auth,
+  type User,
+} from "firebase/auth";
 import { connectFunctionsEmulator, getFunctions, httpsCallable, type Functions } from "firebase/functions";
 import {
   collection,
@@ -90,7 +101,11 @@ export async function connect(): Promise<void> {
     options = await fetchJson<FirebaseOptions>("/__/firebase/init.json");
   }
   const app = initializeApp(options);
-  const auth = getAuth(app);
+  // getAuth's persistence without its popup/redirect resolver: staff sign in
+  // with email and password, and on phones and Safari that resolver loads
+  // Google's gapi script and an authDomain iframe up front, which the
+  // console's Content-Security-Policy (firebase.json) refuses.
+  const auth = initializeAuth(app, { persistence: [indexedDBLocalPersistence, browserLocalPersistence, browserSessionPersistence] });
   const functions = getFunctions(app, REGION);
   const db = getFirestore(app);
   if (stack) {

@@ -1,3 +1,5 @@
+// First: zod must know it may not compile parsers before the contract builds its schemas.
+import "../../functions/src/contract/jitless";
 import "./style.css";
 import { connect, onSignedIn, signOut, type Staff } from "./firebase";
 import { fill, h } from "./dom";
