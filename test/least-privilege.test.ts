@@ -189,6 +189,20 @@ describe("least privilege", () => {
     assert.equal((await api("/v1/devices", secret, { body: device("1") })).status, 403, "a self-service key does not work on the partner API");
   });
 
+  it("one user holds at most DEVICES_PER_USER live devices: one more retires the least recently registered as replaced", { timeout: 120_000 }, async () => {
+    const cap = stackParam("DEVICES_PER_USER");
+    const user = await signedInUser();
+    clients.push(user);
+    const ids = Array.from({ length: cap + 1 }, (_, i) => `dev-${i}-${randomUUID()}`);
+    for (const deviceId of ids) await user.call("registerDevice", { deviceId, token: `ok-${randomUUID()}`, platform: "android" });
+    const devices = await adminDb().collection("devices").where("userId", "==", user.uid).get();
+    const live = devices.docs.filter((d) => d.get("retired") === false).map((d) => d.id);
+    assert.equal(live.length, cap);
+    assert.deepEqual(new Set(live), new Set(ids.slice(1)));
+    const first = devices.docs.find((d) => d.id === ids[0])?.data();
+    assert.deepEqual([first?.retired, first?.retiredReason], [true, "replaced"]);
+  });
+
   it("an app re-registering a token FCM declared dead is refused until the token changes; an account shaped like a partner's user registers nothing", async () => {
     const user = await signedInUser();
     clients.push(user);

@@ -1,5 +1,6 @@
 import { Timestamp } from "firebase-admin/firestore";
 import { HttpsError } from "firebase-functions/v2/https";
+import { DEVICES_PER_USER } from "../shared/params";
 import { runTransaction } from "../shared/transaction";
 import { APP_TENANT, type RetiredReason } from "../shared/contract";
 import { devicesCollection } from "./collection";
@@ -37,6 +38,8 @@ const refusedDevice = () =>
  * - any other live device of the same tenant holding the same token is
  *   retired as `replaced`, so one token never has two live devices in a
  *   tenant (the same phone may belong to an app user and to a Moodle site);
+ * - a user has at most DEVICES_PER_USER live devices: a new one retires the
+ *   user's least recently registered ones beyond that as `replaced`;
  * - the owner re-registering updates the token and un-retires the device,
  *   except that a token FCM declared dead is refused: only a new token
  *   brings the device back.
@@ -48,7 +51,11 @@ export async function registerDevice(owner: DeviceOwner, input: RegisterDeviceIn
   const devices = devicesCollection();
   const ref = devices.doc(input.deviceId);
   return runTransaction("registerDevice", async (tx) => {
-    const [snapshot, sameToken] = await Promise.all([tx.get(ref), tx.get(devices.where("token", "==", input.token))]);
+    const [snapshot, sameToken, owned] = await Promise.all([
+      tx.get(ref),
+      tx.get(devices.where("token", "==", input.token)),
+      tx.get(devices.where("userId", "==", owner.userId).where("retired", "==", false)),
+    ]);
     const existing = snapshot.data();
     if (existing && ((!existing.retired && existing.userId !== owner.userId) || (existing.tenant !== undefined && existing.tenant !== owner.tenant))) throw refusedDevice();
     const now = Timestamp.now();
@@ -65,10 +72,18 @@ export async function registerDevice(owner: DeviceOwner, input: RegisterDeviceIn
       ...(input.timezone !== undefined && { timezone: input.timezone }),
       ...(input.userInfo !== undefined && { userInfo: input.userInfo }),
     };
-    if (existing && existing.userId === owner.userId) {
-      if (existing.token === input.token && holdsDeadToken(existing)) {
-        throw new HttpsError("failed-precondition", "FCM reported this token as no longer valid. Get a new token from FCM on the device and register that one.", { field: "token" });
-      }
+    const refreshing = existing !== undefined && existing.userId === owner.userId;
+    if (refreshing && existing.token === input.token && holdsDeadToken(existing)) {
+      throw new HttpsError("failed-precondition", "FCM reported this token as no longer valid. Get a new token from FCM on the device and register that one.", { field: "token" });
+    }
+    // One live device more for this user: beyond the cap, the least recently registered ones make room.
+    if (!refreshing || existing.retired) {
+      const others = owned.docs.filter((doc) => doc.id !== input.deviceId && doc.data().token !== input.token);
+      const excess = others.length + 1 - Math.max(1, DEVICES_PER_USER.value());
+      const oldest = others.sort((a, b) => a.data().updatedAt.toMillis() - b.data().updatedAt.toMillis()).slice(0, Math.max(0, excess));
+      for (const doc of oldest) tx.update(doc.ref, { retired: true, retiredAt: now, retiredReason: "replaced" satisfies RetiredReason });
+    }
+    if (refreshing) {
       tx.update(ref, {
         token: input.token,
         platform: input.platform,

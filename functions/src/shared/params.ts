@@ -107,6 +107,12 @@ export const SWEEP_PENDING_AFTER_SECONDS = defineInt("SWEEP_PENDING_AFTER_SECOND
     "A message older than this that still has pending (-1) recipients gets its dispatch tasks enqueued again, in case one was lost. Longer than a normal delivery with its retries, so a healthy message rarely gets a spare task.",
 });
 
+export const DEVICES_PER_USER = defineInt("DEVICES_PER_USER", {
+  default: 10,
+  description:
+    "Live devices one user may have. Registering one more retires that user's least recently registered device as `replaced` (phones are replaced without being unregistered), so one account can never hold more tokens than this.",
+});
+
 export const DEVICE_RETENTION_DAYS = defineInt("DEVICE_RETENTION_DAYS", {
   default: 30,
   description: "Retired devices are deleted this many days after they were retired.",
