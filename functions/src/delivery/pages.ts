@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { FieldValue, GrpcStatus, Timestamp, type DocumentData } from "firebase-admin/firestore";
 import { logger } from "firebase-functions";
+import { localUserId } from "../devices/owner";
 import type { DeviceDoc } from "../devices/schema";
 import { messageRef, pagesCollection } from "../messages/collection";
 import type { MessageDoc, PageDoc, PageRecipient } from "../messages/schema";
@@ -76,9 +77,9 @@ function rawRecipients(messageId: string) {
   return db().collection(`${COLLECTIONS.messages}/${messageId}/${COLLECTIONS.recipients}`);
 }
 
-/** A recipient's `vars`: its user's values in the message's `vars`, if any. */
+/** A recipient's `vars`: its user's values in the message's `vars` (keyed as the sender named the user), if any. */
 function varsOf(message: MessageDoc, userId: string | null): { vars?: Record<string, string | number | boolean> } {
-  const vars = userId === null ? undefined : message.vars?.[userId];
+  const vars = userId === null ? undefined : message.vars?.[localUserId(message.tenant, userId)];
   return vars ? { vars } : {};
 }
 

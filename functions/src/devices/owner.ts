@@ -23,6 +23,13 @@ export function tenantUserId(tenant: string, userId: string): string {
   return tenant === APP_TENANT ? userId : `${tenant}:${userId}`;
 }
 
+/** A stored user id as its tenant names it (the inverse of tenantUserId): how a message's `vars` are keyed. */
+export function localUserId(tenant: string | undefined, stored: string): string {
+  if (tenant === undefined || tenant === APP_TENANT) return stored;
+  const prefix = `${tenant}:`;
+  return stored.startsWith(prefix) ? stored.slice(prefix.length) : stored;
+}
+
 export function appOwner(uid: string): DeviceOwner {
   return { tenant: APP_TENANT, userId: uid };
 }

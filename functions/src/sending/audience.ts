@@ -4,7 +4,7 @@ import { db } from "../shared/firestore";
 import { tenantUserId } from "../devices/owner";
 import { deviceDoc, type DeviceDoc } from "../devices/schema";
 import type { PartSpec } from "./parts";
-import type { Audience, SendMessageInput } from "./schema";
+import type { Audience } from "./schema";
 
 /**
  * Devices per chunk of a part: one chunk's recipients are written (one
@@ -22,18 +22,15 @@ export const FIRST_CHUNK = 100;
 const IN_LIMIT = 30;
 
 /**
- * A message's audience and vars in the terms of the tenant it was sent in
- * (the message's `tenant`, set for a key's message): the user ids it names
- * become the stored ones (devices/owner.ts), so a key reaches its tenant's
- * users and nobody else's. Staff messages (no tenant) name app users by uid.
+ * A message's audience in the terms of the tenant it was sent in (the
+ * message's `tenant`, set for a key's message): the user ids it names become
+ * the stored ones (devices/owner.ts), so a key reaches its tenant's users and
+ * nobody else's. Staff messages (no tenant) name app users by uid. The
+ * message's `vars` stay keyed as the sender wrote them (localUserId).
  */
-export function inTenant(tenant: string | undefined, audience: Audience, vars: SendMessageInput["vars"]): { audience: Audience; vars: SendMessageInput["vars"] } {
-  if (tenant === undefined || tenant === APP_TENANT) return { audience, vars };
-  const stored = (userId: string) => tenantUserId(tenant, userId);
-  return {
-    audience: "users" in audience ? { users: audience.users.map(stored) } : audience,
-    vars: vars && Object.fromEntries(Object.entries(vars).map(([userId, values]) => [stored(userId), values])),
-  };
+export function inTenant(tenant: string | undefined, audience: Audience): Audience {
+  if (tenant === undefined || tenant === APP_TENANT || !("users" in audience)) return audience;
+  return { users: audience.users.map((userId) => tenantUserId(tenant, userId)) };
 }
 
 /** A message's `tenant` field as written by the server (anything else is no tenant). */

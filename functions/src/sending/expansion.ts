@@ -129,7 +129,7 @@ export async function startExpansion(messageId: string, raw: DocumentData | unde
     logger.warn("expansion: message document invalid; nothing is sent", { messageId, field: checked.field });
     return;
   }
-  const specs = planParts(inTenant(messageTenant(raw.tenant), checked.input.audience, undefined).audience, EXPANSION_PARTS.value());
+  const specs = planParts(inTenant(messageTenant(raw.tenant), checked.input.audience), EXPANSION_PARTS.value());
   const parts = expansionParts(messageId);
   await runTransaction("startExpansion", async (tx) => {
     const existing = await tx.get(parts.limit(1));
@@ -225,8 +225,8 @@ export async function expandPart(task: ExpansionTask): Promise<void> {
     return;
   }
   const tenant = messageTenant(messageSnap.get("tenant"));
-  const { audience, vars } = inTenant(tenant, checked.input.audience, checked.input.vars);
-  const { category } = checked.input;
+  const audience = inTenant(tenant, checked.input.audience);
+  const { category, vars } = checked.input;
   let cursor = state.cursor;
   let pages = 0;
   const finish = async (outcome: PageOutcome) => {
@@ -237,7 +237,7 @@ export async function expandPart(task: ExpansionTask): Promise<void> {
   if (messageSnap.get("cancelledAt") instanceof Timestamp) return finish(await checkpoint(messageId, part, cursor, { next: undefined, read: false }, { created: 0, sent: 0 }));
   // The last chunk has no `next`, so recording it (or any chunk once the message is cancelled) ends the part.
   for await (const page of partPages(audience, state.spec, cursor ?? undefined, tenant)) {
-    const chunk = await deliverChunk({ messageId, category, vars }, part, cursor, page.devices);
+    const chunk = await deliverChunk({ messageId, category, vars, tenant }, part, cursor, page.devices);
     const outcome = await checkpoint(messageId, part, cursor, { next: page.next, read: true }, chunk);
     pages += 1;
     if (outcome.lost || outcome.done) return finish(outcome);

@@ -4,6 +4,7 @@ import { APP_TENANT, STATUS } from "../shared/contract";
 import { db } from "../shared/firestore";
 import { recipientsCollection } from "../messages/collection";
 import type { PageRecipient } from "../messages/schema";
+import { localUserId } from "../devices/owner";
 import type { AudienceDevice } from "./audience";
 import { mutedUsers } from "./preferences";
 
@@ -21,7 +22,10 @@ export function recipientIdFor(deviceId: string): string {
 export interface PageOptions {
   messageId: string;
   category?: string;
+  /** Keyed by user id as the sender named them (devices/owner.ts, localUserId). */
   vars?: Record<string, Record<string, string | number | boolean>>;
+  /** The message's tenant, if a key sent it. */
+  tenant?: string;
 }
 
 /**
@@ -37,7 +41,7 @@ export async function pageRecipients(options: PageOptions, page: AudienceDevice[
   return page
     .filter((device) => !(appUser(device) && muted.has(device.userId)))
     .map((device) => {
-      const vars = options.vars?.[device.userId];
+      const vars = options.vars?.[localUserId(options.tenant, device.userId)];
       return { id: recipientIdFor(device.deviceId), deviceId: device.deviceId, userId: device.userId, ...(vars && { vars }) };
     });
 }
