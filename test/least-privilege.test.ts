@@ -16,6 +16,9 @@ import { callError, signedInUser, type ClientUser } from "../tools/lib/client.ts
 import { PROJECT_ID, REGION, stackEnv, stackParam } from "../tools/lib/env.ts";
 import { seedDevices, waitForRecipientCount, waitUntilFinal } from "../tools/lib/fixtures.ts";
 import { acceptedFor } from "../tools/lib/stand-in.ts";
+import { waitFor } from "../tools/lib/wait.ts";
+import { triggerScheduledSweep } from "../tools/scheduler.ts";
+import { CONTENT_REMOVED } from "../functions/src/sweep/private.ts";
 
 const newIp = () => `203.0.113.${randomInt(1, 255)}`;
 
@@ -220,6 +223,38 @@ describe("least privilege", () => {
     const posing = await signedInUser({}, `key-0123456789abcdef:42`);
     clients.push(posing);
     const refused = await callError(posing.call("registerDevice", { deviceId: `dev-${randomUUID()}`, token: `ok-${randomUUID()}`, platform: "android" }));
+    assert.equal(refused.code, "functions/failed-precondition");
+  });
+
+  it("a Moodle private message is delivered, then its text and fields are removed once final, and staff cannot resend it", { timeout: 90_000 }, async () => {
+    const site = await createKey({ name: `site ${randomUUID()}`, scopes: ["devices:write", "messages:send"], surface: "moodle" });
+    const token = `ok-${randomUUID()}`;
+    const extra = { processor: "moodle", component: "core", name: "messagecontactrequests", notification: 0, sitefullname: "Example University", smallmessage: "Meet me after class", fullmessage: "Meet me after class, room 12", userfromfullname: "Ana", usertoid: "7" };
+    const res = await fetch(`${stackEnv("HOSTING_ORIGIN")}/api/v2/push/`, {
+      method: "POST",
+      headers: { "x-an-app-name": "commoodlemoodlemobile", "x-an-app-key": site.secret, "x-forwarded-for": newIp(), "content-type": "application/x-www-form-urlencoded" },
+      body: JSON.stringify({ device: "Android-fcm", token, extra }),
+    });
+    assert.equal(res.status, 202);
+    const [got] = await waitFor("the private message at the stand-in", async () => ((await acceptedFor([token])).length > 0 ? acceptedFor([token]) : undefined));
+    const message = got!.message as { notification: { body: string }; data: Record<string, string> };
+    assert.equal(message.notification.body, "Meet me after class");
+    assert.equal(message.data.fullmessage, extra.fullmessage);
+    const messageId = message.data.messageId!;
+    await waitUntilFinal(messageId, 1);
+    assert.equal((await adminDb().collection("messages").doc(messageId).get()).get("privateContent"), true);
+
+    const swept = await triggerScheduledSweep(stackEnv("FUNCTIONS_EMULATOR_ORIGIN"), PROJECT_ID, REGION);
+    assert.equal(swept.status, 200);
+    const kept = (await adminDb().collection("messages").doc(messageId).get()).data();
+    assert.deepEqual([kept?.title, kept?.body, kept?.data, kept?.privateContent], ["Example University", CONTENT_REMOVED, undefined, false]);
+    assert.ok(kept?.contentRemovedAt, "the removal is recorded");
+    const [status] = [...(await waitUntilFinal(messageId, 1)).values()].map((r) => r.status);
+    assert.equal(status, 200, "the outcome stays");
+
+    const staff = await signedInUser({ pushSender: true });
+    clients.push(staff);
+    const refused = await callError(staff.call("resendFailed", { messageId }));
     assert.equal(refused.code, "functions/failed-precondition");
   });
 });

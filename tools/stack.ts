@@ -230,6 +230,10 @@ async function main(): Promise<void> {
   const env = { ...process.env, ...localEmulatorOverrides(), ...stackEnv };
   // firebase-tools would otherwise look for updates on a network these machines do not have.
   env.NO_UPDATE_NOTIFIER = "1";
+  // The Functions emulator starts a worker process per concurrent request and gives up on one not
+  // loaded within 30 s, leaving its request unanswered; on a busy two-core machine loading can take
+  // longer, so allow two minutes (what it measures is this machine's load, not our code).
+  env.FUNCTIONS_DISCOVERY_TIMEOUT ??= "120";
   // firebase-tools runs the functions on the Node.js it runs on when that is the
   // major version functions/package.json asks for: start it on production's.
   const node = productionNode();

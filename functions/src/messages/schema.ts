@@ -48,6 +48,9 @@ export const messageDoc = z.object({
   audience: z.record(z.string(), z.unknown()).optional(),
   /** Set by the server for a key's message: the tenant whose devices its audience reaches (sending/audience.ts). */
   tenant: z.string().optional(),
+  /** A Moodle site's push: its body and data are removed by the sweep once every recipient is final (sweep/private.ts). */
+  privateContent: z.boolean().optional(),
+  contentRemovedAt: zTimestamp.nullable().optional(),
   /** Per-user placeholder values for the audience's recipients (`{ [userId]: { name: value } }`). */
   vars: z.record(z.string(), z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]))).optional(),
   /** Set instead of recipients when a message document with an audience fails validation: the first failing field and why. Nothing is sent. */

@@ -165,6 +165,7 @@ async function push(req: Request, key: VerifiedKey): Promise<void> {
   // Newer Moodle deletes the device on this answer; FCM already said the token is dead.
   if (device.kind === "dead") throw fail(404, AIRNOTIFIER_ERRORS.unregisteredToken);
   const { message, vars } = pushMessage(parsed.data);
-  const messageId = await sendToDevice(keySender(key.keyId, tenantOf(key)), "moodle", message, device.deviceId, vars);
+  // A private message between two people: its text and fields go once it is delivered (sweep/private.ts).
+  const messageId = await sendToDevice(keySender(key.keyId, tenantOf(key)), "moodle", message, device.deviceId, vars, { privateContent: true });
   logger.info("airnotifier: push accepted", { keyId: key.keyId, messageId, deviceId: device.deviceId, newDevice: device.created, dataOnly: message.dataOnly === true });
 }

@@ -15,7 +15,7 @@ export type DirectContent = Pick<MessageDoc, "title" | "body" | "data" | "dataOn
  * message is complete from the start (recipientCount 1), so reports never
  * see it half written.
  */
-export async function sendToDevice(sender: Sender, via: NonNullable<MessageDoc["via"]>, content: DirectContent, deviceId: string, vars: Record<string, string>): Promise<string> {
+export async function sendToDevice(sender: Sender, via: NonNullable<MessageDoc["via"]>, content: DirectContent, deviceId: string, vars: Record<string, string>, options: { privateContent?: boolean } = {}): Promise<string> {
   const ref = messagesCollection().doc();
   const now = Timestamp.now();
   const batch = db().batch();
@@ -24,6 +24,7 @@ export async function sendToDevice(sender: Sender, via: NonNullable<MessageDoc["
     senderId: sender.senderId,
     via,
     ...(sender.tenant !== undefined && { tenant: sender.tenant }),
+    ...(options.privateContent && { privateContent: true }),
     createdAt: now,
     audience: { devices: [deviceId] },
     sendAt: null,

@@ -155,6 +155,9 @@ export async function continueResend(task: ResendTask): Promise<void> {
 export async function resendFailed(sender: Sender, messageId: string, idempotencyKey?: string): Promise<SendResult> {
   const original = (await messagesCollection().doc(messageId).get()).data();
   assertMayManage(sender, original);
+  if (original.privateContent || original.contentRemovedAt) {
+    throw new HttpsError("failed-precondition", "This is a private message from a Moodle site; only the site can send it again.", { field: "messageId" });
+  }
   const open = await recipientsCollection(messageId).where("status", "in", [STATUS.pending, STATUS.inProcess]).count().get();
   if (original.recipientsWrittenAt === null || open.data().count > 0) {
     throw new HttpsError("failed-precondition", "This message is still being sent; resend to the failed once it is finished.", { field: "messageId" });

@@ -15,6 +15,7 @@ import { recordSweep } from "../ops/metrics";
 import type { SweepContext } from "./context";
 import { deleteRetiredDevices, retireStaleDevices } from "./devices";
 import { deleteOldMessages } from "./messages";
+import { removePrivateContent } from "./private";
 import { redispatchPending, requeueExpiredLeases } from "./recipients";
 import { Redispatcher } from "./redispatch";
 
@@ -40,6 +41,8 @@ export interface SweepSummary {
   devicesRetiredStale: number;
   messagesDeleted: number;
   recipientsDeleted: number;
+  /** Private messages (a Moodle site's pushes) whose text and data were removed once delivered. */
+  privateContentRemoved: number;
   /** Parts that stopped at the time budget (or failed) and continue next run. */
   unfinished: string[];
   elapsedMs: number;
@@ -72,6 +75,7 @@ export async function runSweep(now: Timestamp = Timestamp.now()): Promise<SweepS
     devicesRetiredStale: 0,
     messagesDeleted: 0,
     recipientsDeleted: 0,
+    privateContentRemoved: 0,
     unfinished: [],
     elapsedMs: 0,
   };
@@ -98,6 +102,11 @@ export async function runSweep(now: Timestamp = Timestamp.now()): Promise<SweepS
     summary.pendingRedispatched = pending.redispatched;
     summary.orphanedMessages = pending.orphanedMessages;
     return pending.done;
+  });
+  await part("privateContent", async () => {
+    const removed = await removePrivateContent(ctx);
+    summary.privateContentRemoved = removed.removed;
+    return removed.done;
   });
   await part("retiredDevices", async () => {
     const deleted = await deleteRetiredDevices(ctx, DEVICE_RETENTION_DAYS.value());
