@@ -31,6 +31,7 @@ import {
   type DocumentData,
   type Firestore,
 } from "firebase/firestore";
+import { idempotentMessageId } from "../functions/src/sending/send.ts";
 import { stackEnv } from "../tools/lib/env.ts";
 
 const ROLES = ["signedOut", "user", "otherUser", "sender", "otherSender"] as const;
@@ -290,4 +291,11 @@ describe("rules: what a writer may not set", () => {
       await assertFails(setDoc(doc(cast.db("sender"), "messages", fresh("msg")), data(cast)));
     });
   }
+
+  it("refuses a message whose id has the form of an id derived from an idempotency key", async () => {
+    const cast = newCast();
+    const derived = idempotentMessageId(cast.uid.otherSender, "nightly-2026-12-07");
+    await assertFails(setDoc(doc(cast.db("sender"), "messages", derived), message(cast)));
+    await assertSucceeds(setDoc(doc(cast.db("sender"), "messages", `${derived.slice(0, 39)}-`), message(cast)));
+  });
 });
