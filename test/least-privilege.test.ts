@@ -192,6 +192,17 @@ describe("least privilege", () => {
     assert.equal((await api("/v1/devices", secret, { body: device("1") })).status, 403, "a self-service key does not work on the partner API");
   });
 
+  it("a Moodle key creates at most its daily allowance of new devices; tokens it already has keep working", { timeout: 60_000 }, async () => {
+    const site = await createKey({ name: `site ${randomUUID()}`, scopes: ["devices:write", "messages:send"], surface: "moodle", newDevicesPerDay: 3 });
+    const tokens = Array.from({ length: 4 }, () => `ok-${randomUUID()}`);
+    const answers: Reply[] = [];
+    for (const token of tokens) answers.push(await moodle(`/tokens/${token}`, site.secret, { device: "Android-fcm" }));
+    assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 429]);
+    assert.match(answers[3]!.body.error as string, /as many new devices as it may today/);
+    assert.equal((await adminDb().collection("devices").where("token", "==", tokens[3]).count().get()).data().count, 0);
+    assert.deepEqual((await moodle(`/tokens/${tokens[0]}`, site.secret, { device: "Android-fcm" })).body, { status: "token exists" });
+  });
+
   it("one user holds at most DEVICES_PER_USER live devices: one more retires the least recently registered as replaced", { timeout: 120_000 }, async () => {
     const cap = stackParam("DEVICES_PER_USER");
     const user = await signedInUser();

@@ -19,7 +19,7 @@ import { createKey, listKeys, revokeKey } from "../functions/src/keys/service.ts
 import { KEY_SCOPES, KEY_SURFACES, type KeySurface } from "../functions/src/shared/contract.ts";
 
 const USAGE = `usage:
-  npm run keys -- create --surface <${KEY_SURFACES.join("|")}> --name <name> --scopes <${KEY_SCOPES.join(",")}> [--tenant <name>] [--ip <cidr,…>] [--project <id>]
+  npm run keys -- create --surface <${KEY_SURFACES.join("|")}> --name <name> --scopes <${KEY_SCOPES.join(",")}> [--tenant <name>] [--ip <cidr,…>] [--new-devices-per-day <n>] [--project <id>]
   npm run keys -- list [--project <id>]
   npm run keys -- revoke <keyId> [--project <id>]
   npm run keys -- migrate <keyId> --surface <${KEY_SURFACES.join("|")}> [--tenant <name>] [--project <id>]
@@ -27,7 +27,8 @@ const USAGE = `usage:
 
 --surface   moodle: the AirNotifier endpoints a Moodle site calls; api: the partner API /v1
 --tenant    whose users and devices the key reaches (default: a tenant of its own, key-<keyId>);
-            keys sharing a tenant share its users and devices; "app" sends to the apps' signed-in users`;
+            keys sharing a tenant share its users and devices; "app" sends to the apps' signed-in users
+--new-devices-per-day   a Moodle key's cap on devices it creates per day (default MOODLE_NEW_DEVICES_PER_KEY_PER_DAY)`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -37,6 +38,7 @@ const { values, positionals } = parseArgs({
     ip: { type: "string" },
     surface: { type: "string" },
     tenant: { type: "string" },
+    "new-devices-per-day": { type: "string" },
     project: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
@@ -77,6 +79,7 @@ async function main(): Promise<number> {
         ipRanges: list(values.ip),
         surface,
         ...(values.tenant !== undefined && { tenant: values.tenant }),
+        ...(values["new-devices-per-day"] !== undefined && { newDevicesPerDay: Number(values["new-devices-per-day"]) }),
       });
       console.log(`Created ${key.surface} key ${key.keyId} "${key.name}" (${target}) of tenant ${key.tenant} with scopes ${key.scopes.join(", ")}${key.ipRanges.length ? `, allowed from ${key.ipRanges.join(", ")}` : ""}.`);
       console.log(`Secret (shown only now; store it safely):\n${key.secret}`);

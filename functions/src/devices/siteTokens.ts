@@ -29,7 +29,9 @@ export type SiteTokenResult =
   /** A live device holds the token (the site's own, found or just created, or another owner's). */
   | { kind: "live"; deviceId: string; created: boolean }
   /** FCM reported the token dead and no live device holds it. */
-  | { kind: "dead"; deviceId: string };
+  | { kind: "dead"; deviceId: string }
+  /** The token is new and the key may create no more devices today. */
+  | { kind: "limited"; retryAfterSeconds: number };
 
 /**
  * The live device of a token, creating the site's own when none exists. The
@@ -41,8 +43,10 @@ export type SiteTokenResult =
  * token, since the site has just shown the token is in use. Only the
  * tenant's own devices are looked at (devices registered before tenants,
  * once `npm run keys -- migrate` gave them the tenant, under their old ids).
+ * A new device is first admitted by `admitNew` (the key's daily allowance:
+ * undefined, or the seconds until it is refilled).
  */
-export async function liveDeviceForToken(tenant: string, token: string, platform: Platform): Promise<SiteTokenResult> {
+export async function liveDeviceForToken(tenant: string, token: string, platform: Platform, admitNew: () => Promise<number | undefined>): Promise<SiteTokenResult> {
   const devices = devicesCollection();
   const ownId = siteDeviceId(tenant, token);
   const ownRef = devices.doc(ownId);
@@ -56,6 +60,11 @@ export async function liveDeviceForToken(tenant: string, token: string, platform
   if (chosen) return { kind: "live", deviceId: chosen[0], created: false };
   const dead = [...all].find(([, device]) => device.token === token && holdsDeadToken(device));
   if (dead) return { kind: "dead", deviceId: dead[0] };
+  // A device document more: counted against the key's daily allowance first.
+  if (!ownDevice) {
+    const retryAfterSeconds = await admitNew();
+    if (retryAfterSeconds !== undefined) return { kind: "limited", retryAfterSeconds };
+  }
 
   return runTransaction("siteToken", async (tx) => {
     const current = (await tx.get(ownRef)).data();

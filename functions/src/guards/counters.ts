@@ -84,6 +84,11 @@ export function rateLimited(keyId: string, perMinute = API_KEY_RATE_PER_MINUTE.v
   return takeFromWindow(`key-${keyId}`, perMinute, 60);
 }
 
+/** Counts one new device a key creates today; returns the seconds until the next UTC day when it already made `perDay`. */
+export function newDeviceLimited(keyId: string, perDay: number): Promise<number | undefined> {
+  return takeFromWindow(`devices-${keyId}`, perDay, 86_400);
+}
+
 /**
  * Takes one unit of what an address may do a few times per window (`what`,
  * e.g. access keys issued to it); returns the seconds until the next window

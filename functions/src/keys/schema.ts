@@ -47,6 +47,8 @@ export const createKeyInput = z
     surface: z.enum(KEY_SURFACES, { error: `must be ${KEY_SURFACES.join(" or ")}: the endpoints the key works on` }),
     /** Omitted: a tenant of the key's own. */
     tenant: tenantSchema.optional(),
+    /** A Moodle key's daily cap on new devices (default MOODLE_NEW_DEVICES_PER_KEY_PER_DAY). */
+    newDevicesPerDay: z.number().int().min(1).max(10_000_000).optional(),
   })
   .superRefine((input, ctx) => {
     if (input.tenant !== APP_TENANT) return;
@@ -66,6 +68,7 @@ export const accessKeyDoc = z.object({
   /** Absent on keys made before keys had surfaces and tenants: refused until `npm run keys -- migrate` gives them both. */
   surface: z.enum(KEY_SURFACES).optional(),
   tenant: z.string().optional(),
+  newDevicesPerDay: z.number().optional(),
   disabled: z.boolean(),
   createdAt: zTimestamp,
   revokedAt: zTimestamp.nullable().optional(),

@@ -38,7 +38,7 @@ export interface CreatedKey {
 
 /** A key for one surface and one tenant (by default a tenant of its own, `key-<keyId>`). */
 export async function createKey(input: CreateKeyInput): Promise<CreatedKey> {
-  const { name, scopes, ipRanges, surface, tenant: chosen } = createKeyInput.parse(input);
+  const { name, scopes, ipRanges, surface, tenant: chosen, newDevicesPerDay } = createKeyInput.parse(input);
   const keyId = randomBytes(8).toString("hex");
   const secret = `pk_${keyId}_${randomBytes(32).toString("base64url")}`;
   const unique = KEY_SCOPES.filter((scope) => scopes.includes(scope));
@@ -50,6 +50,7 @@ export async function createKey(input: CreateKeyInput): Promise<CreatedKey> {
     ipRanges,
     surface,
     tenant,
+    ...(newDevicesPerDay !== undefined && { newDevicesPerDay }),
     disabled: false,
     createdAt: Timestamp.now(),
     revokedAt: null,

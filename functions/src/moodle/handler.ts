@@ -4,11 +4,11 @@ import type { Request } from "firebase-functions/v2/https";
 import { liveDeviceForToken } from "../devices/siteTokens";
 import { tokenSchema } from "../devices/schema";
 import { admitRequest, authenticate, bodyBytes, checkKeyUse, isRefusal, type Refusal } from "../guards/access";
-import { takeAddressQuota } from "../guards/counters";
+import { newDeviceLimited, takeAddressQuota } from "../guards/counters";
 import { clientIp } from "../guards/clientIp";
 import { createKey, tenantOf, type VerifiedKey } from "../keys/service";
 import type { KeyScope } from "../shared/contract";
-import { MOODLE_APP_NAME, MOODLE_KEY_RATE_PER_MINUTE, MOODLE_KEYS_PER_ADDRESS_PER_DAY, MOODLE_SELF_SERVICE_KEYS } from "../shared/params";
+import { MOODLE_APP_NAME, MOODLE_KEY_RATE_PER_MINUTE, MOODLE_KEYS_PER_ADDRESS_PER_DAY, MOODLE_NEW_DEVICES_PER_KEY_PER_DAY, MOODLE_SELF_SERVICE_KEYS } from "../shared/params";
 import { sendToDevice } from "../sending/direct";
 import { keySender } from "../sending/sender";
 import { parseForm } from "./form";
@@ -142,12 +142,20 @@ async function requestAccessKey(req: Request, ip: string): Promise<{ status: num
   return { status: 200, body: { accesskey: key.secret, permission: key.scopes } };
 }
 
+/** The live device of a token for this key's site (devices/siteTokens.ts), a new one within the key's daily allowance. */
+async function siteDevice(key: VerifiedKey, token: string, device: string | undefined) {
+  const perDay = key.key.newDevicesPerDay ?? MOODLE_NEW_DEVICES_PER_KEY_PER_DAY.value();
+  const result = await liveDeviceForToken(tenantOf(key), token, platformOf(device), () => newDeviceLimited(key.keyId, perDay));
+  if (result.kind === "limited") throw fail(429, "This access key registered as many new devices as it may today; try again tomorrow.", result.retryAfterSeconds);
+  return result;
+}
+
 /** E2, the first push to a device: its token becomes a device of this site (or is found already held). */
 async function registerToken(req: Request, key: VerifiedKey, token: string): Promise<{ status: string }> {
   const form = tokenRequest.safeParse(parseForm(req.get("content-type"), req.rawBody));
   // The check page's `testtoken` with an empty body lands here: 400 "Invalid token" tells it the key works.
   if (token === TEST_TOKEN || !tokenSchema.safeParse(token).success || !form.success) throw fail(400, AIRNOTIFIER_ERRORS.invalidToken);
-  const result = await liveDeviceForToken(tenantOf(key), token, platformOf(form.data.device));
+  const result = await siteDevice(key, token, form.data.device);
   return { status: result.kind === "live" && result.created ? TOKEN_STATUS.created : TOKEN_STATUS.exists };
 }
 
@@ -161,7 +169,7 @@ async function push(req: Request, key: VerifiedKey): Promise<void> {
   }
   const parsed = pushRequest.safeParse(json);
   if (!parsed.success) throw fail(400, parsed.error.issues[0]?.path[0] === "token" ? AIRNOTIFIER_ERRORS.invalidToken : AIRNOTIFIER_ERRORS.invalidPush);
-  const device = await liveDeviceForToken(tenantOf(key), parsed.data.token, platformOf(parsed.data.device));
+  const device = await siteDevice(key, parsed.data.token, parsed.data.device);
   // Newer Moodle deletes the device on this answer; FCM already said the token is dead.
   if (device.kind === "dead") throw fail(404, AIRNOTIFIER_ERRORS.unregisteredToken);
   const { message, vars } = pushMessage(parsed.data);

@@ -146,6 +146,12 @@ export const MOODLE_KEYS_PER_ADDRESS_PER_DAY = defineInt("MOODLE_KEYS_PER_ADDRES
   description: "AirNotifier-compatible endpoints, with self-service keys on: keys one address may be issued per day (fixed UTC-day windows).",
 });
 
+export const MOODLE_NEW_DEVICES_PER_KEY_PER_DAY = defineInt("MOODLE_NEW_DEVICES_PER_KEY_PER_DAY", {
+  default: 20000,
+  description:
+    "AirNotifier-compatible endpoints: new devices one Moodle key may create per day (fixed UTC-day windows), by registering or pushing to tokens it never used; a key's own `--new-devices-per-day` overrides it. A site's devices are created once each, so this bounds what a leaked or self-service key can make the project store.",
+});
+
 export const MOODLE_KEY_RATE_PER_MINUTE = defineInt("MOODLE_KEY_RATE_PER_MINUTE", {
   default: 6000,
   description:
