@@ -15,7 +15,7 @@ import { siteDeviceId } from "../functions/src/devices/siteTokens.ts";
 import { createKey } from "../functions/src/keys/service.ts";
 import { LIMITS, type KeyScope } from "../functions/src/shared/contract.ts";
 import { adminDb } from "../tools/lib/admin.ts";
-import { stackEnv, stackParam } from "../tools/lib/env.ts";
+import { stackEnv, stackParam, throughHosting } from "../tools/lib/env.ts";
 import { seedDevices } from "../tools/lib/fixtures.ts";
 import { acceptedFor, type AcceptedMessage } from "../tools/lib/stand-in.ts";
 import { waitFor } from "../tools/lib/wait.ts";
@@ -68,7 +68,8 @@ async function moodle(path: string, options: { key?: string; appName?: string; b
     "user-agent": USER_AGENT,
     "x-an-app-name": options.appName ?? APP_NAME,
     "x-an-app-key": options.key ?? "none",
-    "x-forwarded-for": options.ip ?? newIp(),
+    // What the function receives behind Hosting: the site's address as Hosting's CDN appended it, then the CDN's.
+    "x-forwarded-for": throughHosting(options.ip ?? newIp()),
   };
   let body: string | undefined;
   const given = options.body;
@@ -187,6 +188,8 @@ describe("Moodle drop-in (AirNotifier-compatible endpoints)", () => {
     assert.equal(third.status, 429);
     assert.equal((third.body as { accesskey?: string }).accesskey, undefined);
     assert.ok((third.body as { error: string }).error.length > 0);
+    // The quota is the site's, not Hosting's edge's, which every site comes through.
+    assert.equal((await moodle("/accesskeys/", { body: { multipart: fields }, ip: `198.18.${randomInt(0, 256)}.${randomInt(1, 255)}` })).status, 200);
 
     // The issued key works for E2 and E3 at once.
     const token = newToken();
@@ -346,7 +349,7 @@ describe("Moodle drop-in (AirNotifier-compatible endpoints)", () => {
     assert.equal((await adminDb().collection("messages").where("senderId", "==", `key:${keyId}`).count().get()).data().count, before);
     assert.equal((await adminDb().collection("devices").doc(siteDeviceId(tenant, token)).get()).exists, false);
 
-    // Failed keys from one address ban it, as on the partner API; another address is unaffected.
+    // Failed keys from one address ban it, as on the partner API; another site behind the same Hosting edge is unaffected.
     const ip = newIp();
     for (let i = 0; i < BAN_FAILURES; i++) {
       const bad = await moodle("/api/v2/push/", { key: `wrong-${i}`, ip, body: pushBody(token, forumExtra()) });

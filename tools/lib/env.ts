@@ -28,3 +28,21 @@ export function stackParam(name: string): number {
   return number;
 }
 export { REGION } from "../../functions/src/shared/region.ts";
+
+/**
+ * An address in Fastly's published ranges (the local stack's
+ * HOSTING_PROXY_RANGES is `fastly`): the last X-Forwarded-For hop of a request
+ * that came through Firebase Hosting, as Google's front end appends it. The
+ * Hosting emulator forwards X-Forwarded-For as the client sent it and appends
+ * nothing, so tests write the whole chain themselves.
+ */
+export const HOSTING_EDGE = "151.101.64.10";
+
+/**
+ * X-Forwarded-For as a function behind Hosting receives it: whatever the
+ * client sent (`sent`), the client's address as Hosting's CDN appends it, then
+ * the CDN's own address as the front end appends it.
+ */
+export function throughHosting(client: string, sent?: string): string {
+  return [sent, client, HOSTING_EDGE].filter(Boolean).join(", ");
+}

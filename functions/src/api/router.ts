@@ -160,7 +160,7 @@ function refusalError(refusal: Refusal): ApiError {
  */
 export async function handleApiRequest(req: Request, res: Response): Promise<void> {
   try {
-    const ip = clientIp(req);
+    const ip = clientIp(req, "api");
     const refused = await admitRequest(ip, bodyBytes(req));
     if (refused) throw refusalError(refused);
     const key = await authenticate(ip, bearer(req));

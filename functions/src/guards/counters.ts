@@ -4,34 +4,37 @@ import { COLLECTIONS } from "../shared/contract";
 import { db } from "../shared/firestore";
 import { runTransaction } from "../shared/transaction";
 import { API_BAN_FAILURES, API_BAN_SECONDS, API_BAN_WINDOW_SECONDS, API_KEY_RATE_PER_MINUTE } from "../shared/params";
+import { addressKey } from "./address";
 
 /**
  * Abuse guards of the keyed HTTP endpoints (the partner API and the
  * AirNotifier-compatible ones), as fixed-window counters in `apiGuards`
  * documents changed inside transactions (function instances share nothing
  * else). Each document carries `expiresAt`, for a Firestore TTL policy on
- * that field to clear old counters. IPs are stored hashed, never in clear.
+ * that field to clear old counters. Addresses count by addressKey (an IPv4
+ * address, an IPv6 /64) and are stored hashed, never in clear.
  */
 function guards() {
   return db().collection(COLLECTIONS.apiGuards);
 }
 
+/** The address's key (IPv6 by its /64), hashed: what its ban and quota documents are named by. */
 function hashedIp(ip: string): string {
-  return createHash("sha256").update(ip).digest("hex").slice(0, 40);
+  return createHash("sha256").update(addressKey(ip)).digest("hex").slice(0, 40);
 }
 
 function ipGuard(ip: string) {
   return guards().doc(`ip-${hashedIp(ip)}`);
 }
 
-/** Seconds the IP is still banned for, or undefined when it is not. */
+/** Seconds the IP (an IPv6 address: its /64) is still banned for, or undefined when it is not. */
 export async function banRemaining(ip: string): Promise<number | undefined> {
   const bannedUntil: unknown = (await ipGuard(ip).get()).get("bannedUntil");
   const left = typeof bannedUntil === "number" ? (bannedUntil - Date.now()) / 1000 : 0;
   return left > 0 ? left : undefined;
 }
 
-/** Counts one failed authentication from the IP; enough of them in one window ban it. */
+/** Counts one failed authentication from the IP (an IPv6 address: toward its /64); enough of them in one window ban it. */
 export async function recordAuthFailure(ip: string): Promise<void> {
   const ref = ipGuard(ip);
   const threshold = Math.max(1, API_BAN_FAILURES.value());
@@ -90,7 +93,7 @@ export function newDeviceLimited(keyId: string, perDay: number): Promise<number 
 }
 
 /**
- * Takes one unit of what an address may do a few times per window (`what`,
+ * Takes one unit of what an address (IPv6: its /64) may do a few times per window (`what`,
  * e.g. access keys issued to it); returns the seconds until the next window
  * when it already did `limit`. Unlike the request rate, every unit matters
  * here and such requests are rare, so the window's document is read and

@@ -82,7 +82,7 @@ function requireScope(key: VerifiedKey, scope: KeyScope): void {
  */
 export async function handleAirNotifierRequest(req: Request, res: Response): Promise<void> {
   try {
-    const ip = clientIp(req);
+    const ip = clientIp(req, "airnotifier");
     const refused = await admitRequest(ip, bodyBytes(req));
     if (refused) throw refusalError(refused);
     const route = routeOf(req.method, req.path);

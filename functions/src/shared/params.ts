@@ -86,6 +86,12 @@ export const API_MAX_BODY_BYTES = defineInt("API_MAX_BODY_BYTES", {
   description: "HTTPS API: larger request bodies are refused with 413.",
 });
 
+export const HOSTING_PROXY_RANGES = defineString("HOSTING_PROXY_RANGES", {
+  default: "fastly",
+  description:
+    "Keyed endpoints served through Firebase Hosting (the AirNotifier-compatible ones): the addresses Hosting's CDN reaches the function from, comma-separated CIDR ranges; `fastly` stands for Fastly's published ranges, `none` for no proxy. A request whose last X-Forwarded-For entry (the one Google's front end appends) lies in them came through Hosting, and its client is the entry Hosting appended before; any other request is a direct call, counted under that last entry. The partner API is not behind Hosting and trusts no proxy.",
+});
+
 export const SWEEP_SCHEDULE = defineString("SWEEP_SCHEDULE", {
   default: "every 5 minutes",
   description: "How often the sweep runs (Cloud Scheduler's App Engine syntax, e.g. \"every 5 minutes\", or a crontab line).",
