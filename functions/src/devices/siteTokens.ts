@@ -1,11 +1,17 @@
 import { createHash } from "node:crypto";
-import { Timestamp } from "firebase-admin/firestore";
+import { Timestamp, type DocumentReference } from "firebase-admin/firestore";
 import type { Platform } from "../shared/contract";
 import { runTransaction } from "../shared/transaction";
 import { devicesCollection } from "./collection";
 import { tenantUserId } from "./owner";
 import { holdsDeadToken } from "./retire";
 import type { DeviceDoc } from "./schema";
+
+/** A key's allowance of new devices today (guards/counters.ts): `fullForSeconds` (until it refills) once spent; `take` counts one more. */
+export interface NewDeviceAllowance {
+  fullForSeconds?: number;
+  take(): Promise<void>;
+}
 
 /**
  * Devices a server registers by token alone (a Moodle site through the
@@ -43,14 +49,13 @@ export type SiteTokenResult =
  * token, since the site has just shown the token is in use. Only the
  * tenant's own devices are looked at (devices registered before tenants,
  * once `npm run keys -- migrate` gave them the tenant, under their old ids).
- * A new device is first admitted by `admitNew` (the key's daily allowance:
- * undefined, or the seconds until it is refilled).
+ * A new device must fit the key's daily allowance, read beside the lookup.
  */
-export async function liveDeviceForToken(tenant: string, token: string, platform: Platform, admitNew: () => Promise<number | undefined>): Promise<SiteTokenResult> {
+export async function liveDeviceForToken(tenant: string, token: string, platform: Platform, allowance: () => Promise<NewDeviceAllowance>): Promise<SiteTokenResult> {
   const devices = devicesCollection();
   const ownId = siteDeviceId(tenant, token);
   const ownRef = devices.doc(ownId);
-  const [own, holders] = await Promise.all([ownRef.get(), devices.where("token", "==", token).where("tenant", "==", tenant).limit(20).get()]);
+  const [own, holders, allowed] = await Promise.all([ownRef.get(), devices.where("token", "==", token).where("tenant", "==", tenant).limit(20).get(), allowance()]);
   const all = new Map<string, DeviceDoc>(holders.docs.map((doc) => [doc.id, doc.data()]));
   const ownDevice = own.data();
   if (ownDevice) all.set(ownId, ownDevice);
@@ -60,12 +65,14 @@ export async function liveDeviceForToken(tenant: string, token: string, platform
   if (chosen) return { kind: "live", deviceId: chosen[0], created: false };
   const dead = [...all].find(([, device]) => device.token === token && holdsDeadToken(device));
   if (dead) return { kind: "dead", deviceId: dead[0] };
-  // A device document more: counted against the key's daily allowance first.
-  if (!ownDevice) {
-    const retryAfterSeconds = await admitNew();
-    if (retryAfterSeconds !== undefined) return { kind: "limited", retryAfterSeconds };
-  }
+  // A device document more: within the key's daily allowance, and counted against it.
+  if (!ownDevice && allowed.fullForSeconds !== undefined) return { kind: "limited", retryAfterSeconds: allowed.fullForSeconds };
+  const [result] = await Promise.all([createOrRevive(ownRef, ownId, tenant, token, platform), ownDevice ? undefined : allowed.take()]);
+  return result;
+}
 
+/** The site's own device of a token, created or revived in a transaction on its document (two requests for a new token meet on it). */
+function createOrRevive(ownRef: DocumentReference<DeviceDoc>, ownId: string, tenant: string, token: string, platform: Platform): Promise<SiteTokenResult> {
   return runTransaction("siteToken", async (tx) => {
     const current = (await tx.get(ownRef)).data();
     const now = Timestamp.now();

@@ -4,6 +4,7 @@ import { COLLECTIONS } from "../shared/contract";
 import { db } from "../shared/firestore";
 import { runTransaction } from "../shared/transaction";
 import { API_BAN_FAILURES, API_BAN_SECONDS, API_BAN_WINDOW_SECONDS, API_KEY_RATE_PER_MINUTE } from "../shared/params";
+import type { NewDeviceAllowance } from "../devices/siteTokens";
 import { addressKey } from "./address";
 
 /**
@@ -87,9 +88,24 @@ export function rateLimited(keyId: string, perMinute = API_KEY_RATE_PER_MINUTE.v
   return takeFromWindow(`key-${keyId}`, perMinute, 60);
 }
 
-/** Counts one new device a key creates today; returns the seconds until the next UTC day when it already made `perDay`. */
-export function newDeviceLimited(keyId: string, perDay: number): Promise<number | undefined> {
-  return takeFromWindow(`devices-${keyId}`, perDay, 86_400);
+/**
+ * A key's daily allowance of new devices, read without a transaction and
+ * counted after the fact, so that it can be read beside the lookup it guards
+ * and adds no round trip to a push: devices created in the same instant may
+ * pass it by their number, as the request rate may.
+ */
+export async function newDeviceAllowance(keyId: string, perDay: number): Promise<NewDeviceAllowance> {
+  const windowMs = 86_400_000;
+  const now = Date.now();
+  const window = Math.floor(now / windowMs);
+  const ref = guards().doc(`devices-${keyId}-w${window}`);
+  const count = Number((await ref.get()).get("count") ?? 0);
+  return {
+    ...(count >= perDay && { fullForSeconds: ((window + 1) * windowMs - now) / 1000 }),
+    take: async () => {
+      await ref.set({ count: FieldValue.increment(1), expiresAt: Timestamp.fromMillis((window + 2) * windowMs) }, { merge: true });
+    },
+  };
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Request } from "firebase-functions/v2/https";
 import { liveDeviceForToken } from "../devices/siteTokens";
 import { tokenSchema } from "../devices/schema";
 import { admitRequest, authenticate, bodyBytes, checkKeyUse, isRefusal, type Refusal } from "../guards/access";
-import { newDeviceLimited, takeAddressQuota } from "../guards/counters";
+import { newDeviceAllowance, takeAddressQuota } from "../guards/counters";
 import { clientIp } from "../guards/clientIp";
 import { createKey, tenantOf, type VerifiedKey } from "../keys/service";
 import type { KeyScope } from "../shared/contract";
@@ -145,7 +145,7 @@ async function requestAccessKey(req: Request, ip: string): Promise<{ status: num
 /** The live device of a token for this key's site (devices/siteTokens.ts), a new one within the key's daily allowance. */
 async function siteDevice(key: VerifiedKey, token: string, device: string | undefined) {
   const perDay = key.key.newDevicesPerDay ?? MOODLE_NEW_DEVICES_PER_KEY_PER_DAY.value();
-  const result = await liveDeviceForToken(tenantOf(key), token, platformOf(device), () => newDeviceLimited(key.keyId, perDay));
+  const result = await liveDeviceForToken(tenantOf(key), token, platformOf(device), () => newDeviceAllowance(key.keyId, perDay));
   if (result.kind === "limited") throw fail(429, "This access key registered as many new devices as it may today; try again tomorrow.", result.retryAfterSeconds);
   return result;
 }
