@@ -537,7 +537,9 @@ describe(`generated bad input (fast-check seed ${SEED}; FUZZ_SEED=${SEED} replay
     { name: "timezone", required: false, kind: text(64, { format: "timezone" }) },
     { name: "userInfo", required: false, kind: { t: "userInfo" } },
   ];
-  const newDevice = () => ({ deviceId: `fuzz-${randomUUID()}`, token: `ok-fuzz-${randomUUID()}`, platform: "android", appVersion: "1.0", osVersion: "14", locale: "en-US", timezone: "Europe/Paris", userInfo: { grade: 9 } });
+  const newDevice = () => ({ deviceId: `fuzz-${randomUUID()}`, token: `ok-fuzz-${randomUUID()}`, platform: "android", appVersion: "1.0", osVersion: "14", locale: "en-US", timezone: "Europe/Paris", userInfo: { theme: "dark" } });
+  /** An app claiming an attribute only the school sets (SERVER_ATTRIBUTES lists `role`; compared without regard to case). */
+  const claimsRole = (): Case => ({ label: "a server-owned attribute in userInfo", input: { ...newDevice(), userInfo: { theme: "dark", Role: "teacher" } }, field: "userInfo.Role" });
   const inFuture = () => new Date(Date.now() + 86_400_000).toISOString();
   const messageFields = (): Field[] => [
     { name: "title", required: true, kind: text(50, { nulOk: true }) },
@@ -593,7 +595,7 @@ describe(`generated bad input (fast-check seed ${SEED}; FUZZ_SEED=${SEED} replay
       role: "user",
       base: newDevice,
       fields: deviceFields(),
-      truths: () => [{ label: "another user's live device", input: { ...newDevice(), deviceId: otherDevice }, expect: "failed-precondition" }],
+      truths: () => [{ label: "another user's live device", input: { ...newDevice(), deviceId: otherDevice }, expect: "failed-precondition" }, claimsRole()],
     },
     ...(["unregisterDevice", "resetBadge"] as const).map(
       (name): CallableSpec => ({
@@ -714,13 +716,14 @@ describe(`generated bad input (fast-check seed ${SEED}; FUZZ_SEED=${SEED} replay
    */
   const contentTypeOf = (body: string) => (/^\s*[[{]/.test(body) && (() => { try { JSON.parse(body); return true; } catch { return false; } })() ? "application/json" : "text/plain");
 
-  const bodyRoutes: Array<{ entry: string; path: string; scopes: KeyScope[]; base: () => Record<string, unknown>; fields: Field[] }> = [
+  const bodyRoutes: Array<{ entry: string; path: string; scopes: KeyScope[]; base: () => Record<string, unknown>; fields: Field[]; truths?: () => Case[] }> = [
     {
       entry: "`POST /v1/devices`",
       path: "/v1/devices",
       scopes: ["devices:write"],
       base: () => ({ userId: uids.user, ...newDevice() }),
       fields: [{ name: "userId", required: true, kind: text(128, { nulOk: true }) }, ...deviceFields()],
+      truths: () => [{ ...claimsRole(), input: { userId: uids.user, ...(claimsRole().input as object) } }],
     },
     { entry: "`POST /v1/messages`", path: "/v1/messages", scopes: ["messages:send", "messages:broadcast"], base: newMessage, fields: messageFields() },
   ];
@@ -728,6 +731,7 @@ describe(`generated bad input (fast-check seed ${SEED}; FUZZ_SEED=${SEED} replay
     it(`API ${route.entry}: every malformed body refused with a JSON 400, nothing written`, { timeout: 180_000 }, async () => {
       const cases: Case[] = [
         ...casesFor(route.base(), route.fields, 100 + index),
+        ...(route.truths?.() ?? []),
         { label: "not JSON", input: null, raw: "{ not json", field: "" },
         { label: "truncated JSON", input: null, raw: '{"title": "x"', field: "" },
         { label: "JSON null", input: null, raw: "null", field: "" },

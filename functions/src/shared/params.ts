@@ -86,6 +86,12 @@ export const API_MAX_BODY_BYTES = defineInt("API_MAX_BODY_BYTES", {
   description: "HTTPS API: larger request bodies are refused with 413.",
 });
 
+export const SERVER_ATTRIBUTES = defineString("SERVER_ATTRIBUTES", {
+  default: "role,school,schoolId,grade,class,group",
+  description:
+    "Comma-separated attribute names only the school sets (setUserAttributes, PUT /v1/users/{userId}/attributes): an app that sends one of them in registerDevice's userInfo is refused with invalid-argument (compared without regard to case). `where` audiences match only the attributes the school set, whatever this lists.",
+});
+
 export const SWEEP_SCHEDULE = defineString("SWEEP_SCHEDULE", {
   default: "every 5 minutes",
   description: "How often the sweep runs (Cloud Scheduler's App Engine syntax, e.g. \"every 5 minutes\", or a crontab line).",
