@@ -109,7 +109,7 @@ export const MESSAGE_STATES = ["preparing", "scheduled", "sending", "done", "can
 export type MessageState = (typeof MESSAGE_STATES)[number];
 
 /** Scopes an access key of the HTTPS API may hold. */
-export const KEY_SCOPES = ["devices:write", "messages:send", "messages:broadcast"] as const;
+export const KEY_SCOPES = ["devices:write", "messages:send", "messages:broadcast", "users:write"] as const;
 export type KeyScope = (typeof KEY_SCOPES)[number];
 
 /** Where a key works: the AirNotifier-compatible endpoints Moodle calls, or the partner API `/v1`. */
