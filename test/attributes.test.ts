@@ -14,7 +14,7 @@ import type { KeyScope } from "../functions/src/shared/contract.ts";
 import { adminDb } from "../tools/lib/admin.ts";
 import { callError, signedInUser, type ClientUser } from "../tools/lib/client.ts";
 import { PROJECT_ID, REGION, stackEnv } from "../tools/lib/env.ts";
-import { recipientStates, seedDevices, waitForRecipientCount, waitUntilFinal } from "../tools/lib/fixtures.ts";
+import { seedDevices, waitForRecipientCount, waitUntilFinal } from "../tools/lib/fixtures.ts";
 import { acceptedFor } from "../tools/lib/stand-in.ts";
 
 interface Reply {
@@ -122,9 +122,9 @@ describe("attributes with an owner", () => {
     assert.deepEqual(await sender.call("estimateAudience", { audience }), { devices: 2 });
     const { messageId } = await sender.call<{ messageId: string }>("sendMessage", { title: "Staff meeting", body: "At four, in the library", audience });
     assert.equal(await waitForRecipientCount(messageId), 2);
-    const recipients = [...(await recipientStates(messageId)).values()].map((r) => r.deviceId as string).sort();
+    // A page sent by the expansion has its recipient documents written after the send: wait for them.
+    const recipients = [...(await waitUntilFinal(messageId, 2)).values()].map((r) => r.deviceId as string).sort();
     assert.deepEqual(recipients, [first.deviceId, later.deviceId].sort());
-    await waitUntilFinal(messageId, 2);
     assert.equal((await acceptedFor([first.token, later.token])).length, 2);
     assert.equal((await acceptedFor([studentDevice.token, claimed!.token])).length, 0, "the student's devices got nothing");
   });
