@@ -207,7 +207,7 @@ async function singleLatency(count: number): Promise<void> {
  */
 async function warmExpansion(): Promise<void> {
   const benchWarmUp = randomUUID();
-  await seedDevices(Array.from({ length: 64 }, (_, i) => ({ deviceId: randomBytes(12).toString("base64url"), token: `ok-warm-${benchWarmUp}-${i}`, userInfo: { benchWarmUp } })));
+  await seedDevices(Array.from({ length: 64 }, (_, i) => ({ deviceId: randomBytes(12).toString("base64url"), token: `ok-warm-${benchWarmUp}-${i}`, attributes: { benchWarmUp } })));
   const staff = await signedInUser({ pushSender: true });
   const { messageId } = await staff.call<{ messageId: string }>("sendMessage", { title: "Warm-up", body: "A small broadcast", audience: { where: { benchWarmUp } } });
   await staff.close();

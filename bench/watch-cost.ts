@@ -16,7 +16,7 @@ import { waitFor } from "../tools/lib/wait.ts";
 
 const size = Number(process.env.WATCH_RECIPIENTS ?? 5000);
 const tag = `watch-${randomUUID().slice(0, 8)}`;
-for (let i = 0; i < size; i += 1000) await seedDevices(Array.from({ length: Math.min(1000, size - i) }, () => ({ userInfo: { bench: tag } })));
+for (let i = 0; i < size; i += 1000) await seedDevices(Array.from({ length: Math.min(1000, size - i) }, () => ({ attributes: { bench: tag } })));
 
 const staff = await signedInUser({ pushSender: true });
 const db = getFirestore(staff.app);

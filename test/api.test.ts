@@ -98,6 +98,8 @@ describe("HTTPS API for partner servers", () => {
       ["messages:send", "messages:broadcast"],
       ["devices:write", "messages:send"],
       ["devices:write", "messages:send", "messages:broadcast"],
+      ["users:write"],
+      ["devices:write", "messages:send", "messages:broadcast", "users:write"],
     ];
     // Broadcasts are scheduled a day ahead and cancelled at once, so the scope check sends nothing.
     const later = new Date(Date.now() + 86_400_000).toISOString();
@@ -117,6 +119,9 @@ describe("HTTPS API for partner servers", () => {
         } else assert.equal(errorCode(res), "permission-denied");
       }
       if (!has("messages:send")) assert.equal((await api("/v1/messages/abc", { key: secret })).status, 403);
+      const attributes = await api(`/v1/users/u-${randomUUID()}/attributes`, { key: secret, method: "PUT", body: { attributes: { role: "student" } } });
+      assert.equal(attributes.status, has("users:write") ? 200 : 403, `${scopes.join(",")} attributes: ${attributes.text}`);
+      if (attributes.status === 403) assert.equal(errorCode(attributes), "permission-denied");
     }
   });
 

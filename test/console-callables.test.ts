@@ -58,13 +58,15 @@ describe("console callables: estimateAudience and resendFailed", () => {
     const grade = { grade: `g-${tag}` };
     const club = { club: `c-${tag}` };
     const seeded = await seedDevices([
-      { userId: alice, userInfo: grade },
-      { userId: alice, userInfo: { ...grade, ...club } },
-      { userId: alice, userInfo: grade, enabled: false },
-      { userId: bob, userInfo: club },
-      { userId: bob, userInfo: grade, retired: true },
-      { userId: carol, userInfo: grade },
-      { userId: carol, userInfo: club },
+      { userId: alice, attributes: grade },
+      { userId: alice, attributes: { ...grade, ...club } },
+      { userId: alice, attributes: grade, enabled: false },
+      { userId: bob, attributes: club },
+      { userId: bob, attributes: grade, retired: true },
+      { userId: carol, attributes: grade },
+      { userId: carol, attributes: club },
+      // An app's claim to the same attributes (a user no `users` audience names): matched by no `where`.
+      { userId: `dave-${tag}`, userInfo: { ...grade, ...club } },
     ]);
     // Carol muted the category: her devices are left out of every audience of it.
     await adminDb().collection("preferences").doc(carol).set({ mutedCategories: [category] });
@@ -91,6 +93,8 @@ describe("console callables: estimateAudience and resendFailed", () => {
     }
     const { devices: expectedUsers } = await staff.call<{ devices: number }>("estimateAudience", { audience: { users: [alice, bob, carol] }, category });
     assert.equal(expectedUsers, 3, "alice's two enabled devices and bob's live one");
+    const { devices: byGrade } = await staff.call<{ devices: number }>("estimateAudience", { audience: { where: grade } });
+    assert.equal(byGrade, 3, "alice's two enabled devices and carol's one; not dave's, whose app only claimed the grade");
   });
 
   it("resends to exactly the failed recipients of a finished message, linked to it, once per idempotency key", { timeout: 90_000 }, async () => {

@@ -149,10 +149,12 @@ describe("staff console (headless Chromium on the Hosting emulator)", () => {
   it("estimates the Devices and Attributes audiences as sendMessage would expand them", { timeout: 60_000 }, async () => {
     const tag = randomUUID().slice(0, 8);
     const devices = await seedDevices([
+      { attributes: { club: `chess-${tag}` } },
+      { attributes: { club: `chess-${tag}`, grade: 9 } },
+      { attributes: { club: `chess-${tag}` }, enabled: false },
+      { attributes: { grade: 9, house: `h-${tag}` }, retired: true },
+      // An app's own claim to the club: not what the Attributes audience matches.
       { userInfo: { club: `chess-${tag}` } },
-      { userInfo: { club: `chess-${tag}`, grade: 9 } },
-      { userInfo: { club: `chess-${tag}` }, enabled: false },
-      { userInfo: { grade: 9, house: `h-${tag}` }, retired: true },
     ]);
     const page = staffPage;
     await page.goto(`${hostingOrigin()}/#/`);
@@ -163,8 +165,9 @@ describe("staff console (headless Chromium on the Hosting emulator)", () => {
     await page.getByLabel("Attribute 1 value").fill(`chess-${tag}`);
     await page.getByRole("status").filter({ hasText: "2 devices will receive it" }).waitFor();
     await page.getByLabel("Devices", { exact: true }).check();
+    // Listed by id, the app's own device is one of them.
     await page.getByLabel("Device IDs").fill(devices.map((d) => d.deviceId).join(", "));
-    await page.getByRole("status").filter({ hasText: "2 devices will receive it" }).waitFor();
+    await page.getByRole("status").filter({ hasText: "3 devices will receive it" }).waitFor();
     const live = (await adminDb().collection("devices").where("retired", "==", false).where("enabled", "==", true).count().get()).data().count;
     await page.getByLabel("Everyone").check();
     await page.getByRole("status").filter({ hasText: `${live.toLocaleString("en-US")} devices will receive it` }).waitFor();

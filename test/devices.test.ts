@@ -33,7 +33,7 @@ describe("device registration", () => {
       osVersion: "17.4",
       locale: "fr-FR",
       timezone: "Europe/Paris",
-      userInfo: { school: "north", grade: 7, staff: false },
+      userInfo: { theme: "dark", fontScale: 2, newsDigest: false },
     });
     assert.deepEqual(result, { deviceId, created: true });
     const doc = (await deviceDoc(deviceId).get()).data();
@@ -46,7 +46,9 @@ describe("device registration", () => {
     assert.equal(doc.retired, false);
     assert.equal(doc.locale, "fr-FR");
     assert.equal(doc.timezone, "Europe/Paris");
-    assert.deepEqual(doc.userInfo, { school: "north", grade: 7, staff: false });
+    assert.deepEqual(doc.userInfo, { theme: "dark", fontScale: 2, newsDigest: false });
+    // The school set no attributes for this user (yet): the device's copy is empty.
+    assert.deepEqual(doc.attributes, {});
     assert.ok(doc.createdAt instanceof Timestamp && doc.updatedAt instanceof Timestamp);
   });
 

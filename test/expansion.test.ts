@@ -30,7 +30,7 @@ const spreadId = () => `${randomBytes(12).toString("base64url")}`;
 
 async function seedCohort(size: number, idOf: (i: number) => string = spreadId) {
   const cohort = `c-${randomUUID()}`;
-  const devices = await seedDevices(Array.from({ length: size }, (_, i) => ({ deviceId: idOf(i), userInfo: { cohort } })));
+  const devices = await seedDevices(Array.from({ length: size }, (_, i) => ({ deviceId: idOf(i), attributes: { cohort } })));
   return { cohort, devices };
 }
 

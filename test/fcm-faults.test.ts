@@ -95,7 +95,7 @@ describe("FCM project-level faults and third-party auth errors", () => {
 
   it("403 without a detail during a 300-device broadcast: delivery stops by itself, no device is harmed, the probe lifts it, each device is reached once", { timeout: 300_000 }, async () => {
     const cohort = `fault-${randomUUID()}`;
-    const devices = await seedDevices(Array.from({ length: 300 }, () => ({ userInfo: { cohort } })));
+    const devices = await seedDevices(Array.from({ length: 300 }, () => ({ attributes: { cohort } })));
     const tokens = devices.map((d) => d.token);
     await configureStandIn({ projectFault: "permission-denied" });
     const { messageId } = await sender.call<{ messageId: string }>("sendMessage", { title: "Snow day", body: "School is closed", audience: { where: { cohort } } }, 120_000);
@@ -180,7 +180,7 @@ describe("FCM project-level faults and third-party auth errors", () => {
 
   it("the project over FCM's quota during an 800-device broadcast: the whole project waits FCM's Retry-After, nobody fails, every device is reached once", { timeout: 300_000 }, async () => {
     const cohort = `quota-${randomUUID()}`;
-    const devices = await seedDevices(Array.from({ length: 800 }, () => ({ userInfo: { cohort } })));
+    const devices = await seedDevices(Array.from({ length: 800 }, () => ({ attributes: { cohort } })));
     const tokens = devices.map((d) => d.token);
     await configureStandIn({ projectFault: "quota" });
     const { messageId } = await sender.call<{ messageId: string }>("sendMessage", { title: "Field trip", body: "Forms due Friday", audience: { where: { cohort } } }, 120_000);

@@ -22,6 +22,7 @@ import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import { getAuth } from "firebase/auth";
 import type { DocumentSnapshot } from "firebase-admin/firestore";
+import { userAttributesId } from "../functions/src/devices/attributes.ts";
 import { createKey } from "../functions/src/keys/service.ts";
 import { setDeliveryPaused } from "../functions/src/ops/stop.ts";
 import type { KeyScope } from "../functions/src/shared/contract.ts";
@@ -51,6 +52,7 @@ type Kind =
   | { t: "enum"; values: string[] }
   | { t: "strMap" }
   | { t: "userInfo" }
+  | { t: "attributes" }
   | { t: "list"; item: Kind; max: number; min: number }
   | { t: "audience" }
   | { t: "datetime" }
@@ -94,7 +96,7 @@ function retyped(kind: Kind): Bad[] {
     // ["x"] is a valid list of strings, { x: "y" } a valid map of strings.
     if (kind.t === "list") return label !== "an array";
     // { x: "y" } is a valid map of strings, and so is a typed value's { "@type": "…", value: "…" } outside the callable protocol.
-    if (kind.t === "strMap" || kind.t === "userInfo") return label !== "an object" && !label.startsWith("a typed value") && !label.startsWith("a 64-bit");
+    if (kind.t === "strMap" || kind.t === "userInfo" || kind.t === "attributes") return label !== "an object" && !label.startsWith("a typed value") && !label.startsWith("a 64-bit");
     return true;
   });
 }
@@ -156,6 +158,17 @@ function outOfRange(kind: Kind): Bad[] {
         ["a key with a dot", { "a.b": 1 }],
         ["a nested value", { grade: { n: 9 } }],
         ["a null value", { grade: null }],
+        ["21 entries", Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, i]))],
+        ["a 257-character value", { school: "s".repeat(257) }],
+      ];
+    case "attributes":
+      // null is a value here: it removes the attribute.
+      return [
+        ["a key starting with a digit", { "1grade": 9 }],
+        ["a key with a dot", { "a.b": 1 }],
+        ["a key __proto__-like", { __role: "teacher" }],
+        ["a nested value", { role: { is: "teacher" } }],
+        ["an array value", { role: ["teacher"] }],
         ["21 entries", Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, i]))],
         ["a 257-character value", { school: "s".repeat(257) }],
       ];
@@ -244,7 +257,7 @@ interface Case {
   field?: string;
   /** The answer that is the truth for this case (by default invalid-argument). */
   expect?: string;
-  as?: "signedOut" | "user";
+  as?: "signedOut" | "user" | "sender";
   /** A body sent as written, not as JSON. */
   raw?: string;
 }
@@ -388,21 +401,22 @@ const describeDoc = (doc: DocumentSnapshot) => ({ path: doc.ref.path, exists: do
  * What an entry point could have written: the number of documents in every
  * collection (and in every message's recipients and counters), and in full
  * the documents the cases name or could change — the fixtures' devices,
- * messages and their recipients, the fuzz users' devices, preferences and
- * messages, every access key and the emergency stop. `apiGuards` is left
+ * messages and their recipients, the fuzz users' devices, preferences,
+ * attributes and messages, every access key and the emergency stop. `apiGuards` is left
  * out on purpose: its counters count refused requests by design (failed
  * authentications, a key's requests per minute), which is what guards do.
  */
 async function snapshot(watched: Watched): Promise<unknown> {
   const db = adminDb();
   const counts: Record<string, number> = {};
-  for (const name of ["devices", "messages", "accessKeys", "preferences", "metrics", "ops"]) counts[name] = (await db.collection(name).count().get()).data().count;
+  for (const name of ["devices", "messages", "accessKeys", "preferences", "userAttributes", "metrics", "ops"]) counts[name] = (await db.collection(name).count().get()).data().count;
   for (const group of ["recipients", "counters"]) counts[`*/${group}`] = (await db.collectionGroup(group).count().get()).data().count;
   const docs: ReturnType<typeof describeDoc>[] = [];
   const refs = [
     ...watched.devices.map((id) => db.collection("devices").doc(id)),
     ...watched.messages.map((id) => db.collection("messages").doc(id)),
     ...watched.users.map((uid) => db.collection("preferences").doc(uid)),
+    ...watched.users.map((uid) => db.collection("userAttributes").doc(userAttributesId(uid))),
     db.collection("ops").doc("delivery"),
   ];
   docs.push(...(await db.getAll(...refs)).map(describeDoc));
@@ -537,7 +551,9 @@ describe(`generated bad input (fast-check seed ${SEED}; FUZZ_SEED=${SEED} replay
     { name: "timezone", required: false, kind: text(64, { format: "timezone" }) },
     { name: "userInfo", required: false, kind: { t: "userInfo" } },
   ];
-  const newDevice = () => ({ deviceId: `fuzz-${randomUUID()}`, token: `ok-fuzz-${randomUUID()}`, platform: "android", appVersion: "1.0", osVersion: "14", locale: "en-US", timezone: "Europe/Paris", userInfo: { grade: 9 } });
+  const newDevice = () => ({ deviceId: `fuzz-${randomUUID()}`, token: `ok-fuzz-${randomUUID()}`, platform: "android", appVersion: "1.0", osVersion: "14", locale: "en-US", timezone: "Europe/Paris", userInfo: { theme: "dark" } });
+  /** An app claiming an attribute only the school sets (SERVER_ATTRIBUTES lists `role`; compared without regard to case). */
+  const claimsRole = (): Case => ({ label: "a server-owned attribute in userInfo", input: { ...newDevice(), userInfo: { theme: "dark", Role: "teacher" } }, field: "userInfo.Role" });
   const inFuture = () => new Date(Date.now() + 86_400_000).toISOString();
   const messageFields = (): Field[] => [
     { name: "title", required: true, kind: text(50, { nulOk: true }) },
@@ -593,7 +609,7 @@ describe(`generated bad input (fast-check seed ${SEED}; FUZZ_SEED=${SEED} replay
       role: "user",
       base: newDevice,
       fields: deviceFields(),
-      truths: () => [{ label: "another user's live device", input: { ...newDevice(), deviceId: otherDevice }, expect: "failed-precondition" }],
+      truths: () => [{ label: "another user's live device", input: { ...newDevice(), deviceId: otherDevice }, expect: "failed-precondition" }, claimsRole()],
     },
     ...(["unregisterDevice", "resetBadge"] as const).map(
       (name): CallableSpec => ({
@@ -667,6 +683,19 @@ describe(`generated bad input (fast-check seed ${SEED}; FUZZ_SEED=${SEED} replay
     },
     { name: "getDeliveryStatus", role: "admin", base: () => ({}), fields: [], truths: () => adminOnly({}) },
     {
+      name: "setUserAttributes",
+      role: "admin",
+      base: () => ({ userId: uids.user, attributes: { role: "student", grade: null } }),
+      fields: [
+        { name: "userId", required: true, kind: text(128, { nulOk: true }) },
+        { name: "attributes", required: true, kind: { t: "attributes" } },
+      ],
+      truths: () => [
+        ...adminOnly({ userId: uids.user, attributes: { role: "teacher" } }),
+        { label: "valid input from a sender without pushAdmin", input: { userId: uids.sender, attributes: { role: "teacher" } }, expect: "permission-denied", as: "sender" },
+      ],
+    },
+    {
       name: "getDeliveryStats",
       role: "admin",
       base: () => ({ hours: 24 }),
@@ -714,29 +743,39 @@ describe(`generated bad input (fast-check seed ${SEED}; FUZZ_SEED=${SEED} replay
    */
   const contentTypeOf = (body: string) => (/^\s*[[{]/.test(body) && (() => { try { JSON.parse(body); return true; } catch { return false; } })() ? "application/json" : "text/plain");
 
-  const bodyRoutes: Array<{ entry: string; path: string; scopes: KeyScope[]; base: () => Record<string, unknown>; fields: Field[] }> = [
+  const bodyRoutes: Array<{ entry: string; method?: string; path: string; scopes: KeyScope[]; base: () => Record<string, unknown>; fields: Field[]; truths?: () => Case[] }> = [
     {
       entry: "`POST /v1/devices`",
       path: "/v1/devices",
       scopes: ["devices:write"],
       base: () => ({ userId: uids.user, ...newDevice() }),
       fields: [{ name: "userId", required: true, kind: text(128, { nulOk: true }) }, ...deviceFields()],
+      truths: () => [{ ...claimsRole(), input: { userId: uids.user, ...(claimsRole().input as object) } }],
     },
     { entry: "`POST /v1/messages`", path: "/v1/messages", scopes: ["messages:send", "messages:broadcast"], base: newMessage, fields: messageFields() },
+    {
+      entry: "`PUT /v1/users/{userId}/attributes`",
+      method: "PUT",
+      path: `/v1/users/${encodeURIComponent(uids.other)}/attributes`,
+      scopes: ["users:write"],
+      base: () => ({ attributes: { role: "student", grade: null } }),
+      fields: [{ name: "attributes", required: true, kind: { t: "attributes" } }],
+    },
   ];
   bodyRoutes.forEach((route, index) => {
     it(`API ${route.entry}: every malformed body refused with a JSON 400, nothing written`, { timeout: 180_000 }, async () => {
       const cases: Case[] = [
         ...casesFor(route.base(), route.fields, 100 + index),
+        ...(route.truths?.() ?? []),
         { label: "not JSON", input: null, raw: "{ not json", field: "" },
         { label: "truncated JSON", input: null, raw: '{"title": "x"', field: "" },
         { label: "JSON null", input: null, raw: "null", field: "" },
       ];
       const nextKey = await keyPool(route.scopes, cases.length + 1);
-      await apiCall("POST", route.path, nextKey(), "{");
+      await apiCall(route.method ?? "POST", route.path, nextKey(), "{");
       await runBatch(route.entry, cases, (c) => {
         const body = c.raw ?? JSON.stringify(c.input);
-        return apiCall("POST", route.path, nextKey(), body, contentTypeOf(body));
+        return apiCall(route.method ?? "POST", route.path, nextKey(), body, contentTypeOf(body));
       }, judgeApi(), watched());
     });
   });

@@ -125,16 +125,18 @@ describe("least privilege", () => {
 
   it("a where audience is a broadcast: refused without messages:broadcast, and with it reaches only the key's tenant", { timeout: 120_000 }, async () => {
     const tag = `grade-${randomUUID()}`;
-    const [appDevice] = await seedDevices([{ userInfo: { cohort: tag } }]);
+    const [appDevice] = await seedDevices([{ attributes: { cohort: tag } }]);
     const plain = await partnerKey(["devices:write", "messages:send"]);
     const refused = await api("/v1/messages", plain.secret, { body: { title: "t", body: "b", audience: { where: { cohort: tag } } } });
     assert.deepEqual([refused.status, code(refused)], [403, "permission-denied"]);
     assert.match(String((refused.body.error as { message: string }).message), /messages:broadcast/);
     assert.equal(await messagesOf(plain.keyId), 0);
 
-    const broadcaster = await partnerKey(["devices:write", "messages:send", "messages:broadcast"]);
-    const own = { ...device("7"), userInfo: { cohort: tag } };
+    const broadcaster = await partnerKey(["devices:write", "messages:send", "messages:broadcast", "users:write"]);
+    const own = device("7");
     assert.equal((await api("/v1/devices", broadcaster.secret, { body: own })).status, 201);
+    const set = await api("/v1/users/7/attributes", broadcaster.secret, { method: "PUT", body: { attributes: { cohort: tag } } });
+    assert.deepEqual([set.status, set.body.devices], [200, 1]);
     const sent = await api("/v1/messages", broadcaster.secret, { body: { title: "t", body: "b", audience: { where: { cohort: tag } } } });
     assert.equal(sent.status, 201);
     await waitUntilFinal(String(sent.body.messageId), 1);

@@ -192,7 +192,7 @@ describe("operations: the emergency stop, queue administration, hourly metrics",
 
   it("a pause in the middle of a 3,000-device broadcast stops sends within 3 s; resume reaches every device once", { timeout: 240_000 }, async () => {
     const cohort = `ops-${randomUUID()}`;
-    const devices = await seedDevices(Array.from({ length: 3000 }, () => ({ userInfo: { cohort } })));
+    const devices = await seedDevices(Array.from({ length: 3000 }, () => ({ attributes: { cohort } })));
     const tokens = devices.map((d) => d.token);
     const { messageId } = await sender.call<{ messageId: string }>("sendMessage", { title: "Broadcast", body: "To a cohort", audience: { where: { cohort } } }, 300_000);
     await waitFor("the broadcast to start reaching FCM", async () => ((await acceptedFor(tokens)).length >= 200 ? true : undefined), 120_000, 100);

@@ -42,10 +42,10 @@ describe("broadcasts sent from pages", () => {
 
   it("sends each page once and writes every recipient with its outcome; transient failures go to the dispatch, dead tokens are retired", { timeout: 180_000 }, async () => {
     const cohort = `pages-${randomUUID()}`;
-    const ok = await seedDevices(Array.from({ length: 40 }, () => ({ deviceId: randomBytes(12).toString("base64url"), userInfo: { cohort } })));
-    const [quota] = await seedDevices([{ deviceId: randomBytes(12).toString("base64url"), token: `quota-${randomUUID()}`, userInfo: { cohort } }]);
-    const [dead] = await seedDevices([{ deviceId: randomBytes(12).toString("base64url"), token: `unregistered-${randomUUID()}`, userInfo: { cohort } }]);
-    await seedDevices([{ deviceId: randomBytes(12).toString("base64url"), enabled: false, userInfo: { cohort } }]);
+    const ok = await seedDevices(Array.from({ length: 40 }, () => ({ deviceId: randomBytes(12).toString("base64url"), attributes: { cohort } })));
+    const [quota] = await seedDevices([{ deviceId: randomBytes(12).toString("base64url"), token: `quota-${randomUUID()}`, attributes: { cohort } }]);
+    const [dead] = await seedDevices([{ deviceId: randomBytes(12).toString("base64url"), token: `unregistered-${randomUUID()}`, attributes: { cohort } }]);
+    await seedDevices([{ deviceId: randomBytes(12).toString("base64url"), enabled: false, attributes: { cohort } }]);
     assert.ok(quota && dead);
 
     const { messageId } = await staff.call<{ messageId: string }>("sendMessage", { title: "Pages", body: "From the expansion", audience: { where: { cohort } } });
@@ -89,7 +89,7 @@ describe("broadcasts sent from pages", () => {
   it("a page left at 'sending' by a run that died is sent again; one left at 'sent' is recorded without sending", { timeout: 180_000 }, async () => {
     for (const left of ["sending", "sent"] as const) {
       const cohort = `pages-${left}-${randomUUID()}`;
-      const devices = await seedDevices(Array.from({ length: 6 }, () => ({ deviceId: partZeroId(), userInfo: { cohort } })));
+      const devices = await seedDevices(Array.from({ length: 6 }, () => ({ deviceId: partZeroId(), attributes: { cohort } })));
       const [first, second, ...rest] = devices;
       assert.ok(first && second);
       const messageId = `pages-${randomUUID()}`;

@@ -32,6 +32,7 @@ import {
   type Firestore,
 } from "firebase/firestore";
 import { idempotentMessageId } from "../functions/src/sending/send.ts";
+import { userAttributesId } from "../functions/src/devices/attributes.ts";
 import { stackEnv } from "../tools/lib/env.ts";
 
 const ROLES = ["signedOut", "user", "otherUser", "sender", "otherSender"] as const;
@@ -73,6 +74,11 @@ const MATRIX: Record<string, { path: string; what: string; allow: Record<Operati
     path: "messages/{messageId}/counters/{shard}",
     what: "an outcome counter of the sender's message",
     allow: { get: ["sender", "otherSender"], list: ["sender", "otherSender"], create: [], update: [], delete: [] },
+  },
+  userAttributes: {
+    path: "userAttributes/{id}",
+    what: "the attributes the school set for the user (role, grade…)",
+    allow: { get: [], list: [], create: [], update: [], delete: [] },
   },
   accessKeys: { path: "accessKeys/{keyId}", what: "an access key", allow: { get: [], list: [], create: [], update: [], delete: [] } },
   apiGuards: { path: "apiGuards/{id}", what: "a ban or rate counter", allow: { get: [], list: [], create: [], update: [], delete: [] } },
@@ -164,6 +170,17 @@ async function cellsOf(name: string, cast: Cast): Promise<Record<Operation, Cell
         create: (db) => setDoc(doc(db, "messages", messageId, sub, sub === "recipients" ? fresh("rcp") : "1"), sub === "recipients" ? pendingRecipient() : { counts: {}, updatedAt: serverTimestamp() }),
         update: (db) => updateDoc(doc(db, "messages", messageId, sub, subjectId), sub === "recipients" ? { status: 200 } : { counts: {} }),
         delete: (db) => deleteDoc(doc(db, "messages", messageId, sub, subjectId)),
+      };
+    }
+    case "userAttributes": {
+      const id = userAttributesId(uid.user);
+      await seed({ [`userAttributes/${id}`]: { userId: uid.user, tenant: "app", attributes: { role: "student" }, updatedAt: Timestamp.now(), updatedBy: "staff" } });
+      return {
+        get: (db) => getDoc(doc(db, "userAttributes", id)),
+        list: (db) => getDocs(collection(db, "userAttributes")),
+        create: (db, role) => setDoc(doc(db, "userAttributes", userAttributesId(role === "user" ? fresh("user") : callerUid(role))), { userId: callerUid(role), tenant: "app", attributes: { role: "teacher" } }),
+        update: (db) => updateDoc(doc(db, "userAttributes", id), { "attributes.role": "teacher" }),
+        delete: (db) => deleteDoc(doc(db, "userAttributes", id)),
       };
     }
     default: {

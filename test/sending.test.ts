@@ -126,18 +126,21 @@ describe("sending to audiences (staff callables)", () => {
     assert.equal((await acceptedFor([live!.token, second!.token, disabled!.token, retired!.token])).length, 2);
   });
 
-  it("{ where } matches userInfo with AND (match: all) or OR (match: any)", { timeout: 180_000 }, async () => {
+  it("{ where } matches the school's attributes with AND (match: all) or OR (match: any), never the app's userInfo", { timeout: 180_000 }, async () => {
     const grade = `g-${randomUUID()}`;
     const school = `s-${randomUUID()}`;
-    const [both, gradeOnly, schoolOnly, neither, bothDisabled] = await seedDevices([
-      { userInfo: { grade, school, extra: 1 } },
-      { userInfo: { grade } },
-      { userInfo: { school } },
-      { userInfo: { grade: "other", school: "other" } },
-      { userInfo: { grade, school }, enabled: false },
+    const [both, gradeOnly, schoolOnly, neither, bothDisabled, appClaimed] = await seedDevices([
+      { attributes: { grade, school, extra: 1 } },
+      { attributes: { grade } },
+      { attributes: { school } },
+      { attributes: { grade: "other", school: "other" } },
+      { attributes: { grade, school }, enabled: false },
+      // What an app said about itself (or wrote before attributes had owners): no audience trusts it.
+      { userInfo: { grade, school } },
     ]);
     void neither;
     void bothDisabled;
+    void appClaimed;
     const and = await send({ title: "t", body: "b", audience: { where: { grade, school } } });
     assert.deepEqual(await recipientDevices(and.messageId), [both!.deviceId]);
     const or = await send({ title: "t", body: "b", audience: { where: { grade, school }, match: "any" } });

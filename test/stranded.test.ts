@@ -24,7 +24,7 @@ async function sweep(): Promise<void> {
 describe("the sweep finishes broadcast work whose task died", () => {
   it("an expansion part that stopped an hour ago gets its task again; every device is reached once", { timeout: 180_000 }, async () => {
     const cohort = `stranded-${randomUUID()}`;
-    const devices = await seedDevices(Array.from({ length: 120 }, () => ({ userInfo: { cohort } })));
+    const devices = await seedDevices(Array.from({ length: 120 }, () => ({ attributes: { cohort } })));
     // No audience when created (nothing starts); then the audience and a part as a dead task chain leaves them.
     const messageId = await createMessage({ title: "Stranded part", body: "Still delivered" });
     const message = adminDb().collection("messages").doc(messageId);

@@ -8,6 +8,7 @@
 import { getApps, initializeApp, type App } from "firebase-admin/app";
 import { getAuth } from "firebase-admin/auth";
 import { getFirestore, Timestamp } from "firebase-admin/firestore";
+import { userAttributesId } from "../functions/src/devices/attributes.ts";
 import { PROJECT_ID } from "./lib/env.ts";
 
 export const PROJECT = PROJECT_ID;
@@ -51,6 +52,12 @@ export async function seedDemo(): Promise<void> {
     if ((err as { code?: string }).code !== "auth/uid-already-exists" && (err as { code?: string }).code !== "auth/email-already-exists") throw err;
   }
   const now = Timestamp.now();
+  // The school's attributes of the student (as setUserAttributes writes them), and their copy on the phone: what the console's Attributes audience matches.
+  const attributes = { grade: 9, school: "north" };
+  await getFirestore(app())
+    .collection("userAttributes")
+    .doc(userAttributesId(DEMO_PHONE.userId))
+    .set({ userId: DEMO_PHONE.userId, tenant: "app", attributes, updatedAt: now, updatedBy: "demo-seed" });
   await getFirestore(app())
     .collection("devices")
     .doc(DEMO_PHONE.deviceId)
@@ -62,7 +69,7 @@ export async function seedDemo(): Promise<void> {
       badge: 0,
       locale: "en-GB",
       timezone: "Europe/London",
-      userInfo: { grade: 9, school: "north" },
+      attributes,
       createdAt: now,
       updatedAt: now,
       retired: false,

@@ -19,6 +19,7 @@ export { recordPage } from "./functions/recordPage";
 export { cancelMessage } from "./functions/cancelMessage";
 export { getMessageReport } from "./functions/getMessageReport";
 export { setPreferences } from "./functions/setPreferences";
+export { setUserAttributes } from "./functions/setUserAttributes";
 export { estimateAudience } from "./functions/estimateAudience";
 export { resendFailed } from "./functions/resendFailed";
 export { api } from "./functions/api";

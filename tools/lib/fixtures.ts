@@ -12,7 +12,10 @@ export interface DeviceSeed {
   retired?: boolean;
   retiredReason?: string;
   badge?: number;
+  /** What the app said about itself: never matched by an audience. */
   userInfo?: Record<string, string | number | boolean>;
+  /** The school's attributes of the user, as setUserAttributes copies them onto the device: what `where` audiences match. */
+  attributes?: Record<string, string | number | boolean>;
   updatedAt?: Timestamp;
   /** The device's tenant: "app" (an app user's) unless given; null writes none, as on a device registered before tenants. */
   tenant?: string | null;
@@ -33,6 +36,7 @@ export async function seedDevices(seeds: DeviceSeed[]): Promise<Array<Required<P
       enabled: seed.enabled ?? true,
       badge: seed.badge ?? 0,
       ...(seed.userInfo && { userInfo: seed.userInfo }),
+      ...(seed.attributes && { attributes: seed.attributes }),
       createdAt: seed.updatedAt ?? Timestamp.now(),
       updatedAt: seed.updatedAt ?? Timestamp.now(),
       retired: seed.retired ?? false,

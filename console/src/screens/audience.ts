@@ -116,7 +116,7 @@ export function audienceField(onChange: () => void): AudienceField {
         h("span", { class: "choice" }, matchAll, h("label", { for: matchAll.id }, "all of them")),
         h("span", { class: "choice" }, matchAny, h("label", { for: matchAny.id }, "any of them")),
       ),
-      h("p", { class: "hint" }, `Matched against the devices' userInfo; at most ${LIMITS.audienceWhereMax} pairs. Numbers and true/false match as such; "quote" text that looks like one.`),
+      h("p", { class: "hint" }, `Matched against the attributes the school set for each user (role, grade, class…; setUserAttributes or the partner API), never what apps report about themselves; at most ${LIMITS.audienceWhereMax} pairs. Numbers and true/false match as such; "quote" text that looks like one.`),
     ),
   );
   for (const [k, panel] of panels) panel.hidden = k !== kind;

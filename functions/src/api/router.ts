@@ -1,8 +1,9 @@
 import type { Response } from "express";
 import type { Request } from "firebase-functions/v2/https";
 import { z } from "zod";
-import { registerDeviceInput } from "../devices/schema";
-import { tenantOwner } from "../devices/owner";
+import { setUserAttributes } from "../devices/attributes";
+import { registerDeviceInput, userAttributesBody, type SetUserAttributesResult } from "../devices/schema";
+import { isTenantShaped, tenantOwner } from "../devices/owner";
 import { registerDevice, removeTenantDevice } from "../devices/service";
 import { tenantOf, type VerifiedKey } from "../keys/service";
 import { describeZodError } from "../shared/callable";
@@ -18,6 +19,7 @@ import { ApiError, sendError, unauthenticated } from "./errors";
 
 /** A partner server registers devices for its own users (its tenant's): the registerDevice body plus whose device it is. */
 const apiRegisterDeviceInput = registerDeviceInput.extend({ userId: userIdSchema });
+const userAttributesPath = z.strictObject({ userId: userIdSchema });
 
 interface Context {
   req: Request;
@@ -63,6 +65,22 @@ function requireDeviceTenant(context: Context): string {
   return tenant;
 }
 
+/**
+ * The stored id of a user of the key's tenant whose attributes it may set
+ * (`users:write`). A key of tenant "app" (a district's SIS, its roster job)
+ * sets the apps' users' attributes by uid; a uid never has the form
+ * `<tenant>:<id>`, so such an id would name another tenant's user and is refused.
+ */
+function requireUserOfTenant(context: Context, rawUserId: string): { tenant: string; userId: string } {
+  requireScope(context, "users:write");
+  const { userId } = parse(userAttributesPath, { userId: rawUserId });
+  const tenant = tenantOf(context.key);
+  if (tenant === APP_TENANT && isTenantShaped(userId)) {
+    throw new ApiError(400, "invalid-argument", `Invalid "userId": an app user's id never has the form "<tenant>:<id>".`, "userId");
+  }
+  return tenantOwner(tenant, userId);
+}
+
 /** Anything but a list of users or devices can reach a whole tenant: that is a broadcast. */
 function requireAudienceScope(context: Context, audience: object): void {
   if (!("users" in audience) && !("devices" in audience)) requireScope(context, "messages:broadcast");
@@ -92,6 +110,15 @@ function route(method: string, segments: string[]): Handler | undefined {
         return { status: 200, body: await removeTenantDevice(tenant, deviceId) };
       };
     }
+  }
+  if (resource === "users" && id !== undefined && action === "attributes" && method === "PUT") {
+    return async (c) => {
+      const owner = requireUserOfTenant(c, id);
+      const { attributes: changes } = parse(userAttributesBody, jsonBody(c.req));
+      const { attributes, devices } = await setUserAttributes(owner, changes, keySender(c.key.keyId, owner.tenant).senderId);
+      const body: SetUserAttributesResult = { userId: id, attributes, devices };
+      return { status: 200, body };
+    };
   }
   if (resource === "messages") {
     if (method === "POST" && id === undefined) {

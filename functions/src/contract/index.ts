@@ -23,7 +23,23 @@ export {
   type RetiredReason,
   type KeyScope,
 } from "../shared/contract";
-export { deviceIdSchema, tokenSchema, platformSchema, userInfoSchema, registerDeviceInput, deviceRefInput, setDeviceEnabledInput, type RegisterDeviceInput } from "../devices/input";
+export {
+  deviceIdSchema,
+  tokenSchema,
+  platformSchema,
+  userInfoSchema,
+  registerDeviceInput,
+  deviceRefInput,
+  setDeviceEnabledInput,
+  attributeNameSchema,
+  attributeValueSchema,
+  attributeChangesSchema,
+  setUserAttributesInput,
+  userAttributesBody,
+  type RegisterDeviceInput,
+  type SetUserAttributesRequest,
+  type SetUserAttributesResult,
+} from "../devices/input";
 export {
   audienceSchema,
   categorySchema,

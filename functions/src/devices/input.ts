@@ -49,15 +49,49 @@ const timezoneSchema = z
     }
   }, "must be an IANA time zone such as Europe/Paris");
 
-/** Free-form targeting attributes: at most 20 scalar values under simple keys (they become field paths in queries). */
+/** An attribute's name: simple, since it becomes a field path in queries (`attributes.<name>`). */
+export const attributeNameSchema = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,39}$/, "keys must start with a letter and hold at most 40 letters, digits or '_'");
+
+export const attributeValueSchema = z.union([z.string().max(256, "string values must be at most 256 characters"), z.number().finite(), z.boolean()], {
+  error: "values must be strings, numbers or booleans",
+});
+
+/**
+ * What an app says about itself (its own preferences, say): at most 20 scalar
+ * values under simple keys. Stored on the device as `userInfo`, never matched
+ * by an audience: `where` matches only the attributes the school set
+ * (`attributes`). Names the school owns (the SERVER_ATTRIBUTES param) are
+ * refused by registerDevice.
+ */
 export const userInfoSchema = z
-  .record(
-    z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,39}$/, "keys must start with a letter and hold at most 40 letters, digits or '_'"),
-    z.union([z.string().max(256, "string values must be at most 256 characters"), z.number().finite(), z.boolean()], {
-      error: "values must be strings, numbers or booleans",
-    }),
-  )
+  .record(attributeNameSchema, attributeValueSchema)
   .refine((value) => Object.keys(value).length <= LIMITS.userInfoEntries, `must have at most ${LIMITS.userInfoEntries} entries`);
+
+/** A user of the caller's tenant, as the caller names it (an app user's Firebase uid; a partner's own user id). */
+export const userIdSchema = z.string({ error: "must be a string" }).min(1, "must not be empty").max(128, "must be at most 128 characters");
+
+/**
+ * Changes to a user's school-set attributes: a value sets the attribute, null
+ * removes it, an attribute not named is left as it is (a merge, so that
+ * several school systems may each keep their own attributes of a user).
+ */
+export const attributeChangesSchema = z
+  .record(attributeNameSchema, attributeValueSchema.nullable())
+  .refine((value) => Object.keys(value).length <= LIMITS.userAttributesMax, `must name at most ${LIMITS.userAttributesMax} attributes`);
+
+/** `setUserAttributes` (staff) and, with the user id from the path, `PUT /v1/users/{userId}/attributes`. */
+export const setUserAttributesInput = z.strictObject({ userId: userIdSchema, attributes: attributeChangesSchema });
+export type SetUserAttributesRequest = z.input<typeof setUserAttributesInput>;
+/** The body of `PUT /v1/users/{userId}/attributes`. */
+export const userAttributesBody = setUserAttributesInput.pick({ attributes: true });
+
+export interface SetUserAttributesResult {
+  userId: string;
+  /** The user's attributes after the change, all of them. */
+  attributes: Record<string, string | number | boolean>;
+  /** The user's devices whose copy was updated by this call. */
+  devices: number;
+}
 
 const versionSchema = z.string().min(1).max(64, "must be at most 64 characters").regex(/^\P{Cc}+$/u, "must not contain control characters");
 

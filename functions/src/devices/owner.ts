@@ -39,6 +39,16 @@ export function tenantOwner(tenant: string, userId: string): DeviceOwner {
 }
 
 /**
+ * The owner of a user named as stored, as staff name users (in `users`
+ * audiences and setUserAttributes): `<tenant>:<userId>` is a tenant's user,
+ * anything else an app user's uid.
+ */
+export function storedOwner(userId: string): DeviceOwner {
+  const tenant = isTenantShaped(userId) ? userId.slice(0, userId.indexOf(":")) : APP_TENANT;
+  return { tenant, userId };
+}
+
+/**
  * True for a Firebase uid shaped like a tenant's stored user id. Firebase
  * Auth's own uids never are (letters and digits); an account minted with
  * such a uid could pose as a partner's user, so it registers no device.

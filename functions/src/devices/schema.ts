@@ -19,7 +19,10 @@ export const deviceDoc = z.object({
   osVersion: z.string().optional(),
   locale: z.string().optional(),
   timezone: z.string().optional(),
+  /** What the app said about itself (registerDevice's `userInfo`): stored, never matched by an audience. */
   userInfo: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  /** The school's attributes of the device's user, copied from `userAttributes` (devices/attributes.ts): what `where` audiences match. */
+  attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
   createdAt: zTimestamp,
   updatedAt: zTimestamp,
   retired: z.boolean(),
@@ -27,3 +30,15 @@ export const deviceDoc = z.object({
   retiredReason: z.enum(RETIRED_REASONS).nullable().optional(),
 });
 export type DeviceDoc = z.infer<typeof deviceDoc>;
+
+/** `userAttributes/{id}` as stored: the attributes the school set for one user (devices/attributes.ts). */
+export const userAttributesDoc = z.object({
+  /** The stored user id (devices/owner.ts): the document id is its SHA-256, since a partner's user id may hold "/". */
+  userId: z.string(),
+  tenant: z.string(),
+  attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  updatedAt: zTimestamp,
+  /** Who changed them last: a staff uid, or `key:<keyId>`. */
+  updatedBy: z.string(),
+});
+export type UserAttributesDoc = z.infer<typeof userAttributesDoc>;

@@ -3,6 +3,7 @@ import { HttpsError } from "firebase-functions/v2/https";
 import { DEVICES_PER_USER } from "../shared/params";
 import { runTransaction } from "../shared/transaction";
 import { APP_TENANT, type RetiredReason } from "../shared/contract";
+import { readUserAttributes, refuseServerAttributes } from "./attributes";
 import { devicesCollection } from "./collection";
 import { isTenantShaped, type DeviceOwner } from "./owner";
 import { holdsDeadToken } from "./retire";
@@ -42,19 +43,25 @@ const refusedDevice = () =>
  *   user's least recently registered ones beyond that as `replaced`;
  * - the owner re-registering updates the token and un-retires the device,
  *   except that a token FCM declared dead is refused: only a new token
- *   brings the device back.
+ *   brings the device back;
+ * - the device gets a copy of the attributes the school set for its user
+ *   (devices/attributes.ts), read in the same transaction, so a device
+ *   registered while they change still ends with the latest. The app's own
+ *   `userInfo` may not name an attribute the school owns.
  */
 export async function registerDevice(owner: DeviceOwner, input: RegisterDeviceInput): Promise<{ deviceId: string; created: boolean }> {
   if (owner.tenant === APP_TENANT && isTenantShaped(owner.userId)) {
     throw new HttpsError("failed-precondition", "This account's user id has the form of a partner's user (\"<tenant>:<id>\") and cannot register devices.");
   }
+  refuseServerAttributes(input.userInfo);
   const devices = devicesCollection();
   const ref = devices.doc(input.deviceId);
   return runTransaction("registerDevice", async (tx) => {
-    const [snapshot, sameToken, owned] = await Promise.all([
+    const [snapshot, sameToken, owned, attributes] = await Promise.all([
       tx.get(ref),
       tx.get(devices.where("token", "==", input.token)),
       tx.get(devices.where("userId", "==", owner.userId).where("retired", "==", false)),
+      readUserAttributes(tx, owner.userId),
     ]);
     const existing = snapshot.data();
     if (existing && ((!existing.retired && existing.userId !== owner.userId) || (existing.tenant !== undefined && existing.tenant !== owner.tenant))) throw refusedDevice();
@@ -71,6 +78,7 @@ export async function registerDevice(owner: DeviceOwner, input: RegisterDeviceIn
       ...(input.locale !== undefined && { locale: input.locale }),
       ...(input.timezone !== undefined && { timezone: input.timezone }),
       ...(input.userInfo !== undefined && { userInfo: input.userInfo }),
+      attributes,
     };
     const refreshing = existing !== undefined && existing.userId === owner.userId;
     if (refreshing && existing.token === input.token && holdsDeadToken(existing)) {

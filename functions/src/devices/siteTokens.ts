@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { Timestamp, type DocumentReference } from "firebase-admin/firestore";
 import type { Platform } from "../shared/contract";
 import { runTransaction } from "../shared/transaction";
+import { readUserAttributes } from "./attributes";
 import { devicesCollection } from "./collection";
 import { tenantUserId } from "./owner";
 import { holdsDeadToken } from "./retire";
@@ -73,18 +74,21 @@ export async function liveDeviceForToken(tenant: string, token: string, platform
 
 /** The site's own device of a token, created or revived in a transaction on its document (two requests for a new token meet on it). */
 function createOrRevive(ownRef: DocumentReference<DeviceDoc>, ownId: string, tenant: string, token: string, platform: Platform): Promise<SiteTokenResult> {
+  const userId = tenantUserId(tenant, SITE_USER);
   return runTransaction("siteToken", async (tx) => {
-    const current = (await tx.get(ownRef)).data();
+    // The site's user may have attributes of the school's (devices/attributes.ts): a new or revived device gets their copy.
+    const [current, attributes] = await Promise.all([tx.get(ownRef).then((snapshot) => snapshot.data()), readUserAttributes(tx, userId)]);
     const now = Timestamp.now();
     if (current && !current.retired) return { kind: "live", deviceId: ownId, created: false };
     if (current && holdsDeadToken(current)) return { kind: "dead", deviceId: ownId };
     if (current) {
-      tx.update(ownRef, { retired: false, retiredAt: null, retiredReason: null, updatedAt: now });
+      tx.update(ownRef, { retired: false, retiredAt: null, retiredReason: null, updatedAt: now, attributes });
       return { kind: "live", deviceId: ownId, created: false };
     }
     tx.create(ownRef, {
-      userId: tenantUserId(tenant, SITE_USER),
+      userId,
       tenant,
+      attributes,
       token,
       platform,
       enabled: true,

@@ -51,6 +51,9 @@ export const createKeyInput = z
     newDevicesPerDay: z.number().int().min(1).max(10_000_000).optional(),
   })
   .superRefine((input, ctx) => {
+    if (input.surface === "moodle" && input.scopes.includes("users:write")) {
+      ctx.addIssue({ code: "custom", path: ["scopes"], message: "users:write is for partner API keys (--surface api): the Moodle endpoints set no user attributes" });
+    }
     if (input.tenant !== APP_TENANT) return;
     if (input.surface !== "api") ctx.addIssue({ code: "custom", path: ["tenant"], message: `"${APP_TENANT}" is for partner API keys (--surface api): a Moodle site's key registers devices` });
     if (input.scopes.includes("devices:write")) {

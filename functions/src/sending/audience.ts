@@ -77,8 +77,13 @@ export interface PartPage {
   next: string | undefined;
 }
 
+/**
+ * A `where` audience matches the attributes the school set (`attributes`,
+ * devices/attributes.ts), never what an app said about itself (`userInfo`):
+ * an app cannot put itself into an audience by claiming a role or a class.
+ */
 function whereFilter(audience: Extract<Audience, { where: unknown }>): Filter {
-  const pairs = Object.entries(audience.where).map(([key, value]) => Filter.where(new FieldPath("userInfo", key), "==", value));
+  const pairs = Object.entries(audience.where).map(([key, value]) => Filter.where(new FieldPath("attributes", key), "==", value));
   return audience.match === "any" ? Filter.or(...pairs) : Filter.and(...pairs);
 }
 

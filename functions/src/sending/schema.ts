@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { deviceIdSchema, userInfoSchema } from "../devices/input";
+import { attributeNameSchema, attributeValueSchema, deviceIdSchema, userIdSchema } from "../devices/input";
 import { buildFcmPayload, payloadBytes, placeholderNames } from "../fcm/payload";
 import { LIMITS, MAX_TTL_SECONDS, PLATFORMS } from "../shared/contract";
 import type { MessageDoc } from "../messages/schema";
@@ -11,7 +11,7 @@ import type { MessageDoc } from "../messages/schema";
  * this module and validates with it as the functions do.
  */
 
-export const userIdSchema = z.string({ error: "must be a string" }).min(1, "must not be empty").max(128, "must be at most 128 characters");
+export { userIdSchema };
 
 export const categorySchema = z
   .string({ error: "must be a string" })
@@ -20,7 +20,8 @@ export const categorySchema = z
 const varValue = z.union([z.string().max(1024), z.number().finite(), z.boolean()], { error: "values must be strings, numbers or booleans" });
 const varsOfUser = z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "names must be 1–64 letters, digits, '.', '-' or '_'"), varValue);
 
-const whereSchema = userInfoSchema.refine((value) => Object.keys(value).length >= 1 && Object.keys(value).length <= LIMITS.audienceWhereMax, {
+/** Names and values of the attributes the school set (devices' `attributes`), never the apps' `userInfo`. */
+const whereSchema = z.record(attributeNameSchema, attributeValueSchema).refine((value) => Object.keys(value).length >= 1 && Object.keys(value).length <= LIMITS.audienceWhereMax, {
   error: `must have 1 to ${LIMITS.audienceWhereMax} key/value pairs`,
 });
 

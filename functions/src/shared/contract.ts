@@ -23,6 +23,11 @@ export const COLLECTIONS = {
   pages: "pages",
   /** `preferences/{uid}`: a user's own settings (muted categories); readable by that user only. */
   preferences: "preferences",
+  /**
+   * `userAttributes/{id}`: the attributes the school set for one user (role, grade, class…), copied onto
+   * that user's devices as `attributes`; the id is the SHA-256 (hex) of the stored user id. No client access.
+   */
+  userAttributes: "userAttributes",
   /** `accessKeys/{keyId}`: partner servers' API keys, stored as hashes; no client access. */
   accessKeys: "accessKeys",
   /** `apiGuards/{id}`: IP-ban and rate-limit counters of the HTTPS API; no client access. */
@@ -83,6 +88,8 @@ export const LIMITS = {
   /** FCM rejects a message whose payload exceeds this many bytes. */
   fcmPayloadBytes: 4096,
   userInfoEntries: 20,
+  /** Attributes the school may hold for one user (devices/attributes.ts). */
+  userAttributesMax: 20,
   /** How far ahead `sendAt` may be: Cloud Tasks schedules at most 30 days ahead. */
   sendAheadDays: 30,
   /** Users or devices named in one audience (the rest of a large audience is a `where` or `all`). */
@@ -102,7 +109,7 @@ export const MESSAGE_STATES = ["preparing", "scheduled", "sending", "done", "can
 export type MessageState = (typeof MESSAGE_STATES)[number];
 
 /** Scopes an access key of the HTTPS API may hold. */
-export const KEY_SCOPES = ["devices:write", "messages:send", "messages:broadcast"] as const;
+export const KEY_SCOPES = ["devices:write", "messages:send", "messages:broadcast", "users:write"] as const;
 export type KeyScope = (typeof KEY_SCOPES)[number];
 
 /** Where a key works: the AirNotifier-compatible endpoints Moodle calls, or the partner API `/v1`. */

@@ -92,6 +92,12 @@ export const HOSTING_PROXY_RANGES = defineString("HOSTING_PROXY_RANGES", {
     "Keyed endpoints served through Firebase Hosting (the AirNotifier-compatible ones): the addresses Hosting's CDN reaches the function from, comma-separated CIDR ranges; `fastly` stands for Fastly's published ranges, `none` for no proxy. A request whose last X-Forwarded-For entry (the one Google's front end appends) lies in them came through Hosting, and its client is the entry Hosting appended before; any other request is a direct call, counted under that last entry. The partner API is not behind Hosting and trusts no proxy.",
 });
 
+export const SERVER_ATTRIBUTES = defineString("SERVER_ATTRIBUTES", {
+  default: "role,school,schoolId,grade,class,group",
+  description:
+    "Comma-separated attribute names only the school sets (setUserAttributes, PUT /v1/users/{userId}/attributes): an app that sends one of them in registerDevice's userInfo is refused with invalid-argument (compared without regard to case). `where` audiences match only the attributes the school set, whatever this lists.",
+});
+
 export const SWEEP_SCHEDULE = defineString("SWEEP_SCHEDULE", {
   default: "every 5 minutes",
   description: "How often the sweep runs (Cloud Scheduler's App Engine syntax, e.g. \"every 5 minutes\", or a crontab line).",
