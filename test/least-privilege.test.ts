@@ -14,7 +14,7 @@ import type { KeyScope } from "../functions/src/shared/contract.ts";
 import { adminDb } from "../tools/lib/admin.ts";
 import { callError, signedInUser, type ClientUser } from "../tools/lib/client.ts";
 import { PROJECT_ID, REGION, stackEnv, stackParam } from "../tools/lib/env.ts";
-import { seedDevices, waitForRecipientCount, waitUntilFinal } from "../tools/lib/fixtures.ts";
+import { createMessage, seedDevices, waitForRecipientCount, waitUntilFinal } from "../tools/lib/fixtures.ts";
 import { acceptedFor } from "../tools/lib/stand-in.ts";
 import { waitFor } from "../tools/lib/wait.ts";
 import { triggerScheduledSweep } from "../tools/scheduler.ts";
@@ -269,5 +269,25 @@ describe("least privilege", () => {
     clients.push(staff);
     const refused = await callError(staff.call("resendFailed", { messageId }));
     assert.equal(refused.code, "functions/failed-precondition");
+  });
+
+  it("a user's mute holds for recipients written directly, as it does for an audience", { timeout: 60_000 }, async () => {
+    const [muting, listening] = await Promise.all([signedInUser(), signedInUser()]);
+    clients.push(muting, listening);
+    const category = `trips-${randomUUID().slice(0, 8)}`;
+    await muting.call("setPreferences", { mutedCategories: [category] });
+    const [mutedDevice, openDevice] = await seedDevices([{ userId: muting.uid! }, { userId: listening.uid! }]);
+    const messageId = await createMessage({ category, senderId: `staff-${randomUUID()}` });
+    const recipients = adminDb().collection("messages").doc(messageId).collection("recipients");
+    await Promise.all(
+      [[mutedDevice!, muting.uid!], [openDevice!, listening.uid!]].map(([device, userId]) =>
+        recipients.doc(`r-${(device as { deviceId: string }).deviceId}`).set({ deviceId: (device as { deviceId: string }).deviceId, userId, status: -1, statusMessage: null, attempts: 0 }),
+      ),
+    );
+    const final = await waitUntilFinal(messageId, 2);
+    const byDevice = new Map([...final.values()].map((r) => [r.deviceId, r]));
+    assert.deepEqual([byDevice.get(mutedDevice!.deviceId)?.status, byDevice.get(mutedDevice!.deviceId)?.statusMessage], [-4, "the user muted this category"]);
+    assert.equal(byDevice.get(openDevice!.deviceId)?.status, 200);
+    assert.equal((await acceptedFor([mutedDevice!.token])).length, 0);
   });
 });

@@ -1,6 +1,7 @@
 import { Timestamp } from "firebase-admin/firestore";
 import { logger } from "firebase-functions";
 import { devicesCollection } from "../devices/collection";
+import { mutedUsers } from "../devices/mutes";
 import { retireIfStillHeld } from "../devices/retire";
 import { deviceDoc, type DeviceDoc } from "../devices/schema";
 import { buildFcmMessage, RecipientError } from "../fcm/build";
@@ -13,7 +14,7 @@ import { DEFAULT_QUOTA_WAIT_SECONDS, holdForQuota, readQuotaWait, stopForFcmFaul
 import { readSwitch } from "../ops/pause";
 import { guardRetirements } from "../ops/retirementGuard";
 import { describeZodError } from "../shared/callable";
-import { COLLECTIONS, type RetiredReason } from "../shared/contract";
+import { APP_TENANT, COLLECTIONS, STATUS, type RetiredReason } from "../shared/contract";
 import { commitFenced, type FencedUpdate } from "../shared/fenced";
 import { db } from "../shared/firestore";
 import { runTransaction } from "../shared/transaction";
@@ -157,14 +158,27 @@ export interface Decided extends Cost {
  * of its own (pages.ts), with the devices its query has just read (`known`:
  * not read again); `shard` only picks the metrics slot of retirements.
  */
+/** The app users among the claimed recipients' device owners who muted `category` (only the apps' users have preferences). */
+async function mutedOwners(claimed: ClaimedRecipient[], devices: Map<string, DeviceDoc>, category: string): Promise<{ muted: Set<string>; reads: number }> {
+  const owners = new Set(
+    claimed.flatMap((r) => {
+      const device = devices.get(r.data.deviceId);
+      return device && (device.tenant ?? APP_TENANT) === APP_TENANT ? [device.userId] : [];
+    }),
+  );
+  return { muted: await mutedUsers([...owners], category), reads: owners.size };
+}
+
 export async function sendClaimed(messageId: string, shard: number, message: MessageDoc, claimed: ClaimedRecipient[], config: Settings, known?: Map<string, DeviceDoc>): Promise<Decided> {
   const devices = await readDevices(claimed.filter((r) => !r.problem && !known?.has(r.data.deviceId)).map((r) => r.data.deviceId));
   for (const [id, device] of known ?? []) devices.found.set(id, device);
   const decisions = new Map<string, Decision>();
   const live: Array<{ recipient: ClaimedRecipient; device: DeviceDoc }> = [];
+  // Recipients written directly (a message without an audience) were never filtered by mutes, as an audience's are.
+  const mutes = message.category && message.audience === undefined ? await mutedOwners(claimed, devices.found, message.category) : { muted: new Set<string>(), reads: 0 };
   for (const recipient of claimed) {
     const device = recipient.problem ? undefined : devices.found.get(recipient.data.deviceId);
-    const decision = triage(recipient.problem, device);
+    const decision = triage(recipient.problem, device) ?? (device && mutes.muted.has(device.userId) ? ended(STATUS.skippedDisabled, "the user muted this category") : undefined);
     if (decision) decisions.set(recipient.id, decision);
     else live.push({ recipient, device: device as DeviceDoc });
   }
@@ -182,7 +196,7 @@ export async function sendClaimed(messageId: string, shard: number, message: Mes
       decisions.set(recipient.id, ended(400, err.message));
     }
   }
-  const cost: Cost = { reads: devices.reads + badges.reads, writes: badges.writes };
+  const cost: Cost = { reads: devices.reads + badges.reads + mutes.reads, writes: badges.writes };
   if (fcmMessages.length === 0) return { decisions, ...cost };
 
   const result = await messagingClient().sendEach(fcmMessages);

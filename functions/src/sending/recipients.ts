@@ -6,7 +6,7 @@ import { recipientsCollection } from "../messages/collection";
 import type { PageRecipient } from "../messages/schema";
 import { localUserId } from "../devices/owner";
 import type { AudienceDevice } from "./audience";
-import { mutedUsers } from "./preferences";
+import { mutedUsers } from "../devices/mutes";
 
 /**
  * The recipient id of a device within a message: derived from the device id,

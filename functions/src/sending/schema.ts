@@ -176,5 +176,3 @@ export const setPreferencesInput = z.strictObject({
     .transform((list) => [...new Set(list)]),
 });
 
-/** `preferences/{uid}` as stored. */
-export const preferencesDoc = z.object({ mutedCategories: z.array(z.string()).default([]) });
