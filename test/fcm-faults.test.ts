@@ -207,6 +207,35 @@ describe("FCM project-level faults and third-party auth errors", () => {
     assert.ok(first >= until - 1000, "nothing was sent before the wait was over");
   });
 
+  it("one FCM rate for the whole project: a broadcast's pages and a job's batches together send no more than the minute's budget, and the rest goes the next minute, each once, no attempt spent", { timeout: 300_000 }, async () => {
+    const perMinute = 300;
+    const cohort = `rate-${randomUUID()}`;
+    const broadcastDevices = await seedDevices(Array.from({ length: 250 }, () => ({ attributes: { cohort } })));
+    const jobDevices = await seedDevices(Array.from({ length: 200 }, () => ({})));
+    // Start early in a clock minute (the budget's window), so that the first minute has room to spend its 300.
+    if (Date.now() % 60_000 > 35_000) await new Promise((resolve) => setTimeout(resolve, 61_000 - (Date.now() % 60_000)));
+    assert.match(await ops("fcm-rate", String(perMinute)), /FCM rate: 300 sends a minute/);
+    try {
+      const startMinute = Math.floor(Date.now() / 60_000);
+      const { messageId: broadcast } = await sender.call<{ messageId: string }>("sendMessage", { title: "Picture day", body: "Thursday", audience: { where: { cohort } } }, 120_000);
+      const job = await createMessage({ title: "Lunch balance", body: "Low" });
+      await addRecipients(job, jobDevices.map((d) => ({ deviceId: d.deviceId })));
+      const [broadcastStates, jobStates] = await Promise.all([waitUntilFinal(broadcast, 250, 240_000), waitUntilFinal(job, 200, 240_000)]);
+      const outcomes = [...new Set([...broadcastStates.values(), ...jobStates.values()].map((r) => `${r.status}/${r.attempts}`))];
+      assert.deepEqual(outcomes, ["200/1"], "nobody failed for the rate, and waiting for it spent no attempt");
+      const accepted = await acceptedFor([...broadcastDevices, ...jobDevices].map((d) => d.token));
+      assert.equal(new Set(accepted.map((a) => a.message.token)).size, 450, "each device reached");
+      assert.equal(accepted.length, 450, "each device reached once");
+      const perClockMinute = new Map<number, number>();
+      for (const a of accepted) perClockMinute.set(Math.floor(Date.parse(a.receivedAt) / 60_000), (perClockMinute.get(Math.floor(Date.parse(a.receivedAt) / 60_000)) ?? 0) + 1);
+      const first = perClockMinute.get(startMinute) ?? 0;
+      assert.ok(first > 0 && first <= perMinute, `the first minute sent ${first}, at most the budget of ${perMinute}`);
+      for (const [minute, sent] of perClockMinute) assert.ok(sent <= perMinute, `minute ${minute - startMinute} sent ${sent}`);
+    } finally {
+      await ops("fcm-rate", "default");
+    }
+  });
+
   it("THIRD_PARTY_AUTH_ERROR fails the recipient with 401 and its code, keeps the device live, and does not stop delivery", { timeout: 120_000 }, async () => {
     const devices = await seedDevices([...Array.from({ length: 3 }, () => ({ token: `third-party-auth-${randomUUID()}`, platform: "ios" as const })), {}, {}]);
     const messageId = await createMessage({ title: "APNs key expired" });

@@ -7,6 +7,7 @@
  *   npm run ops -- stats [--hours 24] [--json]        delivery outcomes per hour
  *   npm run ops -- probe [--json]                     one FCM validate_only send: does FCM accept this project now?
  *   npm run ops -- retirements [--confirm|--discard]  retirements held by the guard against mass retirement; carry them out or forget them
+ *   npm run ops -- fcm-rate [<perMinute>|default]     the project's FCM rate (sends a minute, all paths together): show it, set it without a deploy, or go back to FCM_MESSAGES_PER_MINUTE
  *
  * Like `npm run keys`: against the emulators when FIRESTORE_EMULATOR_HOST is
  * set (inside or beside the local stack), else against `--project <id>` (or
@@ -19,6 +20,7 @@ import { readHours } from "../functions/src/ops/metrics.ts";
 import { summarizeHour, type DeliveryStatus, type HourRow } from "../functions/src/ops/schema.ts";
 import { deliveryStatus, setDeliveryPaused } from "../functions/src/ops/stop.ts";
 import { FCM_STOP_BY, probeFcm } from "../functions/src/ops/fcm.ts";
+import { readFcmRate, setFcmRate } from "../functions/src/ops/fcmBudget.ts";
 import { guardStatus, settleHeldRetirements } from "../functions/src/ops/retirementGuard.ts";
 import { standInMessaging } from "../functions/src/fcm/client.ts";
 import { getMessaging } from "firebase-admin/messaging";
@@ -30,7 +32,8 @@ const USAGE = `usage:
   npm run ops -- status [--json] [--project <id>]
   npm run ops -- stats [--hours 24] [--json] [--project <id>]
   npm run ops -- probe [--json] [--project <id>]
-  npm run ops -- retirements [--confirm | --discard] [--json] [--project <id>]`;
+  npm run ops -- retirements [--confirm | --discard] [--json] [--project <id>]
+  npm run ops -- fcm-rate [<perMinute> | default] [--json] [--project <id>]`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -141,6 +144,19 @@ async function main(): Promise<number> {
       if (values.json) console.log(JSON.stringify(probe, null, 2));
       else console.log(probe.healthy ? `FCM accepts project ${project}: ${probe.answer}` : `FCM refuses project ${project}: ${probe.answer}`);
       return probe.healthy ? 0 : 1;
+    }
+    case "fcm-rate": {
+      const [, value] = positionals;
+      const perMinute = value === undefined || value === "default" ? null : Number(value);
+      if (perMinute !== null && (!Number.isInteger(perMinute) || perMinute < 1)) {
+        console.error("fcm-rate: a whole number of sends a minute (FCM's default quota is 600000), or `default`.");
+        return 2;
+      }
+      if (value !== undefined) await setFcmRate(perMinute, by);
+      const rate = await readFcmRate();
+      if (values.json) console.log(JSON.stringify({ perMinute: rate, source: rate === null ? "FCM_MESSAGES_PER_MINUTE" : "ops/fcmBudget" }, null, 2));
+      else console.log(rate === null ? "FCM rate: the parameter FCM_MESSAGES_PER_MINUTE's (600000 unless functions/.env sets it)." : `FCM rate: ${rate} sends a minute, all sending paths together (set here; \`npm run ops -- fcm-rate default\` goes back to FCM_MESSAGES_PER_MINUTE).`);
+      return 0;
     }
     default:
       console.error(USAGE);

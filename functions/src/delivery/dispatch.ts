@@ -11,6 +11,7 @@ import { messageRef } from "../messages/collection";
 import { messageDoc, type MessageDoc } from "../messages/schema";
 import { metricsRef, outcomeWrites, retirementIncrements, slotFor } from "../ops/metrics";
 import { DEFAULT_QUOTA_WAIT_SECONDS, holdForQuota, readQuotaWait, stopForFcmFault } from "../ops/fcm";
+import { budgetSpentUntil, takeFcmBudget } from "../ops/fcmBudget";
 import { readSwitch } from "../ops/pause";
 import { guardRetirements } from "../ops/retirementGuard";
 import { describeZodError } from "../shared/callable";
@@ -77,7 +78,7 @@ interface Retirement {
 export async function dispatchBatch(task: DispatchTask, taskId: string): Promise<DispatchSummary> {
   const config = dispatchSettings();
   const empty: DispatchSummary = { messageId: task.messageId, shard: task.shard, claimed: 0, accepted: 0, retrying: 0, final: 0, reads: 2, writes: 0 };
-  const [messageSnapshot, deliverySwitch, quotaWait] = await Promise.all([messageRef(task.messageId).get(), readSwitch(), readQuotaWait()]);
+  const [messageSnapshot, deliverySwitch, fcmQuotaWait] = await Promise.all([messageRef(task.messageId).get(), readSwitch(), readQuotaWait()]);
   if (!messageSnapshot.exists) return awaitMessage(task, taskId, config, empty);
   // A cancelled message claims nothing more; a scheduled one waits for its sendAt.
   if (await holdDispatch(task, messageSnapshot.data(), config.shards)) return empty;
@@ -86,7 +87,8 @@ export async function dispatchBatch(task: DispatchTask, taskId: string): Promise
     logger.info("dispatch: delivery paused; nothing claimed", { messageId: task.messageId, shard: task.shard });
     return empty;
   }
-  // The project is over FCM's quota: claim nothing, come back when it may send again.
+  // The project is over FCM's quota, or this instance found the minute's FCM rate spent: claim nothing, come back when it may send again.
+  const quotaWait = fcmQuotaWait ?? budgetSpentUntil();
   if (quotaWait !== undefined) {
     await enqueueRetry({ ...task, contended: undefined }, taskId, Timestamp.fromMillis(quotaWait));
     logger.info("dispatch: waiting for FCM's quota; nothing claimed", { messageId: task.messageId, shard: task.shard, until: new Date(quotaWait).toISOString() });
@@ -196,7 +198,14 @@ export async function sendClaimed(messageId: string, shard: number, message: Mes
       decisions.set(recipient.id, ended(400, err.message));
     }
   }
-  const cost: Cost = { reads: devices.reads + badges.reads + mutes.reads, writes: badges.writes };
+  // The project's FCM rate (ops/fcmBudget.ts): what the minute cannot take waits for the next, attempt not counted.
+  const budget = await takeFcmBudget(fcmMessages.length);
+  for (const { recipient, badge } of toSend.splice(budget.granted)) {
+    const statusMessage = `waiting for the project's FCM rate (FCM_MESSAGES_PER_MINUTE): this minute's sends are spent; attempt not counted`;
+    decisions.set(recipient.id, { kind: "held", statusMessage, attempts: recipient.attempt - 1, retryAtMs: budget.retryAtMs ?? Date.now(), ...(badge !== undefined && { badge }) });
+  }
+  fcmMessages.splice(budget.granted);
+  const cost: Cost = { reads: devices.reads + badges.reads + mutes.reads + budget.reads, writes: badges.writes + budget.writes };
   if (fcmMessages.length === 0) return { decisions, ...cost };
 
   const result = await messagingClient().sendEach(fcmMessages);

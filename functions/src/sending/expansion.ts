@@ -11,6 +11,7 @@ import { expansionParts, messageRef, recipientsCollection } from "../messages/co
 import { messageDoc, type ExpansionPartDoc } from "../messages/schema";
 import { pageIdFor, sendPage } from "../delivery/pages";
 import { readQuotaWait } from "../ops/fcm";
+import { budgetSpentUntil } from "../ops/fcmBudget";
 import { readSwitch } from "../ops/pause";
 import { inTenant, messageTenant, partPages, type AudienceDevice } from "./audience";
 import { planParts } from "./parts";
@@ -265,8 +266,8 @@ async function deliverChunk(options: PageOptions, part: number, cursor: string |
   if (!raw || raw.cancelledAt instanceof Timestamp) return { created: 0, sent: 0 };
   const message = messageDoc.safeParse(raw);
   const due = !(raw.sendAt instanceof Timestamp) || raw.sendAt.toMillis() <= Date.now();
-  // Over FCM's quota, the page is written pending like a paused one: the dispatch sends it when the project may send again.
-  if (!EXPANSION_SENDS.value() || !message.success || !due || deliverySwitch.paused || quotaWait !== undefined) return { created: await writeRecipientPage(options, devices), sent: 0 };
+  // Over FCM's quota or this minute's FCM rate, the page is written pending like a paused one: the dispatch sends it when the project may send again.
+  if (!EXPANSION_SENDS.value() || !message.success || !due || deliverySwitch.paused || quotaWait !== undefined || budgetSpentUntil() !== undefined) return { created: await writeRecipientPage(options, devices), sent: 0 };
   // The page holds who the recipients are; their placeholders' values stay on the message.
   const recipients = (await pageRecipients(options, devices)).map(({ id, deviceId, userId }) => ({ id, deviceId, userId }));
   if (recipients.length === 0) return { created: 0, sent: 0 };

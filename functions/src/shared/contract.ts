@@ -34,7 +34,7 @@ export const COLLECTIONS = {
   apiGuards: "apiGuards",
   /** `metrics/{hour}_{slot}`: delivery outcomes per hour, one increment per batch; no client access. */
   metrics: "metrics",
-  /** `ops/delivery`: the emergency stop (paused, reason, by, at); `ops/fcmQuota`: until when the project waits for FCM's quota (until, at); no client writes. */
+  /** `ops/delivery`: the emergency stop (paused, reason, by, at); `ops/fcmQuota`: until when the project waits for FCM's quota (until, at); `ops/fcmBudget` (perMinute, set by `npm run ops -- fcm-rate`) and its `shards/{n}` (minute, used): the project's FCM rate; no client writes. */
   ops: "ops",
 } as const;
 

@@ -192,6 +192,12 @@ export const EXPANSION_MAX_CONCURRENT = defineInt("EXPANSION_MAX_CONCURRENT", {
   description: "Cloud Tasks: expansion tasks running at the same time (all messages together).",
 });
 
+export const FCM_MESSAGES_PER_MINUTE = defineInt("FCM_MESSAGES_PER_MINUTE", {
+  default: 600000,
+  description:
+    "The project's FCM rate: sends per clock minute that every sending path together draws from (ops/fcmBudget.ts). FCM's default quota is 600,000 a minute; set it to what Firebase grants the project, or lower. `npm run ops -- fcm-rate` changes it without a deploy.",
+});
+
 export const FCM_PROJECT_QUOTA_ANSWERS = defineInt("FCM_PROJECT_QUOTA_ANSWERS", {
   default: 50,
   description:
