@@ -27,6 +27,7 @@ import { createKey } from "../functions/src/keys/service.ts";
 import { setDeliveryPaused } from "../functions/src/ops/stop.ts";
 import type { KeyScope } from "../functions/src/shared/contract.ts";
 import { adminDb } from "../tools/lib/admin.ts";
+import { emulatorAppCheckToken } from "../tools/lib/appCheck.ts";
 import { signedInUser, type ClientUser } from "../tools/lib/client.ts";
 import { stackEnv } from "../tools/lib/env.ts";
 import { createMessage, seedDevices } from "../tools/lib/fixtures.ts";
@@ -535,7 +536,7 @@ describe(`generated bad input (fast-check seed ${SEED}; FUZZ_SEED=${SEED} replay
   // ----------------------------------------------------------- callables
 
   async function callRaw(name: string, data: unknown, as: "signedOut" | keyof typeof tokens): Promise<Answer> {
-    const headers: Record<string, string> = { "content-type": "application/json" };
+    const headers: Record<string, string> = { "content-type": "application/json", "x-firebase-appcheck": emulatorAppCheckToken() };
     if (as !== "signedOut") headers.authorization = `Bearer ${tokens[as]}`;
     return post(functionsUrl(name), { method: "POST", headers, body: JSON.stringify({ data }) });
   }

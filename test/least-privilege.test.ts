@@ -239,6 +239,34 @@ describe("least privilege", () => {
     assert.equal(refused.code, "functions/failed-precondition");
   });
 
+  it("App Check (enforced on the local stack): an app without a token, or with one that names no app, is refused on every app callable and writes nothing; staff callables do not ask for it", async () => {
+    const withoutAppCheck = await signedInUser({ pushSender: true }, `user-${randomUUID()}`, { appCheck: false });
+    const genuine = await signedInUser();
+    clients.push(withoutAppCheck, genuine);
+    const deviceId = `dev-${randomUUID()}`;
+    const register = { deviceId, token: `ok-${randomUUID()}`, platform: "android" };
+    for (const [name, data] of [["registerDevice", register], ["unregisterDevice", { deviceId }], ["setDeviceEnabled", { deviceId, enabled: false }], ["listDevices", {}], ["resetBadge", { deviceId }], ["setPreferences", { mutedCategories: ["x"] }]] as const) {
+      const err = await callError(withoutAppCheck.call(name, data));
+      assert.equal(err.code, "functions/unauthenticated", name);
+      assert.match(err.message, /App Check/, name);
+    }
+    // A header the emulator decodes but that names no app (a forged or malformed token) is refused alike.
+    const idToken = await (await import("firebase/auth")).getAuth(genuine.app).currentUser?.getIdToken();
+    const forged = await fetch(`${stackEnv("FUNCTIONS_EMULATOR_ORIGIN")}/${PROJECT_ID}/${REGION}/registerDevice`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${idToken}`, "x-firebase-appcheck": "not-a-token" },
+      body: JSON.stringify({ data: register }),
+    });
+    assert.equal(forged.status, 401);
+    assert.match(JSON.stringify(await forged.json()), /App Check/);
+    assert.equal((await adminDb().collection("devices").doc(deviceId).get()).exists, false, "nothing was registered");
+    assert.equal((await adminDb().collection("preferences").doc(withoutAppCheck.uid as string).get()).exists, false, "no preference was written");
+    // The same call from a genuine app registers the device; a staff callable needs no App Check.
+    await genuine.call("registerDevice", register);
+    assert.equal((await adminDb().collection("devices").doc(deviceId).get()).get("userId"), genuine.uid);
+    assert.ok((await withoutAppCheck.call<{ devices: number }>("estimateAudience", { audience: { users: [genuine.uid] } })).devices >= 1);
+  });
+
   it("a Moodle private message is delivered, then its text and fields are removed once final, and staff cannot resend it", { timeout: 90_000 }, async () => {
     const site = await createKey({ name: `site ${randomUUID()}`, scopes: ["devices:write", "messages:send"], surface: "moodle" });
     const token = `ok-${randomUUID()}`;

@@ -18,6 +18,7 @@ import { startCloudTasksStandIn } from "./cloud-tasks-stand-in.ts";
 import { startStandIn } from "./fcm-stand-in.ts";
 import { triggerScheduled, triggerScheduledSweep } from "./scheduler.ts";
 import { DEMO_PHONE, DEMO_STAFF, seedDemo } from "./seed.ts";
+import { emulatorAppCheckToken } from "./lib/appCheck.ts";
 import { PROJECT_ID } from "./lib/env.ts";
 import { productionNode } from "./runtime.ts";
 
@@ -199,10 +200,12 @@ function printWelcome(env: Record<string, string>): void {
 │
 │ Try it (in another terminal): \`npm run demo\` registers a phone, sends it a message through
 │ sendMessage and prints the report and what the stand-in received. Or by hand, sign up a user
-│ in the Auth emulator, then register a device:
+│ in the Auth emulator, then register a device (App Check is enforced here as in production; the
+│ emulator accepts this unsigned App Check token, production only one App Check issued):
 │   TOKEN=$(curl -s -X POST -H 'Content-Type: application/json' -d '{"email":"me@example.com","password":"secret123","returnSecureToken":true}' \\
 │     'http://${env.FIREBASE_AUTH_EMULATOR_HOST}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=any' | sed 's/.*"idToken": *"\\([^"]*\\)".*/\\1/')
 │   curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+│     -H 'X-Firebase-AppCheck: ${emulatorAppCheckToken()}' \\
 │     -d '{"data":{"deviceId":"my-phone-0001","token":"demo-token-1","platform":"android"}}' ${fn}/${PROJECT}/us-central1/registerDevice
 │
 │ Press Ctrl-C to stop.

@@ -4,4 +4,4 @@ import { setPreferencesInput } from "../sending/schema";
 import { APP_CALLABLE } from "../shared/sizing";
 
 /** Any signed-in user: the notification categories they do not want. */
-export const setPreferences = validatedOnCall(setPreferencesInput, (data, caller) => set(caller.uid, data.mutedCategories), APP_CALLABLE);
+export const setPreferences = validatedOnCall(setPreferencesInput, (data, caller) => set(caller.uid, data.mutedCategories), { ...APP_CALLABLE, appCheck: true });

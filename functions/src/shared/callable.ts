@@ -2,6 +2,7 @@ import type { Response } from "express";
 import { HttpsError, onCall, type CallableOptions, type CallableRequest, type Request } from "firebase-functions/v2/https";
 import type { z } from "zod";
 import { logger } from "firebase-functions";
+import { APP_CHECK_ENFORCED } from "./params";
 
 export interface Caller {
   uid: string;
@@ -88,17 +89,30 @@ function refusingUndecodable<F extends (req: Request, res: Response) => unknown>
   return guarded as unknown as F;
 }
 
+/** A callable's options; `appCheck` marks one the apps call, refused without an App Check token while APP_CHECK_ENFORCED is on. */
+export interface CallableSettings extends CallableOptions {
+  appCheck?: boolean;
+}
+
 /**
  * An `onCall` function that requires a signed-in caller and parses its input
  * with a zod schema: a parse failure becomes `invalid-argument` naming the
  * field, before the handler runs, so bad input changes nothing.
+ *
+ * App Check is checked here rather than with the SDK's `enforceAppCheck`,
+ * which refuses with a bare "Unauthenticated": firebase-functions verifies
+ * the token either way (`request.app` is set only for a valid one) and the
+ * caller is told what is missing.
  */
 export function validatedOnCall<S extends z.ZodType, R>(
   schema: S,
   handler: (data: z.infer<S>, caller: Caller, request: CallableRequest<unknown>) => Promise<R>,
-  options: CallableOptions = {},
+  { appCheck = false, ...options }: CallableSettings = {},
 ) {
   return refusingUndecodable(onCall<unknown, Promise<R>>(options, async (request) => {
+    if (appCheck && APP_CHECK_ENFORCED.value() && !request.app?.appId) {
+      throw new HttpsError("unauthenticated", "This app did not prove it is genuine: call with a valid Firebase App Check token (the X-Firebase-AppCheck header, which Firebase's client SDKs send once App Check is initialized).", { reason: "app-check" });
+    }
     if (!request.auth) {
       throw new HttpsError("unauthenticated", "Sign in to call this function.");
     }

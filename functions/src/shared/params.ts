@@ -192,6 +192,12 @@ export const EXPANSION_MAX_CONCURRENT = defineInt("EXPANSION_MAX_CONCURRENT", {
   description: "Cloud Tasks: expansion tasks running at the same time (all messages together).",
 });
 
+export const APP_CHECK_ENFORCED = defineBoolean("APP_CHECK_ENFORCED", {
+  default: false,
+  description:
+    "Firebase App Check on the apps' callables (registerDevice, unregisterDevice, setDeviceEnabled, listDevices, resetBadge, setPreferences): true refuses a call without a valid App Check token. Turn it on once the apps that register devices ship with App Check (docs/deploy.md).",
+});
+
 export const FCM_MESSAGES_PER_MINUTE = defineInt("FCM_MESSAGES_PER_MINUTE", {
   default: 600000,
   description:
