@@ -22,6 +22,13 @@ function app(): App {
   return getApps().find((a) => a.name === "seed") ?? initializeApp({ projectId: PROJECT }, "seed");
 }
 
+/** The staff claims an account ends with: its other claims kept, pushSender/pushAdmin set or taken away. */
+export function staffClaims(current: Record<string, unknown> | undefined, { admin = false, remove = false }): Record<string, unknown> {
+  const { pushSender: _sender, pushAdmin: _admin, ...others } = current ?? {};
+  if (remove) return others;
+  return { ...others, pushSender: true, ...(admin && { pushAdmin: true }) };
+}
+
 /**
  * Creates the account if it is missing (or resets its password) and sets its
  * claims to pushSender, plus pushAdmin (the operations panel) when `admin`.
@@ -38,7 +45,7 @@ export async function ensureStaff(email: string, password: string, { admin = fal
     uid = (await auth.createUser({ email, password, emailVerified: true })).uid;
     created = true;
   }
-  await auth.setCustomUserClaims(uid, admin ? { pushSender: true, pushAdmin: true } : { pushSender: true });
+  await auth.setCustomUserClaims(uid, staffClaims((await auth.getUser(uid)).customClaims, { admin }));
   return { uid, created };
 }
 
