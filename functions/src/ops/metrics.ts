@@ -17,6 +17,14 @@ import type { HourRow } from "./schema";
 export const METRIC_SLOTS = 16;
 
 const HOUR_MS = 3_600_000;
+/** How long an hour's figures are kept: a school year and the start of the next, to compare. A Firestore TTL policy on `metrics.expiresAt` deletes them. */
+export const METRICS_RETENTION_DAYS = 400;
+
+/** What every write to an hour's slot sets: which hour, and when the TTL policy may delete it. */
+function hourFields(nowMs: number): { hour: Timestamp; expiresAt: Timestamp } {
+  const hour = hourStart(nowMs);
+  return { hour: Timestamp.fromMillis(hour), expiresAt: Timestamp.fromMillis(hour + METRICS_RETENTION_DAYS * 24 * HOUR_MS) };
+}
 
 export const metricsDoc = z.object({
   hour: zTimestamp,
@@ -62,7 +70,7 @@ export function batchIncrements(tally: BatchTally, nowMs = Date.now()): Document
   const counts = finalCountIncrements(tally.statuses);
   if (Object.keys(counts).length === 0 && tally.retries === 0) return undefined;
   return {
-    hour: Timestamp.fromMillis(hourStart(nowMs)),
+    ...hourFields(nowMs),
     counts,
     ...(tally.batches > 0 && { batches: FieldValue.increment(tally.batches) }),
     ...(tally.retries > 0 && { retries: FieldValue.increment(tally.retries) }),
@@ -91,7 +99,7 @@ export function outcomeWrites(messageId: string, shard: number, statuses: number
 
 /** The merge-set that adds token retirements to an hour. */
 export function retirementIncrements(retired: number, nowMs = Date.now()): DocumentData {
-  return { hour: Timestamp.fromMillis(hourStart(nowMs)), tokensRetired: FieldValue.increment(retired) };
+  return { ...hourFields(nowMs), tokensRetired: FieldValue.increment(retired) };
 }
 
 /**
@@ -102,7 +110,7 @@ export async function recordSweep(figures: Record<string, number>, nowMs = Date.
   const sweep: Record<string, FieldValue> = {};
   for (const [name, n] of Object.entries(figures)) if (n > 0) sweep[name] = FieldValue.increment(n);
   if (Object.keys(sweep).length === 0) return;
-  await metricsRef(nowMs, 0).set({ hour: Timestamp.fromMillis(hourStart(nowMs)), sweep }, { merge: true });
+  await metricsRef(nowMs, 0).set({ ...hourFields(nowMs), sweep }, { merge: true });
 }
 
 /** The last `hours` hours (the current one included), oldest first, every hour present even when empty. */
