@@ -71,7 +71,7 @@ const MATRIX: Record<string, { path: string; what: string; allow: Record<Operati
     allow: { get: ["sender", "otherSender"], list: ["sender", "otherSender"], create: ["sender"], update: [], delete: [] },
   },
   counters: {
-    path: "messages/{messageId}/counters/{shard}",
+    path: "messages/{messageId}/counters/{slot}",
     what: "an outcome counter of the sender's message",
     allow: { get: ["sender", "otherSender"], list: ["sender", "otherSender"], create: [], update: [], delete: [] },
   },

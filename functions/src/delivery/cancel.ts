@@ -29,12 +29,7 @@ export async function cancelPending(messageId: string, range?: ShardRange): Prom
     const update: DocumentData = { status: STATUS.cancelled, statusMessage: "cancelled by the sender", leaseExpiresAt: null, retryAt: null };
     const { landed } = await commitFenced(
       snapshot.docs.map((doc) => ({ ref: doc.ref, data: update, lastUpdateTime: doc.updateTime, tag: shardOf(doc.id, shards) })),
-      (chunk) => {
-        // Each shard's cancelled recipients are added to that shard's counters.
-        const perShard = new Map<number, number>();
-        for (const { tag } of chunk) perShard.set(tag, (perShard.get(tag) ?? 0) + 1);
-        return [...perShard].flatMap(([shard, n]) => outcomeWrites(messageId, shard, Array<number>(n).fill(STATUS.cancelled)));
-      },
+      (chunk) => outcomeWrites(messageId, Array<number>(chunk.length).fill(STATUS.cancelled)),
       { messageId, action: "cancel" },
     );
     moved += landed.length;

@@ -9,7 +9,7 @@ import { messagingClient } from "../fcm/client";
 import { classify, type SendOutcome } from "../fcm/outcome";
 import { messageRef } from "../messages/collection";
 import { messageDoc, type MessageDoc } from "../messages/schema";
-import { metricsRef, outcomeWrites, retirementIncrements, slotFor } from "../ops/metrics";
+import { metricsRef, outcomeWrites, randomSlot, retirementIncrements } from "../ops/metrics";
 import { DEFAULT_QUOTA_WAIT_SECONDS, holdForQuota, readQuotaWait, stopForFcmFault } from "../ops/fcm";
 import { budgetSpentUntil, takeFcmBudget } from "../ops/fcmBudget";
 import { readSwitch } from "../ops/pause";
@@ -311,7 +311,7 @@ async function retireDevices(messageId: string, shard: number, retirements: Reti
       const retirement = retirements[i] as Retirement;
       if (retireIfStillHeld(tx, snapshot, retirement.token, retirement.reason, now)) count += 1;
     });
-    if (count > 0) tx.set(metricsRef(now.toMillis(), slotFor(messageId, shard)), retirementIncrements(count, now.toMillis()), { merge: true });
+    if (count > 0) tx.set(metricsRef(now.toMillis(), randomSlot()), retirementIncrements(count, now.toMillis()), { merge: true });
     return count;
   });
   return { reads: retirements.length, writes: retired };
@@ -334,7 +334,7 @@ async function writeDecisions(messageId: string, shard: number, claimed: Claimed
   }
   const { landed, superseded } = await commitFenced(
     fenced,
-    (chunk, first) => outcomeWrites(messageId, shard, chunk.map((u) => u.tag), { batches: first ? 1 : 0 }),
+    (chunk, first) => outcomeWrites(messageId, chunk.map((u) => u.tag), { batches: first ? 1 : 0 }),
     { messageId, shard },
   );
   if (superseded.length > 0) logger.warn("dispatch: outcomes dropped, claims had lapsed and been taken over", { messageId, shard, superseded: superseded.length });

@@ -6,15 +6,13 @@ import type { DeviceDoc } from "../devices/schema";
 import { messageRef, pagesCollection } from "../messages/collection";
 import type { MessageDoc, PageDoc, PageRecipient } from "../messages/schema";
 import { messageDoc, pageDoc } from "../messages/schema";
-import { counterRef, countIncrements } from "../messages/counters";
-import { batchIncrements, metricsRef, slotFor, type SideWrite } from "../ops/metrics";
+import { outcomeWrites } from "../ops/metrics";
 import { COLLECTIONS, NO_ANSWER_STATUS, STATUS } from "../shared/contract";
 import { db } from "../shared/firestore";
 import { commitFenced, type FencedUpdate } from "../shared/fenced";
 import { ended, toUpdate, type Decision, type RecipientUpdate } from "./decide";
 import { dispatchSettings, sendClaimed } from "./dispatch";
 import type { ClaimedRecipient } from "./claim";
-import { shardOf } from "./shards";
 import { enqueueRecordPage, type RecordPageTask } from "./tasks";
 
 /*
@@ -202,37 +200,22 @@ async function sendRecipients(input: PageInput, page: Pick<PageDoc, "recipients"
 
 /**
  * Creates the page's recipient documents with their outcomes, together with
- * their message shard's outcome counters and the hour's metrics in the same
- * atomic commits (shared/fenced.ts). A recipient that already exists (written
+ * the message's outcome counters and the hour's metrics in the same atomic
+ * commits (shared/fenced.ts). A recipient that already exists (written
  * by an earlier run of this page) is left as it is and not counted again.
  * Transient failures are written pending with their `retryAt`: their
  * creation trigger hands them to the dispatch, which retries them.
  */
 async function recordOutcomes(messageId: string, part: number, page: Pick<PageDoc, "recipients" | "attempt" | "outcomes">, message: MessageDoc | undefined): Promise<number> {
-  const config = dispatchSettings();
   const recipients = rawRecipients(messageId);
   const outcomes = page.outcomes ?? [];
-  const creates: Array<FencedUpdate<{ status: number; shard: number }>> = page.recipients.map((r, i) => {
+  const creates: Array<FencedUpdate<number>> = page.recipients.map((r, i) => {
     const outcome = outcomes[i] ?? toUpdate(NO_OUTCOME);
     const doc: DocumentData = { deviceId: r.deviceId, userId: r.userId, ...(message && varsOf(message, r.userId)), attempts: page.attempt, ...outcome };
-    return { ref: recipients.doc(r.id), create: doc, tag: { status: outcome.status, shard: shardOf(r.id, config.shards) } };
+    return { ref: recipients.doc(r.id), create: doc, tag: outcome.status };
   });
-  const { landed } = await commitFenced(creates, (chunk, first) => sideWrites(messageId, part, chunk.map((c) => c.tag), first), { messageId, part });
+  // Counted with their outcomes in the same commits; the page counts as one batch.
+  const { landed } = await commitFenced(creates, (chunk, first) => outcomeWrites(messageId, chunk.map((c) => c.tag), { batches: first ? 1 : 0 }), { messageId, part });
   return landed.length;
 }
 
-/** The counters (per message shard) and the hour's metrics (one slot per part) a chunk of recorded outcomes adds; the page counts as one batch. */
-function sideWrites(messageId: string, part: number, tags: Array<{ status: number; shard: number }>, first: boolean): SideWrite[] {
-  const byShard = new Map<number, number[]>();
-  for (const { status, shard } of tags) byShard.set(shard, [...(byShard.get(shard) ?? []), status]);
-  const writes: SideWrite[] = [];
-  for (const [shard, statuses] of byShard) {
-    const counts = countIncrements(statuses);
-    if (counts) writes.push({ ref: counterRef(messageId, shard), data: counts });
-  }
-  const statuses = tags.map((t) => t.status);
-  const nowMs = Date.now();
-  const metrics = batchIncrements({ statuses, retries: statuses.filter((s) => s === STATUS.pending).length, batches: first ? 1 : 0 }, nowMs);
-  if (metrics) writes.push({ ref: metricsRef(nowMs, slotFor(messageId, part)), data: metrics });
-  return writes;
-}

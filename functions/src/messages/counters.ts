@@ -1,24 +1,34 @@
+import { randomInt } from "node:crypto";
 import { FieldValue, Timestamp, type DocumentData, type DocumentReference } from "firebase-admin/firestore";
 import { counterDoc } from "./progress";
 import { COLLECTIONS, isFinalStatus } from "../shared/contract";
 import { messageRef } from "./collection";
 
 /**
- * A message's outcome counters: one document per dispatch shard, so that the
- * tasks of different shards never write the same document, each holding how
- * many of the shard's recipients reached each final status. Every status
+ * A message's outcome counters: up to COUNTER_SLOTS documents, each holding
+ * how many recipients reached each final status, summed on read. Every status
  * change that makes a recipient final is committed together with its
  * increment (shared/fenced.ts, or the sweep's transaction), so the counters
  * equal a recount of the recipients at all times, and a report or a live view
- * reads a handful of small documents however large the message is.
+ * reads at most COUNTER_SLOTS small documents however large the message is.
+ *
+ * Each commit adds its counts to one slot chosen at random: a broadcast at
+ * FCM's full rate commits about 20 batches a second, so no slot takes more
+ * than about one write a second (Firestore's sustained limit per document).
  */
+export const COUNTER_SLOTS = 32;
 
 export function countersCollection(messageId: string) {
   return messageRef(messageId).collection(COLLECTIONS.counters);
 }
 
-export function counterRef(messageId: string, shard: number): DocumentReference {
-  return countersCollection(messageId).doc(String(shard));
+export function counterRef(messageId: string, slot: number): DocumentReference {
+  return countersCollection(messageId).doc(String(slot));
+}
+
+/** A counter slot for one commit, at random. */
+export function randomCounterSlot(): number {
+  return randomInt(COUNTER_SLOTS);
 }
 
 /** `{ "<code>": increment(n) }` for the final statuses among these; non-final codes are not counted. */

@@ -21,7 +21,7 @@ export function statusGroup(status: number): StatusGroup {
 }
 
 /**
- * `messages/{id}/counters/{shard}`: counts of final statuses, written in the
+ * `messages/{id}/counters/{slot}`: counts of final statuses, written in the
  * same commit as the outcomes they count. A handful of small documents per
  * message, so watching them costs the same however large the message is.
  */

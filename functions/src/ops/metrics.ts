@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
+import { randomInt } from "node:crypto";
 import { FieldValue, Timestamp, type DocumentData, type DocumentReference } from "firebase-admin/firestore";
 import { z } from "zod";
-import { counterRef, countIncrements, finalCountIncrements } from "../messages/counters";
+import { counterRef, countIncrements, finalCountIncrements, randomCounterSlot } from "../messages/counters";
 import { COLLECTIONS, STATUS } from "../shared/contract";
 import { db, zTimestamp } from "../shared/firestore";
 import type { HourRow } from "./schema";
@@ -9,12 +9,13 @@ import type { HourRow } from "./schema";
 /**
  * Delivery outcomes per hour. Each dispatch batch adds its counts in the same
  * commit as its outcomes (one write per batch, never per recipient), and each
- * sweep adds what it rescued and retired. An hour is spread over SLOTS
- * documents (`metrics/{hour}_{slot}`, the slot picked from the message and
- * shard) so that a broadcast's parallel batches do not all write one document:
- * at FCM's quota (~20 batches a second) each slot takes about one write a second.
+ * sweep adds what it rescued and retired. An hour is spread over METRIC_SLOTS
+ * documents (`metrics/{hour}_{slot}`, a slot chosen at random per commit) so
+ * that parallel batches do not all write one document: at FCM's quota (~20
+ * batches a second, some in two commits) each slot takes under one write a
+ * second.
  */
-export const METRIC_SLOTS = 16;
+export const METRIC_SLOTS = 32;
 
 const HOUR_MS = 3_600_000;
 /** How long an hour's figures are kept: a school year and the start of the next, to compare. A Firestore TTL policy on `metrics.expiresAt` deletes them. */
@@ -54,8 +55,9 @@ export function metricsRef(ms: number, slot: number): DocumentReference {
   return db().collection(COLLECTIONS.metrics).doc(`${hourKey(ms)}_${slot}`);
 }
 
-export function slotFor(messageId: string, shard: number): number {
-  return createHash("sha256").update(`${messageId}/${shard}`).digest().readUInt32BE(0) % METRIC_SLOTS;
+/** A metrics slot for one commit, at random. */
+export function randomSlot(): number {
+  return randomInt(METRIC_SLOTS);
 }
 
 export interface BatchTally {
@@ -83,17 +85,18 @@ export interface SideWrite {
 }
 
 /**
- * What a set of recipient status changes of one message shard adds, to be
- * committed with them: the shard's outcome counters (final statuses) and the
- * hour's metrics (final statuses, retries, and `batches` once per batch).
+ * What a set of recipient status changes of one message adds, to be committed
+ * with them: one of its outcome counters (final statuses) and one of the
+ * hour's metrics slots (final statuses, retries, and `batches` once per
+ * batch), each chosen at random: one write each per commit.
  */
-export function outcomeWrites(messageId: string, shard: number, statuses: number[], options: { batches?: number } = {}, nowMs = Date.now()): SideWrite[] {
+export function outcomeWrites(messageId: string, statuses: number[], options: { batches?: number } = {}, nowMs = Date.now()): SideWrite[] {
   const writes: SideWrite[] = [];
   const counts = countIncrements(statuses);
-  if (counts) writes.push({ ref: counterRef(messageId, shard), data: counts });
+  if (counts) writes.push({ ref: counterRef(messageId, randomCounterSlot()), data: counts });
   const retries = statuses.filter((status) => status === STATUS.pending).length;
   const metrics = batchIncrements({ statuses, retries, batches: options.batches ?? 0 }, nowMs);
-  if (metrics) writes.push({ ref: metricsRef(nowMs, slotFor(messageId, shard)), data: metrics });
+  if (metrics) writes.push({ ref: metricsRef(nowMs, randomSlot()), data: metrics });
   return writes;
 }
 

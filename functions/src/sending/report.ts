@@ -32,8 +32,8 @@ const iso = (t: Timestamp | null | undefined) => (t instanceof Timestamp ? t.toD
 
 /**
  * The state and per-status counts of a message, from its outcome counters
- * (messages/counters.ts: a handful of documents, one per shard, however large
- * the message) and its `recipientCount`. Recipients not final yet are the
+ * (messages/counters.ts: at most 32 small documents, however large the
+ * message) and its `recipientCount`. Recipients not final yet are the
  * difference; while there are any, one `count()` over the in-flight (-2)
  * recipients (a few batches' worth at most) splits them into -1 and -2. Only
  * a message written directly, which has no `recipientCount`, needs a `count()`

@@ -13,8 +13,8 @@ export const COLLECTIONS = {
   messages: "messages",
   recipients: "recipients",
   /**
-   * `messages/{messageId}/counters/{shard}`: how many of the shard's recipients
-   * reached each final status, kept in step with the recipients (same commits).
+   * `messages/{messageId}/counters/{slot}`: how many of the message's recipients
+   * reached each final status (summed over the slots), kept in step with the recipients (same commits).
    */
   counters: "counters",
   /** `messages/{messageId}/expansion/{part}`: progress of one part of an audience being written into recipients; no client access. */

@@ -76,7 +76,7 @@ export async function requeueExpiredLeases(ctx: SweepContext, maxAttempts: numbe
         const snapshots = await tx.getAll(...rows.map((row) => row.ref));
         const nowMs = Date.now();
         const moved = { requeued: [] as typeof rows, exhausted: 0, malformed: 0 };
-        const exhaustedPerShard = new Map<string, { messageId: string; shard: number; n: number }>();
+        const exhaustedPerMessage = new Map<string, number>();
         for (const [index, snapshot] of snapshots.entries()) {
           const row = rows[index];
           if (!row || !snapshot.exists) continue;
@@ -97,10 +97,7 @@ export async function requeueExpiredLeases(ctx: SweepContext, maxAttempts: numbe
               retryAt: null,
             });
             moved.exhausted += 1;
-            const key = `${row.messageId}/${row.shard}`;
-            const entry = exhaustedPerShard.get(key) ?? { messageId: row.messageId, shard: row.shard, n: 0 };
-            entry.n += 1;
-            exhaustedPerShard.set(key, entry);
+            exhaustedPerMessage.set(row.messageId, (exhaustedPerMessage.get(row.messageId) ?? 0) + 1);
           } else {
             // The attempt stays counted: the dead worker may have sent it. statusMessage keeps the last real error.
             tx.update(snapshot.ref, { status: STATUS.pending, leaseExpiresAt: null, retryAt: null });
@@ -108,8 +105,8 @@ export async function requeueExpiredLeases(ctx: SweepContext, maxAttempts: numbe
           }
         }
         // Final statuses are counted in the same commit that sets them (messages/counters.ts).
-        for (const { messageId, shard, n } of exhaustedPerShard.values()) {
-          for (const side of outcomeWrites(messageId, shard, Array<number>(n).fill(LEASE_EXPIRED_STATUS))) tx.set(side.ref, side.data, { merge: true });
+        for (const [messageId, n] of exhaustedPerMessage) {
+          for (const side of outcomeWrites(messageId, Array<number>(n).fill(LEASE_EXPIRED_STATUS))) tx.set(side.ref, side.data, { merge: true });
         }
         return moved;
       });
