@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
-import { FieldValue, Timestamp } from "firebase-admin/firestore";
+import { createHash, randomInt } from "node:crypto";
+import { FieldValue, Timestamp, type DocumentReference } from "firebase-admin/firestore";
 import { COLLECTIONS } from "../shared/contract";
 import { db } from "../shared/firestore";
 import { runTransaction } from "../shared/transaction";
@@ -57,26 +57,53 @@ export async function recordAuthFailure(ip: string): Promise<void> {
 }
 
 /**
+ * Documents a window's count is spread over: each holds at most SHARD_UNITS
+ * of the limit, so that a key at its full rate writes none of them more than
+ * about once a second (a minute's window), up to MAX_SHARDS (6,400 a minute).
+ * A limit of 50 or less stays on one document and is counted exactly.
+ */
+const SHARD_UNITS = 50;
+const MAX_SHARDS = 128;
+
+/** How many documents a window with this limit is spread over. */
+export function windowShards(limit: number): number {
+  return Math.min(MAX_SHARDS, Math.max(1, Math.ceil(limit / SHARD_UNITS)));
+}
+
+/** One shard of a window, chosen at random, and its share of the limit (the shares add up to the limit). */
+function windowShard(id: string, window: number, limit: number): { ref: DocumentReference; share: number } {
+  const shards = windowShards(limit);
+  const shard = randomInt(shards);
+  const share = Math.floor(limit / shards) + (shard < limit % shards ? 1 : 0);
+  return { ref: guards().doc(shards === 1 ? `${id}-w${window}` : `${id}-w${window}-s${shard}`), share };
+}
+
+/**
  * Takes one unit from a fixed window of `windowSeconds` shared by everyone
  * counting under `id`; returns the seconds until the next window when this
  * one already holds `limit`. A refused request is not counted, so a client
  * that backs off gets through again.
  *
- * One document per window, read and then incremented, with no transaction:
- * a key's requests arrive in bursts (a Moodle site pushes hundreds at once),
- * and transactions on one document would queue them behind each other's
- * locks. The price is that requests arriving together may pass the limit by
- * however many were in flight; sequential ones are counted exactly.
+ * Read and then incremented, with no transaction: a key's requests arrive in
+ * bursts (a Moodle site pushes hundreds at once), and transactions on one
+ * document would queue them behind each other's locks. The price is that
+ * requests arriving together may pass the limit by however many were in
+ * flight; sequential ones are counted exactly. A high limit is spread over
+ * shards (windowShards): a request counts on one at random, and one found
+ * full is tried once more elsewhere before the request is refused.
  */
 async function takeFromWindow(id: string, limit: number, windowSeconds: number): Promise<number | undefined> {
   const windowMs = Math.max(1, windowSeconds) * 1000;
   const now = Date.now();
   const window = Math.floor(now / windowMs);
-  const ref = guards().doc(`${id}-w${window}`);
-  const count = Number((await ref.get()).get("count") ?? 0);
-  if (count >= limit) return ((window + 1) * windowMs - now) / 1000;
-  await ref.set({ count: FieldValue.increment(1), expiresAt: Timestamp.fromMillis((window + 2) * windowMs) }, { merge: true });
-  return undefined;
+  for (let tries = windowShards(limit) === 1 ? 1 : 2; tries > 0; tries--) {
+    const { ref, share } = windowShard(id, window, limit);
+    const count = Number((await ref.get()).get("count") ?? 0);
+    if (count >= share) continue;
+    await ref.set({ count: FieldValue.increment(1), expiresAt: Timestamp.fromMillis((window + 2) * windowMs) }, { merge: true });
+    return undefined;
+  }
+  return ((window + 1) * windowMs - now) / 1000;
 }
 
 /**
@@ -98,10 +125,11 @@ export async function newDeviceAllowance(keyId: string, perDay: number): Promise
   const windowMs = 86_400_000;
   const now = Date.now();
   const window = Math.floor(now / windowMs);
-  const ref = guards().doc(`devices-${keyId}-w${window}`);
+  // Spread like the request rate (windowShards): a site's first sync creates devices in bursts.
+  const { ref, share } = windowShard(`devices-${keyId}`, window, perDay);
   const count = Number((await ref.get()).get("count") ?? 0);
   return {
-    ...(count >= perDay && { fullForSeconds: ((window + 1) * windowMs - now) / 1000 }),
+    ...(count >= share && { fullForSeconds: ((window + 1) * windowMs - now) / 1000 }),
     take: async () => {
       await ref.set({ count: FieldValue.increment(1), expiresAt: Timestamp.fromMillis((window + 2) * windowMs) }, { merge: true });
     },
