@@ -163,39 +163,58 @@ interface PageOutcome {
 
 /**
  * Records one chunk on the part document (the checkpoint), in a transaction
- * that re-reads the part and the message. `written` always grows by the
- * pending recipients this run created (a rival run of the same chunk created
- * the rest), and by the recipients of the chunk's sent page only when this
- * run's checkpoint lands (a page is counted once, by whichever run moves the
- * cursor past it). The cursor moves only if it is still where this run
- * started, so two runs of one part never both go on. The run that finishes
- * the last part marks the message's recipients written.
+ * on that document alone. `written` always grows by the pending recipients
+ * this run created (a rival run of the same chunk created the rest), and by
+ * the recipients of the chunk's sent page only when this run's checkpoint
+ * lands (a page is counted once, by whichever run moves the cursor past it).
+ * The cursor moves only if it is still where this run started, so two runs
+ * of one part never both go on. A part that ends settles the message's count
+ * (settleParts), in a transaction of its own: a checkpoint that also read the
+ * message and its sibling parts could wait on their checkpoints while they
+ * waited on it.
+ *
+ * The message's `cancelledAt` is read before the transaction: a cancel that
+ * lands meanwhile is seen by the next chunk, which reads the message first.
  */
 async function checkpoint(messageId: string, part: number, from: string | null, page: { next: string | undefined; read: boolean }, chunk: Chunk): Promise<PageOutcome> {
   const { next } = page;
   const finished = page.read && next === undefined;
-  const parts = expansionParts(messageId);
-  const ref = messageRef(messageId);
-  return runTransaction("checkpoint", async (tx) => {
-    const [partSnap, messageSnap] = await Promise.all([tx.get(parts.doc(partId(part))), tx.get(ref)]);
-    const current = partSnap.data();
-    if (!current) return { lost: true, done: true, cancelled: false };
-    const cancelled = messageSnap.get("cancelledAt") instanceof Timestamp;
+  const ref = expansionParts(messageId).doc(partId(part));
+  const cancelled = (await messageRef(messageId).get()).get("cancelledAt") instanceof Timestamp;
+  const outcome = await runTransaction("checkpoint", async (tx): Promise<PageOutcome> => {
+    const current = (await tx.get(ref)).data();
+    if (!current) return { lost: true, done: true, cancelled };
     const now = Timestamp.now();
     if (current.done || current.cursor !== from) {
-      tx.update(parts.doc(partId(part)), { written: current.written + chunk.created, updatedAt: now });
+      tx.update(ref, { written: current.written + chunk.created, updatedAt: now });
       return { lost: true, done: current.done, cancelled };
     }
-    const written = current.written + chunk.created + chunk.sent;
     const done = finished || cancelled;
-    // Only the page that ends a part reads the others (all reads come before the writes).
-    const others = done ? (await tx.get(parts)).docs.filter((doc) => doc.id !== partId(part)) : [];
-    const update: Partial<ExpansionPartDoc> = { cursor: next ?? from, written, done, updatedAt: now, ...(cancelled && !finished && { stopped: "cancelled" }) };
-    tx.update(parts.doc(partId(part)), update);
-    if (!done || others.some((doc) => !doc.data().done)) return { lost: false, done, cancelled };
-    const total = written + others.reduce((sum, doc) => sum + doc.data().written, 0);
-    tx.update(ref, { recipientCount: total, recipientsWrittenAt: now });
-    return { lost: false, done, cancelled, total };
+    const update: Partial<ExpansionPartDoc> = { cursor: next ?? from, written: current.written + chunk.created + chunk.sent, done, updatedAt: now, ...(cancelled && !finished && { stopped: "cancelled" }) };
+    tx.update(ref, update);
+    return { lost: false, done, cancelled };
+  });
+  if (outcome.lost || !outcome.done) return outcome;
+  const total = await settleParts(messageId);
+  return total === undefined ? outcome : { ...outcome, total };
+}
+
+/**
+ * Once every part is done, the message's `recipientCount` (what the parts
+ * wrote in all) and `recipientsWrittenAt`; undefined while a part is still
+ * going or once settled. Run by each part that ends: the last one to end
+ * sees every part done. A part task run again after it ended (its run died
+ * between the checkpoint and this) settles too, so no message is left
+ * "being written".
+ */
+async function settleParts(messageId: string): Promise<number | undefined> {
+  return runTransaction("settleParts", async (tx) => {
+    const [message, snapshot] = await Promise.all([tx.get(messageRef(messageId)), tx.get(expansionParts(messageId))]);
+    const parts = snapshot.docs.map((doc) => doc.data());
+    if (message.get("recipientsWrittenAt") instanceof Timestamp || parts.length === 0 || parts.some((p) => !p.done)) return undefined;
+    const total = parts.reduce((sum, p) => sum + p.written, 0);
+    tx.update(messageRef(messageId), { recipientCount: total, recipientsWrittenAt: Timestamp.now() });
+    return total;
   });
 }
 
@@ -219,7 +238,11 @@ export async function expandPart(task: ExpansionTask): Promise<void> {
     logger.warn("expansion: part task for a message or part that does not exist; dropped", { messageId, part });
     return;
   }
-  if (state.done) return;
+  if (state.done) {
+    const total = await settleParts(messageId);
+    if (total !== undefined) await settleCount(messageId, total);
+    return;
+  }
   const checked = validateMessageDocument(messageSnap.data() ?? {});
   if (!checked.ok) {
     logger.error("expansion: message no longer valid; part dropped", { messageId, part, field: checked.field });
