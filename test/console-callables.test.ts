@@ -78,9 +78,10 @@ describe("console callables: estimateAudience and resendFailed", () => {
       { where: { ...grade, ...club }, match: "all" },
       { all: true },
     ];
-    for (const audience of audiences) {
-      for (const withCategory of [true, false]) {
-        const request = { audience, ...(withCategory && { category }) };
+    // Every audience, with and without the category, at once: each is its own message.
+    const requests = audiences.flatMap((audience) => [true, false].map((withCategory) => ({ audience, ...(withCategory && { category }) })));
+    await Promise.all(
+      requests.map(async (request) => {
         const { devices } = await staff.call<{ devices: number }>("estimateAudience", request);
         // Scheduled an hour ahead, so the recipients are written and nothing is sent; cancelled after.
         const sent = await staff.call<SendResult>("sendMessage", { title: "Estimate", body: "check", ...request, sendAt: later() }, 120_000);
@@ -89,8 +90,8 @@ describe("console callables: estimateAudience and resendFailed", () => {
         await staff.call("cancelMessage", { messageId: sent.messageId });
         assert.equal(devices, count, `estimate of ${JSON.stringify(request)}`);
         assert.equal(devices, written, `recipients written for ${JSON.stringify(request)}`);
-      }
-    }
+      }),
+    );
     const { devices: expectedUsers } = await staff.call<{ devices: number }>("estimateAudience", { audience: { users: [alice, bob, carol] }, category });
     assert.equal(expectedUsers, 3, "alice's two enabled devices and bob's live one");
     const { devices: byGrade } = await staff.call<{ devices: number }>("estimateAudience", { audience: { where: grade } });
