@@ -87,7 +87,7 @@ export async function dispatchBatch(task: DispatchTask, taskId: string): Promise
     logger.info("dispatch: delivery paused; nothing claimed", { messageId: task.messageId, shard: task.shard });
     return empty;
   }
-  // The project is over FCM's quota, or this instance found the minute's FCM rate spent: claim nothing, come back when it may send again.
+  // The project is over FCM's quota, or this instance found the window's FCM rate spent: claim nothing, come back when it may send again.
   const quotaWait = fcmQuotaWait ?? budgetSpentUntil();
   if (quotaWait !== undefined) {
     await enqueueRetry({ ...task, contended: undefined }, taskId, Timestamp.fromMillis(quotaWait));
@@ -198,10 +198,10 @@ export async function sendClaimed(messageId: string, shard: number, message: Mes
       decisions.set(recipient.id, ended(400, err.message));
     }
   }
-  // The project's FCM rate (ops/fcmBudget.ts): what the minute cannot take waits for the next, attempt not counted.
+  // The project's FCM rate (ops/fcmBudget.ts): what the window cannot take waits for the next, attempt not counted.
   const budget = await takeFcmBudget(fcmMessages.length);
   for (const { recipient, badge } of toSend.splice(budget.granted)) {
-    const statusMessage = `waiting for the project's FCM rate (FCM_MESSAGES_PER_MINUTE): this minute's sends are spent; attempt not counted`;
+    const statusMessage = `waiting for the project's FCM rate (FCM_MESSAGES_PER_MINUTE): this window's sends are spent; attempt not counted`;
     decisions.set(recipient.id, { kind: "held", statusMessage, attempts: recipient.attempt - 1, retryAtMs: budget.retryAtMs ?? Date.now(), ...(badge !== undefined && { badge }) });
   }
   fcmMessages.splice(budget.granted);

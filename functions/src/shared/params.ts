@@ -204,6 +204,12 @@ export const FCM_MESSAGES_PER_MINUTE = defineInt("FCM_MESSAGES_PER_MINUTE", {
     "The project's FCM rate: sends per clock minute that every sending path together draws from (ops/fcmBudget.ts). FCM's default quota is 600,000 a minute; set it to what Firebase grants the project, or lower. `npm run ops -- fcm-rate` changes it without a deploy.",
 });
 
+export const FCM_RATE_WINDOW_SECONDS = defineInt("FCM_RATE_WINDOW_SECONDS", {
+  default: 60,
+  description:
+    "The window FCM_MESSAGES_PER_MINUTE is counted in: each clock window of this many seconds may send its share of the rate. 60 is FCM's own; a shorter one smooths a broadcast's pace (the local stack uses 10 so that its test takes seconds).",
+});
+
 export const FCM_PROJECT_QUOTA_ANSWERS = defineInt("FCM_PROJECT_QUOTA_ANSWERS", {
   default: 50,
   description:
