@@ -25,8 +25,8 @@ import type { Socket } from "node:net";
 import firestore from "@google-cloud/firestore";
 import { z } from "zod";
 
-/** A write's indexed shape: each leaf field path, and how many values it holds (an array's elements; 1 otherwise). */
-export type Leaves = Array<[string, number]>;
+/** A write's indexed shape: each leaf field path, with its number of elements if it is an array (null for a single value). */
+export type Leaves = Array<[string, number | null]>;
 
 export type MeterEvent =
   | { t: number; kind: "read"; rpc: string; documents: number; caller: string }
@@ -88,7 +88,7 @@ function leavesOf(fields: Record<string, Value> | undefined, prefix = "", out: L
     const path = prefix ? `${prefix}.${name}` : name;
     if (value.mapValue) leavesOf(value.mapValue.fields, path, out);
     else if (value.arrayValue) out.push([path, value.arrayValue.values?.length ?? 0]);
-    else out.push([path, 1]);
+    else out.push([path, null]);
   }
   return out;
 }
@@ -96,7 +96,7 @@ function leavesOf(fields: Record<string, Value> | undefined, prefix = "", out: L
 /** What one write changes: a mask limits the leaves to the fields it names; transforms (increments, server times) add theirs. */
 function describeWrite(write: Write): { op: "create" | "update" | "set" | "delete" | "transform"; path: string; leaves: Leaves } {
   if (write.delete) return { op: "delete", path: documentPath(write.delete), leaves: [] };
-  const transforms = (write.updateTransforms ?? write.transform?.fieldTransforms ?? []).map((t): [string, number] => [t.fieldPath, 1]);
+  const transforms = (write.updateTransforms ?? write.transform?.fieldTransforms ?? []).map((t): [string, null] => [t.fieldPath, null]);
   if (!write.update) return { op: "transform", path: documentPath(write.transform?.document ?? ""), leaves: transforms };
   const mask = write.updateMask?.fieldPaths;
   const all = leavesOf(write.update.fields);
