@@ -13,9 +13,10 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync }
 import { createInterface } from "node:readline";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { startCloudTasksStandIn } from "./cloud-tasks-stand-in.ts";
 import { startStandIn } from "./fcm-stand-in.ts";
+import { startMeter, type Meter } from "./meter.ts";
 import { triggerScheduled, triggerScheduledSweep } from "./scheduler.ts";
 import { DEMO_PHONE, DEMO_STAFF, seedDemo } from "./seed.ts";
 import { emulatorAppCheckToken } from "./lib/appCheck.ts";
@@ -32,6 +33,14 @@ const EMULATORS = "functions,firestore,tasks,auth,pubsub,hosting";
 const PORT_OFFSET = Number(process.env.STACK_PORT_OFFSET ?? 0);
 const STAND_IN_PORT = Number(process.env.FCM_STAND_IN_PORT ?? 9399) + PORT_OFFSET;
 const TASKS_ADMIN_PORT = 9398 + PORT_OFFSET;
+/**
+ * STACK_METER=1 (npm run bench:cost) puts the meter between the functions and
+ * the Firestore and Cloud Tasks emulators (tools/meter.ts); nothing else runs
+ * through it.
+ */
+const METERED = process.env.STACK_METER === "1";
+const METER_FIRESTORE_PORT = 9397 + PORT_OFFSET;
+const METER_TASKS_PORT = 9396 + PORT_OFFSET;
 
 interface EmulatorAddress {
   host: string;
@@ -73,6 +82,7 @@ async function checkPorts(): Promise<void> {
     ["FCM stand-in", STAND_IN_PORT, "127.0.0.1"],
     ["Cloud Tasks administration stand-in", TASKS_ADMIN_PORT, "127.0.0.1"],
   ];
+  if (METERED) wanted.push(["meter (Firestore)", METER_FIRESTORE_PORT, "127.0.0.1"], ["meter (Cloud Tasks)", METER_TASKS_PORT, "127.0.0.1"]);
   for (const [name, entry] of Object.entries(emulatorConfig)) {
     if (entry.port) wanted.push([name, entry.port, entry.host ?? "127.0.0.1"]);
     const ws = entry.websocketPort;
@@ -230,7 +240,8 @@ async function main(): Promise<void> {
   // The Cloud Tasks emulator has no queue administration API: the ops code's pause and resume of the queues go here.
   const tasksAdmin = await startCloudTasksStandIn({ port: TASKS_ADMIN_PORT });
   const stackEnv = stackEnvironment(standIn.url, tasksAdmin.url);
-  const env = { ...process.env, ...localEmulatorOverrides(), ...stackEnv };
+  const meter = METERED ? await startStackMeter(stackEnv) : undefined;
+  const env = { ...process.env, ...localEmulatorOverrides(), ...stackEnv, ...(meter && meteredEnvironment(meter)) };
   // firebase-tools would otherwise look for updates on a network these machines do not have.
   env.NO_UPDATE_NOTIFIER = "1";
   // The Functions emulator starts a worker process per concurrent request and gives up on one not
@@ -274,6 +285,7 @@ async function main(): Promise<void> {
   const code = await new Promise<number>((resolve) => child.on("exit", (status, signal) => resolve(status ?? (signal ? 1 : 0))));
   await standIn.close();
   await tasksAdmin.close();
+  await meter?.close();
   if (!interactive) {
     await functionLogWritten;
     if (code !== 0) printFunctionErrors(logPath);
@@ -344,6 +356,26 @@ function scheduleSweeps(functionsOrigin: string): void {
   // fcmProbe runs every minute deployed: it lifts a stop set by an FCM project-level fault.
   const probe = () => triggerScheduled("fcmProbe", functionsOrigin, PROJECT).catch((err: unknown) => console.error(`[stack] could not run fcmProbe: ${String(err)}`));
   setInterval(() => void probe(), 60_000).unref();
+}
+
+function startStackMeter(stackEnv: Record<string, string>): Promise<Meter> {
+  return startMeter({
+    firestorePort: METER_FIRESTORE_PORT,
+    tasksPort: METER_TASKS_PORT,
+    firestoreUpstream: stackEnv.FIRESTORE_EMULATOR_HOST ?? "",
+    tasksUpstream: stackEnv.CLOUD_TASKS_EMULATOR_HOST ?? "",
+  });
+}
+
+/** The function workers load tools/meter-env.mjs, which points them at the meter; the command is told where its journal is. */
+function meteredEnvironment(meter: Meter): Record<string, string> {
+  const preload = `--import=${pathToFileURL(join(root, "tools", "meter-env.mjs")).href}`;
+  return {
+    NODE_OPTIONS: [process.env.NODE_OPTIONS, preload].filter(Boolean).join(" "),
+    STACK_METER_FIRESTORE: meter.firestoreHost,
+    STACK_METER_TASKS: meter.tasksHost,
+    METER_URL: meter.url,
+  };
 }
 
 /** `--interactive` (npm start), or the command to run, optionally after `--`. */
