@@ -14,7 +14,7 @@ import { adminApp, adminDb } from "../tools/lib/admin.ts";
 import { signedInUser, type ClientUser } from "../tools/lib/client.ts";
 import { stackEnv } from "../tools/lib/env.ts";
 import { recipientStates, seedDevices, waitForRecipientCount, waitForTriggersToCatchUp, waitUntilFinal } from "../tools/lib/fixtures.ts";
-import { acceptedFor } from "../tools/lib/stand-in.ts";
+import { acceptedFor, configureStandIn } from "../tools/lib/stand-in.ts";
 import { waitFor } from "../tools/lib/wait.ts";
 
 interface Report {
@@ -45,12 +45,16 @@ describe("background audience expansion", () => {
     staff = await signedInUser({ pushSender: true });
   });
   after(async () => {
+    // A failed test must not leave FCM slow for the next.
+    await configureStandIn({ latencyMs: 0 });
     await staff.close();
   });
 
   it("returns before the recipients exist, reports preparing with the number written so far, then delivers to every device", { timeout: 600_000 }, async () => {
     const size = 1000;
     const { cohort, devices } = await seedCohort(size);
+    // FCM answering in 1.5 s holds each part's pages for that long, so the expansion is surely still going when the report is asked for.
+    await configureStandIn({ latencyMs: 1500 });
     const started = Date.now();
     const sent = await staff.call<{ messageId: string; recipients: number | null }>("sendMessage", { title: "Broadcast", body: "To a cohort", audience: { where: { cohort } } });
     const callMs = Date.now() - started;
@@ -60,6 +64,7 @@ describe("background audience expansion", () => {
     assert.ok(atReturn < size, `${atReturn} of ${size} recipients existed when the call returned`);
 
     const preparing = await staff.call<Report>("getMessageReport", { messageId: sent.messageId });
+    await configureStandIn({ latencyMs: 0 });
     assert.equal(preparing.state, "preparing");
     assert.equal(preparing.recipients, null);
     assert.equal(typeof preparing.prepared, "number");
