@@ -207,6 +207,24 @@ describe("HTTPS API for partner servers", () => {
     }
   });
 
+  it("answers what happened to one device of its own message (GET /v1/messages/{id}/devices/{deviceId}), and 404 for another key's", { timeout: 120_000 }, async () => {
+    const { secret, tenant } = await tenantKey(["messages:send", "messages:broadcast"]);
+    const other = await key(["messages:send"]);
+    const [target, bystander] = await seedDevices([{ tenant, attributes: { club: "chess" } }, { tenant }]);
+    assert.ok(target && bystander);
+    const sent = await api("/v1/messages", { key: secret, body: { title: "Club", body: "Tonight", audience: { where: { club: "chess" } } } });
+    assert.equal(sent.status, 201);
+    const { messageId } = sent.body as { messageId: string };
+    await waitUntilFinal(messageId, 1);
+    const found = await api(`/v1/messages/${messageId}/devices/${target.deviceId}`, { key: secret });
+    assert.equal(found.status, 200);
+    assert.deepEqual([(found.body as { status: number }).status, (found.body as { recordedIn: string }).recordedIn], [200, "page"]);
+    const notRecipient = await api(`/v1/messages/${messageId}/devices/${bystander.deviceId}`, { key: secret });
+    assert.deepEqual([notRecipient.status, errorCode(notRecipient)], [404, "not-found"]);
+    const foreign = await api(`/v1/messages/${messageId}/devices/${target.deviceId}`, { key: other });
+    assert.deepEqual([foreign.status, errorCode(foreign)], [404, "not-found"]);
+  });
+
   it("makes POST /v1/messages idempotent per key, and a reused key with another body a 409", { timeout: 180_000 }, async () => {
     const { secret, tenant } = await tenantKey(["messages:send"]);
     const [target] = await seedDevices([{ tenant }]);

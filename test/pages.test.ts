@@ -15,7 +15,7 @@ import { pageIdFor } from "../functions/src/delivery/pages.ts";
 import { recipientIdFor } from "../functions/src/sending/recipients.ts";
 import { adminDb } from "../tools/lib/admin.ts";
 import { stackParam } from "../tools/lib/env.ts";
-import { signedInUser, type ClientUser } from "../tools/lib/client.ts";
+import { callError, signedInUser, type ClientUser } from "../tools/lib/client.ts";
 import { seedDevices, waitForRecipientCount, waitUntilFinal } from "../tools/lib/fixtures.ts";
 import { acceptedFor, sendAttempts } from "../tools/lib/stand-in.ts";
 import { waitFor } from "../tools/lib/wait.ts";
@@ -40,7 +40,7 @@ describe("broadcasts sent from pages", () => {
     await staff.close();
   });
 
-  it("sends each page once and writes every recipient with its outcome; transient failures go to the dispatch, dead tokens are retired", { timeout: 180_000 }, async () => {
+  it("sends each page once and records every outcome, compactly: a document only for each recipient not accepted; transient failures go to the dispatch, dead tokens are retired; one device's outcome is found either way", { timeout: 180_000 }, async () => {
     const cohort = `pages-${randomUUID()}`;
     const ok = await seedDevices(Array.from({ length: 40 }, () => ({ deviceId: randomBytes(12).toString("base64url"), attributes: { cohort } })));
     const [quota] = await seedDevices([{ deviceId: randomBytes(12).toString("base64url"), token: `quota-${randomUUID()}`, attributes: { cohort } }]);
@@ -78,12 +78,29 @@ describe("broadcasts sent from pages", () => {
       const all = (await pages(messageId).get()).docs;
       return all.length > 0 && all.every((d) => d.get("state") === "recorded") ? all : undefined;
     });
-    assert.ok(docs.every((d) => d.get("outcomes") === undefined && d.get("attempt") === 1));
-    assert.equal(docs.reduce((sum, d) => sum + (d.get("created") as number), 0), 42, "the pages created every recipient");
+    assert.ok(docs.every((d) => d.get("compact") === true && d.get("attempt") === 1 && Array.isArray(d.get("outcomes"))));
+    assert.equal(docs.reduce((sum, d) => sum + (d.get("accepted") as number), 0), 40, "the accepted recipients stay on their pages");
+    assert.equal(docs.reduce((sum, d) => sum + (d.get("created") as number), 0), 2, "a document only for each recipient not accepted");
+    // The bound, from the records: 2 recipient documents for 42 recipients (one per recipient FCM did not accept),
+    // so 2 per-recipient triggers at most (one fires per document created), and one page per part's chunk.
+    const documents = (await adminDb().collection("messages").doc(messageId).collection("recipients").get()).docs;
+    assert.deepEqual(documents.map((d) => d.get("deviceId") as string).sort(), [quota.deviceId, dead.deviceId].sort());
+    assert.ok(docs.length <= 8, `${docs.length} pages for 42 devices in 8 parts`);
 
     const report = await staff.call<Report>("getMessageReport", { messageId });
     assert.equal(report.state, "done");
     assert.deepEqual(report.counts, { "200": 40, "429": 1, "-99": 1 });
+
+    // One device's outcome: from its page when accepted, from its own document otherwise; not-found for a device the message never had.
+    const [first] = ok;
+    assert.ok(first);
+    const accepted = await staff.call<{ status: number; recordedIn: string; recipientId: string; fcmMessageId: string | null; attempts: number }>("getRecipientStatus", { messageId, deviceId: first.deviceId });
+    assert.deepEqual([accepted.status, accepted.recordedIn, accepted.recipientId, accepted.attempts], [200, "page", recipientIdFor(first.deviceId), 1]);
+    assert.match(String(accepted.fcmMessageId), /^projects\/.+\/messages\//);
+    const retired = await staff.call<{ status: number; recordedIn: string }>("getRecipientStatus", { messageId, deviceId: dead.deviceId });
+    assert.deepEqual([retired.status, retired.recordedIn], [-99, "recipient"]);
+    const stranger = await callError(staff.call("getRecipientStatus", { messageId, deviceId: randomBytes(12).toString("base64url") }));
+    assert.equal(stranger.code, "functions/not-found");
   });
 
   it("a page left at 'sending' by a run that died is sent again; one left at 'sent' is recorded without sending", { timeout: 180_000 }, async () => {

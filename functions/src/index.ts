@@ -18,6 +18,7 @@ export { expandAudience } from "./functions/expandAudience";
 export { recordPage } from "./functions/recordPage";
 export { cancelMessage } from "./functions/cancelMessage";
 export { getMessageReport } from "./functions/getMessageReport";
+export { getRecipientStatus } from "./functions/getRecipientStatus";
 export { setPreferences } from "./functions/setPreferences";
 export { setUserAttributes } from "./functions/setUserAttributes";
 export { estimateAudience } from "./functions/estimateAudience";

@@ -83,9 +83,25 @@ export interface RecipientState extends DocumentData {
   attempts: number;
 }
 
+/**
+ * Every recipient of the message as recorded: each recipient document, and
+ * each accepted recipient of a broadcast page recorded compactly (no document
+ * of its own: delivery/pages.ts), as its page holds it (`recordedIn: "page"`).
+ */
 export async function recipientStates(messageId: string): Promise<Map<string, RecipientState>> {
-  const snapshot = await adminDb().collection("messages").doc(messageId).collection("recipients").get();
-  return new Map(snapshot.docs.map((doc) => [doc.id, { ...(doc.data() as Omit<RecipientState, "id">), id: doc.id } as RecipientState]));
+  const message = adminDb().collection("messages").doc(messageId);
+  const [snapshot, pages] = await Promise.all([message.collection("recipients").get(), message.collection("pages").where("compact", "==", true).get()]);
+  const states = new Map(snapshot.docs.map((doc) => [doc.id, { ...(doc.data() as Omit<RecipientState, "id">), id: doc.id } as RecipientState]));
+  for (const page of pages.docs) {
+    const recipients = page.get("recipients") as Array<{ id: string; deviceId: string; userId: string | null }>;
+    const outcomes = page.get("outcomes") as Array<DocumentData & { status: number }>;
+    recipients.forEach((recipient, i) => {
+      const outcome = outcomes[i];
+      if (states.has(recipient.id) || outcome?.status !== 200) return;
+      states.set(recipient.id, { ...outcome, deviceId: recipient.deviceId, userId: recipient.userId, attempts: (outcome.attempts as number | undefined) ?? (page.get("attempt") as number), statusMessage: outcome.statusMessage as string | null, id: recipient.id, status: 200, recordedIn: "page" });
+    });
+  }
+  return states;
 }
 
 /** Waits until every recipient of the message has a final status (not -1 or -2), then returns them all. */

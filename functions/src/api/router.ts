@@ -11,7 +11,8 @@ import { APP_TENANT, type KeyScope } from "../shared/contract";
 import { cancelMessage } from "../sending/cancel";
 import { messageReport } from "../sending/report";
 import { keySender } from "../sending/sender";
-import { messageRefInput, sendMessageInput, userIdSchema } from "../sending/schema";
+import { lookupRecipient } from "../sending/lookup";
+import { messageRefInput, recipientLookupInput, sendMessageInput, userIdSchema } from "../sending/schema";
 import { sendMessage } from "../sending/send";
 import { admitRequest, authenticate, bodyBytes, checkKeyUse, isRefusal, type Refusal } from "../guards/access";
 import { clientIp } from "../guards/clientIp";
@@ -92,8 +93,8 @@ const notFound = () => new ApiError(404, "not-found", "No such route.");
 
 /** Routes by method and path (`/v1/...`); anything else is 404. */
 function route(method: string, segments: string[]): Handler | undefined {
-  const [resource, id, action, ...rest] = segments;
-  if (rest.length > 0) return undefined;
+  const [resource, id, action, deviceId, ...rest] = segments;
+  if (rest.length > 0 || (deviceId !== undefined && action !== "devices")) return undefined;
   if (resource === "devices") {
     if (method === "POST" && id === undefined) {
       return async (c) => {
@@ -135,6 +136,13 @@ function route(method: string, segments: string[]): Handler | undefined {
         requireScope(c, "messages:send");
         const { messageId } = parse(messageRefInput, { messageId: id });
         return { status: 200, body: await messageReport(keySender(c.key.keyId, tenantOf(c.key)), messageId) };
+      };
+    }
+    if (method === "GET" && id !== undefined && action === "devices" && deviceId !== undefined) {
+      return async (c) => {
+        requireScope(c, "messages:send");
+        const input = parse(recipientLookupInput, { messageId: id, deviceId });
+        return { status: 200, body: await lookupRecipient(keySender(c.key.keyId, tenantOf(c.key)), input.messageId, input.deviceId) };
       };
     }
     if (method === "POST" && id !== undefined && action === "cancel") {

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { FieldValue, GrpcStatus, Timestamp, type DocumentData } from "firebase-admin/firestore";
+import { FieldValue, GrpcStatus, Timestamp, type DocumentData, type DocumentReference } from "firebase-admin/firestore";
 import { logger } from "firebase-functions";
 import { localUserId } from "../devices/owner";
 import type { DeviceDoc } from "../devices/schema";
@@ -143,10 +143,47 @@ export async function recordPageOutcomes(task: RecordPageTask): Promise<void> {
     return;
   }
   // The placeholders' values are the message's (a page holds none: 500 devices of one user would repeat them 500 times).
-  const message = messageDoc.safeParse((await messageRef(task.messageId).get()).data());
-  const created = await recordOutcomes(task.messageId, page.part, page, message.success ? message.data : undefined);
+  const parsedMessage = messageDoc.safeParse((await messageRef(task.messageId).get()).data());
+  const message = parsedMessage.success ? parsedMessage.data : undefined;
+  if (message && isBroadcast(message)) return recordCompactly(task, ref, page, snapshot.updateTime as Timestamp, message);
+  const created = await recordOutcomes(task.messageId, page, message);
   await ref.update({ state: "recorded", outcomes: FieldValue.delete(), created, updatedAt: Timestamp.now() });
   logger.info("pages: recorded", { ...task, recipients: page.recipients.length, created });
+}
+
+/** A message to everyone or to a `where` audience: its pages are recorded compactly. Lists of users or devices keep a document per recipient. */
+function isBroadcast(message: MessageDoc): boolean {
+  return message.audience !== undefined && ("all" in message.audience || "where" in message.audience);
+}
+
+/**
+ * A broadcast's page, recorded compactly: a recipient document only for each
+ * recipient that was not accepted (failed, unregistered, or waiting for a
+ * retry: what resend-to-failed, the console's failure list and the dispatch
+ * work on); the accepted ones stay on the page, their outcomes kept there
+ * (sending/lookup.ts answers for them), and are counted in the commit that
+ * marks the page recorded, fenced on the page's update time, so a second run
+ * counts nothing twice. A broadcast to a million devices then writes a few
+ * thousand documents, not a million, and fires no per-recipient trigger for
+ * the devices FCM accepted.
+ */
+async function recordCompactly(task: RecordPageTask, ref: DocumentReference, page: PageDoc, readAt: Timestamp, message: MessageDoc): Promise<void> {
+  const outcomes = page.outcomes ?? [];
+  const accepted = (i: number) => outcomes[i]?.status === STATUS.accepted;
+  const others = page.recipients.flatMap((recipient, i) => (accepted(i) ? [] : [{ recipient, outcome: outcomes[i] ?? toUpdate(NO_OUTCOME) }]));
+  const created = await recordOutcomes(task.messageId, { recipients: others.map((o) => o.recipient), outcomes: others.map((o) => o.outcome), attempt: page.attempt }, message);
+  const acceptedCount = page.recipients.length - others.length;
+  const batch = db().batch();
+  batch.update(ref, { state: "recorded", compact: true, accepted: acceptedCount, created, updatedAt: Timestamp.now() }, { lastUpdateTime: readAt });
+  for (const side of outcomeWrites(task.messageId, Array<number>(acceptedCount).fill(STATUS.accepted), { batches: others.length === 0 ? 1 : 0 })) batch.set(side.ref, side.data, { merge: true });
+  try {
+    await batch.commit();
+  } catch (err) {
+    // Another run recorded the page first: it counted the accepted ones.
+    if (codeOf(err) === GrpcStatus.FAILED_PRECONDITION) return;
+    throw err;
+  }
+  logger.info("pages: recorded compactly", { ...task, recipients: page.recipients.length, accepted: acceptedCount, created });
 }
 
 /**
@@ -159,7 +196,8 @@ async function holdPage(input: PageInput, leaseSeconds: number): Promise<Held> {
   const now = Timestamp.now();
   const leaseExpiresAt = Timestamp.fromMillis(now.toMillis() + leaseSeconds * 1000);
   try {
-    const fresh: PageDoc = { state: "sending", part: input.part, attempt: 1, recipients: input.recipients, leaseExpiresAt, updatedAt: now };
+    const lastDeviceId = input.recipients.reduce((last, r) => (r.deviceId > last ? r.deviceId : last), "");
+    const fresh: PageDoc = { state: "sending", part: input.part, attempt: 1, recipients: input.recipients, lastDeviceId, leaseExpiresAt, updatedAt: now };
     const result = await ref.create(fresh);
     return { kind: "send", page: fresh, writeTime: result.writeTime, earlier: false };
   } catch (err) {
@@ -206,7 +244,7 @@ async function sendRecipients(input: PageInput, page: Pick<PageDoc, "recipients"
  * Transient failures are written pending with their `retryAt`: their
  * creation trigger hands them to the dispatch, which retries them.
  */
-async function recordOutcomes(messageId: string, part: number, page: Pick<PageDoc, "recipients" | "attempt" | "outcomes">, message: MessageDoc | undefined): Promise<number> {
+async function recordOutcomes(messageId: string, page: Pick<PageDoc, "recipients" | "attempt" | "outcomes">, message: MessageDoc | undefined): Promise<number> {
   const recipients = rawRecipients(messageId);
   const outcomes = page.outcomes ?? [];
   const creates: Array<FencedUpdate<number>> = page.recipients.map((r, i) => {
@@ -215,7 +253,7 @@ async function recordOutcomes(messageId: string, part: number, page: Pick<PageDo
     return { ref: recipients.doc(r.id), create: doc, tag: outcome.status };
   });
   // Counted with their outcomes in the same commits; the page counts as one batch.
-  const { landed } = await commitFenced(creates, (chunk, first) => outcomeWrites(messageId, chunk.map((c) => c.tag), { batches: first ? 1 : 0 }), { messageId, part });
+  const { landed } = await commitFenced(creates, (chunk, first) => outcomeWrites(messageId, chunk.map((c) => c.tag), { batches: first ? 1 : 0 }), { messageId });
   return landed.length;
 }
 

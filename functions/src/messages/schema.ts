@@ -158,6 +158,7 @@ export const pageOutcome = z.object({
   /** Attempts counted, when the send gave one back (FCM refused the project, or it was over FCM's quota). */
   attempts: z.number().int().min(0).optional(),
 });
+export type PageOutcome = z.infer<typeof pageOutcome>;
 
 export const pageDoc = z.object({
   state: z.enum(["sending", "sent", "recorded"]),
@@ -166,6 +167,12 @@ export const pageDoc = z.object({
   attempt: z.number().int().min(1),
   recipients: z.array(pageRecipient),
   outcomes: z.array(pageOutcome).optional(),
+  /** The greatest device id on the page: a broadcast's pages cover disjoint ranges of device ids, so the lookup of one device finds its page by this. */
+  lastDeviceId: z.string().optional(),
+  /** Set when "recorded" compactly (a broadcast): only recipients not accepted got a document; the accepted ones' outcomes stay here. */
+  compact: z.boolean().optional(),
+  /** When recorded compactly: how many of its recipients FCM accepted (counted in the same commit). */
+  accepted: z.number().int().min(0).optional(),
   leaseExpiresAt: zTimestamp,
   /** Recipient documents this page created (set when "recorded"). */
   created: z.number().int().min(0).optional(),

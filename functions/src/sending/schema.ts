@@ -147,6 +147,9 @@ export type SendMessageRequest = Omit<z.input<typeof sendMessageInput>, "audienc
 
 export const messageRefInput = z.strictObject({ messageId: messageIdSchema });
 
+/** `getRecipientStatus`, `GET /v1/messages/{id}/devices/{deviceId}`: one device's outcome for one message. */
+export const recipientLookupInput = z.strictObject({ messageId: messageIdSchema, deviceId: deviceIdSchema });
+
 /** `estimateAudience`: how many devices sendMessage would write recipients for. */
 export const estimateAudienceInput = z.strictObject({ audience: audienceSchema, category: categorySchema.optional() });
 export type EstimateAudienceRequest = Omit<z.input<typeof estimateAudienceInput>, "audience"> & { audience: AudienceRequest };
