@@ -12,6 +12,7 @@ import { hostingOrigin, launchBrowser, watchPolicy, type PolicyWatch } from "./s
 import { seedDevices, waitForRecipientCount, waitUntilFinal } from "../tools/lib/fixtures.ts";
 import { acceptedFor } from "../tools/lib/stand-in.ts";
 import { ensureStaff } from "../tools/seed.ts";
+import { signedInUser } from "../tools/lib/client.ts";
 
 const SHOTS = ".cache/console";
 const PHONE = { width: 390, height: 844 };
@@ -171,6 +172,34 @@ describe("staff console (headless Chromium on the Hosting emulator)", () => {
     const live = (await adminDb().collection("devices").where("retired", "==", false).where("enabled", "==", true).count().get()).data().count;
     await page.getByLabel("Everyone").check();
     await page.getByRole("status").filter({ hasText: `${live.toLocaleString("en-US")} devices will receive it` }).waitFor();
+  });
+
+  it("finds one device of a broadcast: accepted ones from their page, the others from their document, and says so for a stranger", { timeout: 120_000 }, async () => {
+    const tag = randomUUID().slice(0, 8);
+    const [live, dead] = await seedDevices([{ attributes: { choir: `c-${tag}` } }, { token: `unregistered-${randomUUID()}`, attributes: { choir: `c-${tag}` } }]);
+    assert.ok(live && dead);
+    const sender = await signedInUser({ pushSender: true });
+    const { messageId } = await sender.call<{ messageId: string }>("sendMessage", { title: `Choir ${tag}`, body: "Rehearsal moved", audience: { where: { choir: `c-${tag}` } } });
+    await sender.close();
+    await waitUntilFinal(messageId, 2);
+    const page = staffPage;
+    await page.goto(`${hostingOrigin()}/#/messages/${messageId}`);
+    await page.getByText("done", { exact: true }).waitFor();
+    const answer = page.locator("form.lookup [role=status]");
+    await page.getByLabel("Device ID").fill(live.deviceId);
+    await page.getByRole("button", { name: "Look up" }).click();
+    await answer.filter({ hasText: `${live.deviceId}: Accepted (200)` }).waitFor();
+    assert.match((await answer.textContent()) ?? "", /1 attempt; accepted by FCM /);
+    await page.screenshot({ path: `${SHOTS}/message-lookup-desktop.png`, fullPage: true });
+    await page.getByLabel("Device ID").fill(dead.deviceId);
+    await page.getByRole("button", { name: "Look up" }).click();
+    await answer.filter({ hasText: `${dead.deviceId}: No longer registered (-99)` }).waitFor();
+    await page.getByLabel("Device ID").fill(`stranger-${tag}`);
+    await page.getByRole("button", { name: "Look up" }).click();
+    await answer.filter({ hasText: "not a recipient of this message" }).waitFor();
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: `${SHOTS}/message-lookup-phone.png`, fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   it("schedules, shows scheduled, cancels, shows cancelled, and FCM receives nothing", { timeout: 180_000 }, async () => {

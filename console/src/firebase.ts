@@ -157,6 +157,17 @@ export const estimateAudience = (request: EstimateAudienceRequest) => call<Estim
 export const sendMessage = (request: SendMessageRequest) => call<SendMessageRequest, SendResult>("sendMessage", request);
 export const cancelMessage = (messageId: string) => call<{ messageId: string }, { messageId: string; cancelled: number }>("cancelMessage", { messageId });
 export const resendFailed = (request: ResendFailedRequest) => call<ResendFailedRequest, SendResult>("resendFailed", request);
+
+/** What `getRecipientStatus` answers: one device's outcome for one message, from its recipient document or its broadcast page. */
+export interface RecipientOutcome {
+  deviceId: string;
+  status: number;
+  statusMessage: string | null;
+  attempts: number;
+  sentAt: string | null;
+  recordedIn: "recipient" | "page";
+}
+export const recipientStatus = (messageId: string, deviceId: string) => call<{ messageId: string; deviceId: string }, RecipientOutcome>("getRecipientStatus", { messageId, deviceId });
 export const setDeliveryPaused = (request: SetDeliveryPausedRequest) => call<SetDeliveryPausedRequest, DeliveryStatus>("setDeliveryPaused", request);
 export const getDeliveryStatus = () => call<Record<string, never>, DeliveryStatus>("getDeliveryStatus", {});
 export const getDeliveryStats = (request: GetDeliveryStatsRequest) => call<GetDeliveryStatsRequest, { hours: HourRow[] }>("getDeliveryStats", request);

@@ -1,5 +1,5 @@
-import type { CounterDoc } from "../../../functions/src/contract";
-import { callableProblem, cancelMessage, failedRecipients, resendFailed, watchMessage, type FailedRecipient, type MessageView, type Page, type Staff } from "../firebase";
+import { statusGroup, type CounterDoc } from "../../../functions/src/contract";
+import { callableProblem, cancelMessage, failedRecipients, recipientStatus, resendFailed, watchMessage, type FailedRecipient, type MessageView, type Page, type Staff } from "../firebase";
 import { bothZones, h } from "../dom";
 import type { Cleanup } from "../main";
 import { GROUP_LABELS, progressOf, type Progress } from "../progress";
@@ -25,6 +25,16 @@ export function renderMessage(main: HTMLElement, staff: Staff, messageId: string
   const failedBody = h("div", {});
   failedSection.append(failedBody);
   const body = h("p", { class: "message-body" });
+  const lookupInput = h("input", { type: "text", name: "deviceId", required: true, autocomplete: "off", spellcheck: false });
+  const lookupAnswer = h("p", { class: "lookup-answer", role: "status" });
+  const lookup = h(
+    "form",
+    { class: "card lookup" },
+    h("h2", {}, "Find a device"),
+    h("label", {}, "Device ID ", lookupInput),
+    h("button", { type: "submit" }, "Look up"),
+    lookupAnswer,
+  );
 
   main.replaceChildren(
     h(
@@ -39,6 +49,7 @@ export function renderMessage(main: HTMLElement, staff: Staff, messageId: string
       actionProblem,
       details,
       failedSection,
+      lookup,
     ),
   );
 
@@ -122,6 +133,18 @@ export function renderMessage(main: HTMLElement, staff: Staff, messageId: string
       failedBody.replaceChildren(h("p", { class: "error" }, `Could not read the failed recipients: ${String(err)}`));
     }
   }
+
+  // What happened to one device: a broadcast's accepted recipients have no document of their own, so the callable looks on its pages too.
+  lookup.addEventListener("submit", (event) => {
+    event.preventDefault();
+    lookupAnswer.textContent = "…";
+    recipientStatus(messageId, lookupInput.value.trim())
+      .then((r) => {
+        const label = new Map(GROUP_LABELS).get(statusGroup(r.status)) ?? "";
+        lookupAnswer.textContent = `${r.deviceId}: ${label} (${r.status})${r.statusMessage ? ` — ${r.statusMessage}` : ""}; ${r.attempts} attempt${r.attempts === 1 ? "" : "s"}${r.sentAt ? `; accepted by FCM ${bothZones(new Date(r.sentAt))}` : ""}.`;
+      })
+      .catch((err: unknown) => (lookupAnswer.textContent = callableProblem(err).message));
+  });
 
   cancel.addEventListener("click", () => {
     cancel.disabled = true;
