@@ -8,6 +8,7 @@ import type { MessageDoc, PageDoc, PageRecipient } from "../messages/schema";
 import { messageDoc, pageDoc } from "../messages/schema";
 import { outcomeWrites } from "../ops/metrics";
 import { COLLECTIONS, NO_ANSWER_STATUS, STATUS } from "../shared/contract";
+import { COMPACT_BROADCASTS } from "../shared/params";
 import { db } from "../shared/firestore";
 import { commitFenced, type FencedUpdate } from "../shared/fenced";
 import { ended, toUpdate, type Decision, type RecipientUpdate } from "./decide";
@@ -151,9 +152,9 @@ export async function recordPageOutcomes(task: RecordPageTask): Promise<void> {
   logger.info("pages: recorded", { ...task, recipients: page.recipients.length, created });
 }
 
-/** A message to everyone or to a `where` audience: its pages are recorded compactly. Lists of users or devices keep a document per recipient. */
+/** A message to everyone or to a `where` audience: its pages are recorded compactly (unless COMPACT_BROADCASTS is off). Lists of users or devices keep a document per recipient. */
 function isBroadcast(message: MessageDoc): boolean {
-  return message.audience !== undefined && ("all" in message.audience || "where" in message.audience);
+  return COMPACT_BROADCASTS.value() && message.audience !== undefined && ("all" in message.audience || "where" in message.audience);
 }
 
 /**

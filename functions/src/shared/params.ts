@@ -182,6 +182,12 @@ export const EXPANSION_SENDS = defineBoolean("EXPANSION_SENDS", {
     "Expansion parts send each page of up to 500 devices themselves (one sendEach) and write its recipient documents with their outcomes after, so a broadcast is not held to the pace at which a new collection of recipients can be written. false: parts write pending recipients and the dispatch tasks send them. Scheduled messages, and pages expanded while delivery is paused, always take the second way.",
 });
 
+export const COMPACT_BROADCASTS = defineBoolean("COMPACT_BROADCASTS", {
+  default: true,
+  description:
+    "A broadcast's accepted recipients ({ all: true } and { where } audiences) are recorded on their pages, not as a document each: a million-device broadcast writes a few thousand documents. false: every recipient gets a document, as lists of users or devices do.",
+});
+
 export const EXPANSION_TIME_BUDGET_SECONDS = defineInt("EXPANSION_TIME_BUDGET_SECONDS", {
   default: 120,
   description: "An expansion task reads no new chunk of 500 devices after this many seconds; it enqueues its successor with its cursor instead. Kept well under the task function's time limit and the query stream's deadline.",
