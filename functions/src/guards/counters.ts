@@ -70,12 +70,12 @@ export function windowShards(limit: number): number {
   return Math.min(MAX_SHARDS, Math.max(1, Math.ceil(limit / SHARD_UNITS)));
 }
 
-/** One shard of a window, chosen at random, and its share of the limit (the shares add up to the limit). */
-function windowShard(id: string, window: number, limit: number): { ref: DocumentReference; share: number } {
+/** One shard of a window, chosen at random (other than `not`), and its share of the limit (the shares add up to the limit). */
+function windowShard(id: string, window: number, limit: number, not?: number): { ref: DocumentReference; share: number; shard: number } {
   const shards = windowShards(limit);
-  const shard = randomInt(shards);
+  const shard = not === undefined || shards === 1 ? randomInt(shards) : (not + 1 + randomInt(shards - 1)) % shards;
   const share = Math.floor(limit / shards) + (shard < limit % shards ? 1 : 0);
-  return { ref: guards().doc(shards === 1 ? `${id}-w${window}` : `${id}-w${window}-s${shard}`), share };
+  return { ref: guards().doc(shards === 1 ? `${id}-w${window}` : `${id}-w${window}-s${shard}`), share, shard };
 }
 
 /**
@@ -90,16 +90,20 @@ function windowShard(id: string, window: number, limit: number): { ref: Document
  * requests arriving together may pass the limit by however many were in
  * flight; sequential ones are counted exactly. A high limit is spread over
  * shards (windowShards): a request counts on one at random, and one found
- * full is tried once more elsewhere before the request is refused.
+ * full is tried once more on another before the request is refused.
  */
 async function takeFromWindow(id: string, limit: number, windowSeconds: number): Promise<number | undefined> {
   const windowMs = Math.max(1, windowSeconds) * 1000;
   const now = Date.now();
   const window = Math.floor(now / windowMs);
+  let full: number | undefined;
   for (let tries = windowShards(limit) === 1 ? 1 : 2; tries > 0; tries--) {
-    const { ref, share } = windowShard(id, window, limit);
+    const { ref, share, shard } = windowShard(id, window, limit, full);
     const count = Number((await ref.get()).get("count") ?? 0);
-    if (count >= share) continue;
+    if (count >= share) {
+      full = shard;
+      continue;
+    }
     await ref.set({ count: FieldValue.increment(1), expiresAt: Timestamp.fromMillis((window + 2) * windowMs) }, { merge: true });
     return undefined;
   }
