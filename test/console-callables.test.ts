@@ -68,8 +68,13 @@ describe("console callables: estimateAudience and resendFailed", () => {
       // An app's claim to the same attributes (a user no `users` audience names): matched by no `where`.
       { userId: `dave-${tag}`, userInfo: { ...grade, ...club } },
     ]);
-    // Carol muted the category: her devices are left out of every audience of it.
-    await adminDb().collection("preferences").doc(carol).set({ mutedCategories: [category] });
+    // Carol muted the category (in the app, which copies it onto her devices): they are left out of every audience of it.
+    const carolInApp = await signedInUser({}, carol);
+    try {
+      await carolInApp.call("setPreferences", { mutedCategories: [category] });
+    } finally {
+      await carolInApp.close();
+    }
     const audiences: unknown[] = [
       { users: [alice, bob, carol, alice] },
       { devices: [...seeded.map((d) => d.deviceId), seeded[0]?.deviceId, "no-such-device-1"] },

@@ -8,6 +8,7 @@
  *   npm run ops -- probe [--json]                     one FCM validate_only send: does FCM accept this project now?
  *   npm run ops -- retirements [--confirm|--discard]  retirements held by the guard against mass retirement; carry them out or forget them
  *   npm run ops -- fcm-rate [<perMinute>|default]     the project's FCM rate (sends a minute, all paths together): show it, set it without a deploy, or go back to FCM_MESSAGES_PER_MINUTE
+ *   npm run ops -- migrate-mutes [--json]             copy each app user's muted categories onto their devices (once, after deploying the copy; safe to run again)
  *
  * Like `npm run keys`: against the emulators when FIRESTORE_EMULATOR_HOST is
  * set (inside or beside the local stack), else against `--project <id>` (or
@@ -22,6 +23,7 @@ import { deliveryStatus, setDeliveryPaused } from "../functions/src/ops/stop.ts"
 import { FCM_STOP_BY, probeFcm } from "../functions/src/ops/fcm.ts";
 import { readFcmRate, setFcmRate } from "../functions/src/ops/fcmBudget.ts";
 import { guardStatus, settleHeldRetirements } from "../functions/src/ops/retirementGuard.ts";
+import { migrateMutes } from "../functions/src/ops/mutes.ts";
 import { standInMessaging } from "../functions/src/fcm/client.ts";
 import { getMessaging } from "firebase-admin/messaging";
 import { adminApp } from "../functions/src/shared/firestore.ts";
@@ -33,7 +35,8 @@ const USAGE = `usage:
   npm run ops -- stats [--hours 24] [--json] [--project <id>]
   npm run ops -- probe [--json] [--project <id>]
   npm run ops -- retirements [--confirm | --discard] [--json] [--project <id>]
-  npm run ops -- fcm-rate [<perMinute> | default] [--json] [--project <id>]`;
+  npm run ops -- fcm-rate [<perMinute> | default] [--json] [--project <id>]
+  npm run ops -- migrate-mutes [--json] [--project <id>]`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -156,6 +159,13 @@ async function main(): Promise<number> {
       const rate = await readFcmRate();
       if (values.json) console.log(JSON.stringify({ perMinute: rate, source: rate === null ? "FCM_MESSAGES_PER_MINUTE" : "ops/fcmBudget" }, null, 2));
       else console.log(rate === null ? "FCM rate: the parameter FCM_MESSAGES_PER_MINUTE's (600000 unless functions/.env sets it)." : `FCM rate: ${rate} sends a minute, all sending paths together (set here; \`npm run ops -- fcm-rate default\` goes back to FCM_MESSAGES_PER_MINUTE).`);
+      return 0;
+    }
+    case "migrate-mutes": {
+      const counts = await migrateMutes();
+      if (values.json) console.log(JSON.stringify(counts, null, 2));
+      else console.log(`Read ${counts.devices} app users' devices; gave ${counts.copied} their user's muted categories (the others had them already).`);
+      if (!values.json && counts.changed > 0) console.log(`${counts.changed} device(s) changed while they were read and were left alone; run this again to check them.`);
       return 0;
     }
     default:

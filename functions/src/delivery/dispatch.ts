@@ -1,7 +1,7 @@
 import { Timestamp } from "firebase-admin/firestore";
 import { logger } from "firebase-functions";
 import { devicesCollection } from "../devices/collection";
-import { mutedUsers } from "../devices/mutes";
+import { mutedFilter } from "../devices/mutes";
 import { retireIfStillHeld } from "../devices/retire";
 import { deviceDoc, type DeviceDoc } from "../devices/schema";
 import { buildFcmMessage, RecipientError } from "../fcm/build";
@@ -155,32 +155,32 @@ export interface Decided extends Cost {
 }
 
 /**
+ * Which claimed recipients' devices leave out `category`: from the devices
+ * just read, each with its copy of its owner's mutes (devices/mutes.ts);
+ * only app users' devices (only they have preferences).
+ */
+async function mutedDevices(devices: Map<string, DeviceDoc>, category: string): Promise<{ isMuted: (device: DeviceDoc) => boolean; reads: number }> {
+  const appDevices = [...devices.values()].filter((device) => (device.tenant ?? APP_TENANT) === APP_TENANT);
+  const { isMuted, reads } = await mutedFilter(appDevices, category);
+  return { isMuted: (device) => (device.tenant ?? APP_TENANT) === APP_TENANT && isMuted(device), reads };
+}
+
+/**
  * Reads the devices, ends those that cannot be sent to, sends the rest in one
  * sendEach, and retires dead tokens. Also how an expansion part sends a page
  * of its own (pages.ts), with the devices its query has just read (`known`:
  * not read again); `shard` only picks the metrics slot of retirements.
  */
-/** The app users among the claimed recipients' device owners who muted `category` (only the apps' users have preferences). */
-async function mutedOwners(claimed: ClaimedRecipient[], devices: Map<string, DeviceDoc>, category: string): Promise<{ muted: Set<string>; reads: number }> {
-  const owners = new Set(
-    claimed.flatMap((r) => {
-      const device = devices.get(r.data.deviceId);
-      return device && (device.tenant ?? APP_TENANT) === APP_TENANT ? [device.userId] : [];
-    }),
-  );
-  return { muted: await mutedUsers([...owners], category), reads: owners.size };
-}
-
 export async function sendClaimed(messageId: string, shard: number, message: MessageDoc, claimed: ClaimedRecipient[], config: Settings, known?: Map<string, DeviceDoc>): Promise<Decided> {
   const devices = await readDevices(claimed.filter((r) => !r.problem && !known?.has(r.data.deviceId)).map((r) => r.data.deviceId));
   for (const [id, device] of known ?? []) devices.found.set(id, device);
   const decisions = new Map<string, Decision>();
   const live: Array<{ recipient: ClaimedRecipient; device: DeviceDoc }> = [];
   // Recipients written directly (a message without an audience) were never filtered by mutes, as an audience's are.
-  const mutes = message.category && message.audience === undefined ? await mutedOwners(claimed, devices.found, message.category) : { muted: new Set<string>(), reads: 0 };
+  const mutes = message.category && message.audience === undefined ? await mutedDevices(devices.found, message.category) : { isMuted: () => false, reads: 0 };
   for (const recipient of claimed) {
     const device = recipient.problem ? undefined : devices.found.get(recipient.data.deviceId);
-    const decision = triage(recipient.problem, device) ?? (device && mutes.muted.has(device.userId) ? ended(STATUS.skippedDisabled, "the user muted this category") : undefined);
+    const decision = triage(recipient.problem, device) ?? (device && mutes.isMuted(device) ? ended(STATUS.skippedDisabled, "the user muted this category") : undefined);
     if (decision) decisions.set(recipient.id, decision);
     else live.push({ recipient, device: device as DeviceDoc });
   }

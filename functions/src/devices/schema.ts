@@ -23,6 +23,11 @@ export const deviceDoc = z.object({
   userInfo: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
   /** The school's attributes of the device's user, copied from `userAttributes` (devices/attributes.ts): what `where` audiences match. */
   attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  /**
+   * An app user's muted categories, copied from `preferences/{uid}` (devices/mutes.ts): what audiences and
+   * the dispatch leave out. Server-written; absent on devices written before the copy (`npm run ops -- migrate-mutes`).
+   */
+  mutedCategories: z.array(z.string()).optional(),
   createdAt: zTimestamp,
   updatedAt: zTimestamp,
   retired: z.boolean(),

@@ -6,6 +6,7 @@ import { APP_TENANT, type RetiredReason } from "../shared/contract";
 import { readUserAttributes, refuseServerAttributes } from "./attributes";
 import { devicesCollection } from "./collection";
 import { isTenantShaped, type DeviceOwner } from "./owner";
+import { readMutes } from "./mutes";
 import { holdsDeadToken } from "./retire";
 import type { DeviceDoc, RegisterDeviceInput } from "./schema";
 
@@ -47,7 +48,9 @@ const refusedDevice = () =>
  * - the device gets a copy of the attributes the school set for its user
  *   (devices/attributes.ts), read in the same transaction, so a device
  *   registered while they change still ends with the latest. The app's own
- *   `userInfo` may not name an attribute the school owns.
+ *   `userInfo` may not name an attribute the school owns;
+ * - an app user's device gets a copy of the user's muted categories
+ *   (devices/mutes.ts), read in the same transaction for the same reason.
  */
 export async function registerDevice(owner: DeviceOwner, input: RegisterDeviceInput): Promise<{ deviceId: string; created: boolean }> {
   if (owner.tenant === APP_TENANT && isTenantShaped(owner.userId)) {
@@ -57,11 +60,13 @@ export async function registerDevice(owner: DeviceOwner, input: RegisterDeviceIn
   const devices = devicesCollection();
   const ref = devices.doc(input.deviceId);
   return runTransaction("registerDevice", async (tx) => {
-    const [snapshot, sameToken, owned, attributes] = await Promise.all([
+    const [snapshot, sameToken, owned, attributes, mutedCategories] = await Promise.all([
       tx.get(ref),
       tx.get(devices.where("token", "==", input.token)),
       tx.get(devices.where("userId", "==", owner.userId).where("retired", "==", false)),
       readUserAttributes(tx, owner.userId),
+      // Only the apps' own users have preferences.
+      owner.tenant === APP_TENANT ? readMutes(tx, owner.userId) : undefined,
     ]);
     const existing = snapshot.data();
     if (existing && ((!existing.retired && existing.userId !== owner.userId) || (existing.tenant !== undefined && existing.tenant !== owner.tenant))) throw refusedDevice();
@@ -79,6 +84,7 @@ export async function registerDevice(owner: DeviceOwner, input: RegisterDeviceIn
       ...(input.timezone !== undefined && { timezone: input.timezone }),
       ...(input.userInfo !== undefined && { userInfo: input.userInfo }),
       attributes,
+      ...(mutedCategories !== undefined && { mutedCategories }),
     };
     const refreshing = existing !== undefined && existing.userId === owner.userId;
     if (refreshing && existing.token === input.token && holdsDeadToken(existing)) {

@@ -1,6 +1,7 @@
 import { FieldPath, Filter, type DocumentData, type DocumentSnapshot, type Query } from "firebase-admin/firestore";
 import { APP_TENANT, COLLECTIONS } from "../shared/contract";
 import { db } from "../shared/firestore";
+import { mutesCopy } from "../devices/mutes";
 import { tenantUserId } from "../devices/owner";
 import { deviceDoc, type DeviceDoc } from "../devices/schema";
 import type { PartSpec } from "./parts";
@@ -8,7 +9,7 @@ import type { Audience } from "./schema";
 
 /**
  * Devices per chunk of a part: one chunk's recipients are written (one
- * BulkWriter, one read of the muted users' preferences) before the part's
+ * BulkWriter) before the part's
  * cursor moves past it, so it is also how much a retried part task redoes.
  */
 export const AUDIENCE_CHUNK = 500;
@@ -43,6 +44,8 @@ export interface AudienceDevice {
   userId: string;
   /** The device's tenant (absent on devices registered before tenants). */
   tenant?: string;
+  /** The device's copy of its user's muted categories (devices/mutes.ts); absent on devices written before the copy. */
+  mutedCategories?: string[];
   /** The device document as the audience's query read it. */
   device?: DeviceDoc;
 }
@@ -55,9 +58,16 @@ function audienceDevice(snapshot: DocumentSnapshot): AudienceDevice | undefined 
   const userId: unknown = snapshot.get("userId");
   if (typeof userId !== "string") return undefined;
   const tenant: unknown = snapshot.get("tenant");
+  const mutedCategories = mutesCopy(snapshot.get("mutedCategories"));
   // The document as read, for a page sent at once (a malformed one is read again, and ended, by the send).
   const parsed = deviceDoc.safeParse(snapshot.data());
-  return { deviceId: snapshot.id, userId, ...(typeof tenant === "string" && { tenant }), ...(parsed.success && { device: parsed.data }) };
+  return {
+    deviceId: snapshot.id,
+    userId,
+    ...(typeof tenant === "string" && { tenant }),
+    ...(mutedCategories && { mutedCategories }),
+    ...(parsed.success && { device: parsed.data }),
+  };
 }
 
 /** Only live devices the owner has not switched off are in any audience. */
@@ -156,51 +166,36 @@ export async function* partPages(audience: Audience, spec: PartSpec, cursor: str
   yield { devices: chunk, next: undefined };
 }
 
-/** The users who muted `category`: the only preference documents the count reads. */
-async function usersWhoMuted(category: string): Promise<string[]> {
-  const snapshot = await db().collection(COLLECTIONS.preferences).where("mutedCategories", "array-contains", category).select().get();
-  return snapshot.docs.map((doc) => doc.id);
-}
-
 async function countOf(query: DeviceQuery): Promise<number> {
   return (await query.count().get()).data().count;
 }
 
-async function sumOf(queries: DeviceQuery[]): Promise<number> {
-  return (await Promise.all(queries.map(countOf))).reduce((a, b) => a + b, 0);
+/**
+ * The devices of `query` an audience of `category` reaches: all of them less
+ * those whose copy of their user's mutes holds the category (devices/mutes.ts),
+ * two aggregations whatever the number of users who muted it. A device
+ * written before the copy existed (`npm run ops -- migrate-mutes` gives it
+ * one) is counted as not muted, though the expansion leaves it out if its
+ * user muted the category.
+ */
+async function countReached(query: DeviceQuery, category: string | undefined): Promise<number> {
+  if (!category) return countOf(query);
+  const [all, muted] = await Promise.all([countOf(query), countOf(query.where("mutedCategories", "array-contains", category))]);
+  return all - muted;
 }
 
 /**
  * How many recipients audienceDevices and the recipient writer would create
  * for this audience and category, with count() aggregations only: no device
- * document is read. Muted users' devices are counted the same way and taken
- * away. Firestore allows 30 disjunctions per query, which sizes the `in`
- * chunks (an `any` match of n pairs times k users is n × k disjunctions).
+ * or preference document is read. Firestore allows 30 disjunctions per
+ * query, which sizes the `in` chunks of `users` and `devices` audiences.
  */
 export async function countAudience(audience: Audience, category?: string): Promise<number> {
   const devices = db().collection(COLLECTIONS.devices);
-  const muted = category ? await usersWhoMuted(category) : [];
-  if ("users" in audience) {
-    const mutedSet = new Set(muted);
-    const users = [...new Set(audience.users)].filter((uid) => !mutedSet.has(uid));
-    return sumOf(chunks(users, IN_LIMIT).map((chunk) => live(devices.where("userId", "in", chunk))));
-  }
-  if ("devices" in audience) {
-    const listed = chunks([...new Set(audience.devices)], IN_LIMIT);
-    const all = await sumOf(listed.map((chunk) => live(devices.where(FieldPath.documentId(), "in", chunk))));
-    // One muted user per query: the id list already uses the 30 disjunctions.
-    const mutedQueries = muted.flatMap((uid) => listed.map((chunk) => live(devices.where(FieldPath.documentId(), "in", chunk).where("userId", "==", uid))));
-    return all - (await sumOf(mutedQueries));
-  }
-  let base: DeviceQuery;
-  let pairsPerQuery = 1;
-  if ("all" in audience) {
-    base = live(devices);
-  } else {
-    if (audience.match === "any") pairsPerQuery = Object.keys(audience.where).length;
-    base = live(devices.where(whereFilter(audience)));
-  }
-  const mutedChunk = Math.max(1, Math.floor(IN_LIMIT / pairsPerQuery));
-  const all = await countOf(base);
-  return all - (await sumOf(chunks(muted, mutedChunk).map((chunk) => base.where("userId", "in", chunk))));
+  let queries: DeviceQuery[];
+  if ("users" in audience) queries = chunks([...new Set(audience.users)], IN_LIMIT).map((chunk) => live(devices.where("userId", "in", chunk)));
+  else if ("devices" in audience) queries = chunks([...new Set(audience.devices)], IN_LIMIT).map((chunk) => live(devices.where(FieldPath.documentId(), "in", chunk)));
+  else if ("all" in audience) queries = [live(devices)];
+  else queries = [live(devices.where(whereFilter(audience)))];
+  return (await Promise.all(queries.map((query) => countReached(query, category)))).reduce((a, b) => a + b, 0);
 }

@@ -1,9 +1,7 @@
-import { Timestamp } from "firebase-admin/firestore";
-import { COLLECTIONS } from "../shared/contract";
-import { db } from "../shared/firestore";
+import { setMutes } from "../devices/mutes";
 
-/** Replaces the user's muted categories (the whole list, so the call is idempotent). */
+/** Replaces the user's muted categories (the whole list, so the call is idempotent), on the preferences and on every device of the user. */
 export async function setPreferences(uid: string, mutedCategories: string[]): Promise<{ mutedCategories: string[] }> {
-  await db().collection(COLLECTIONS.preferences).doc(uid).set({ mutedCategories, updatedAt: Timestamp.now() }, { merge: true });
+  await setMutes(uid, mutedCategories);
   return { mutedCategories };
 }

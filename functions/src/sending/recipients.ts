@@ -6,7 +6,7 @@ import { recipientsCollection } from "../messages/collection";
 import type { PageRecipient } from "../messages/schema";
 import { localUserId } from "../devices/owner";
 import type { AudienceDevice } from "./audience";
-import { mutedUsers } from "../devices/mutes";
+import { mutedFilter } from "../devices/mutes";
 
 /**
  * The recipient id of a device within a message: derived from the device id,
@@ -31,15 +31,17 @@ export interface PageOptions {
 /**
  * The recipients of a page of devices: one per device, its id derived from
  * the device id, its `vars` from the message's; app users who muted the
- * message's category are left out (preferences are the apps' users' own:
- * only their ids are looked up).
+ * message's category are left out, by each device's copy of its user's
+ * mutes (devices/mutes.ts): no read, except of the preferences of users
+ * whose devices were written before the copy. Preferences are the apps'
+ * users' own: other tenants' devices are never left out.
  */
 export async function pageRecipients(options: PageOptions, page: AudienceDevice[]): Promise<Array<PageRecipient & { vars?: Record<string, string | number | boolean> }>> {
   if (page.length === 0) return [];
   const appUser = (device: AudienceDevice) => (device.tenant ?? APP_TENANT) === APP_TENANT;
-  const muted = options.category ? await mutedUsers(page.filter(appUser).map((d) => d.userId), options.category) : new Set<string>();
+  const muted = options.category ? (await mutedFilter(page.filter(appUser), options.category)).isMuted : () => false;
   return page
-    .filter((device) => !(appUser(device) && muted.has(device.userId)))
+    .filter((device) => !(appUser(device) && muted(device)))
     .map((device) => {
       const vars = options.vars?.[localUserId(options.tenant, device.userId)];
       return { id: recipientIdFor(device.deviceId), deviceId: device.deviceId, userId: device.userId, ...(vars && { vars }) };
