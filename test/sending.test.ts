@@ -36,11 +36,17 @@ const sorted = (ids: Iterable<string>) => [...ids].sort();
 
 describe("sending to audiences (staff callables)", () => {
   let staff: ClientUser;
-  /** sendMessage, then its recipient count once the background expansion has written them all. */
+  /**
+   * sendMessage, then its recipient count once the background expansion has
+   * written them all and every one is recorded (a sent page's recipients are
+   * recorded by a task of their own, a moment after the expansion is done).
+   */
   async function send(input: Record<string, unknown>, timeoutMs = 120_000): Promise<{ messageId: string; recipients: number }> {
     const { messageId, recipients } = await staff.call<SendResult>("sendMessage", input);
     assert.equal(recipients, null, "sendMessage returns before the audience is expanded");
-    return { messageId, recipients: await waitForRecipientCount(messageId, timeoutMs) };
+    const count = await waitForRecipientCount(messageId, timeoutMs);
+    await waitFor(`${count} recipients of ${messageId} recorded`, async () => ((await recipientStates(messageId)).size >= count ? true : undefined), timeoutMs, 250);
+    return { messageId, recipients: count };
   }
   before(async () => {
     staff = await signedInUser({ pushSender: true });
