@@ -351,7 +351,8 @@ describe("Moodle drop-in (AirNotifier-compatible endpoints)", () => {
     assert.equal((await adminDb().collection("devices").doc(siteDeviceId(tenant, token)).get()).exists, false);
 
     // Failed keys from one address ban it, as on the partner API; another site behind the same Hosting edge is unaffected.
-    const ip = newIp();
+    // An address outside newIp()'s range: the ban must not catch the next test's sites.
+    const ip = `198.51.100.${randomInt(1, 255)}`;
     for (let i = 0; i < BAN_FAILURES; i++) {
       const bad = await moodle("/api/v2/push/", { key: `wrong-${i}`, ip, body: pushBody(token, forumExtra()) });
       assert.deepEqual(bad.body, { error: "Invalid access key" });
@@ -382,8 +383,9 @@ describe("Moodle drop-in (AirNotifier-compatible endpoints)", () => {
     const { secret } = await siteKey();
     // The Functions emulator runs one request per worker process and starts a process (seconds on
     // two cores) for each request that finds none idle; Cloud Functions serves many per instance.
-    // A first burst starts the processes, the second is the one timed.
-    for (const timed of [false, true]) {
+    // Two first bursts start the processes (the first leaves the deliveries of its pushes running while
+    // the second arrives, as a site's next burst would), the third is the one timed.
+    for (const timed of [false, false, true]) {
       const tokens = Array.from({ length: 40 }, () => newToken());
       const replies = await inParallel(tokens, BURST_SENDERS, (token, i) => moodle("/api/v2/push/", { key: secret, body: pushBody(token, forumExtra({ savedmessageid: i })) }));
       for (const reply of replies) assert.equal(reply.status, 202, reply.text);
@@ -393,6 +395,7 @@ describe("Moodle drop-in (AirNotifier-compatible endpoints)", () => {
         // may take more than a few seconds (nothing queues behind a lock).
         const ms = replies.map((r) => r.ms).sort((a, b) => a - b);
         const p95 = ms[Math.floor(0.95 * ms.length)] as number;
+        console.log(`moodle burst figures: ${ms.length} pushes, p50 ${(ms[Math.floor(ms.length / 2)] as number).toFixed(0)} ms, p95 ${p95.toFixed(0)} ms, slowest ${(ms[ms.length - 1] as number).toFixed(0)} ms`);
         assert.ok(p95 < 2000, `95th percentile answer ${p95.toFixed(0)} ms`);
         assert.ok((ms[ms.length - 1] as number) < 5000, `slowest answer ${(ms[ms.length - 1] as number).toFixed(0)} ms`);
       }
