@@ -1,4 +1,4 @@
-import { Timestamp } from "firebase-admin/firestore";
+import { Timestamp, type DocumentData } from "firebase-admin/firestore";
 import { logger } from "firebase-functions";
 import { z } from "zod";
 import { FCM_MESSAGES_PER_MINUTE, FCM_RATE_WINDOW_SECONDS } from "../shared/params";
@@ -37,6 +37,11 @@ const SHARD_SENDS_PER_SECOND = 500;
 const TRIES = 3;
 
 const budgetSettings = z.object({ perMinute: z.number().int().min(1).optional() });
+
+/** The rate `ops/fcmBudget` sets, if it sets a valid one. */
+function storedRate(data: DocumentData | undefined): number | undefined {
+  return budgetSettings.safeParse(data ?? {}).data?.perMinute;
+}
 
 export function budgetRef() {
   return switchRef().parent.doc("fcmBudget");
@@ -115,7 +120,7 @@ export async function takeFcmBudget(count: number, nowMs = Date.now()): Promise<
 async function leaseFromShard(window: number, windowSeconds: number, need: number): Promise<number> {
   return runTransaction("fcmBudget", async (tx) => {
     const settings = await tx.get(budgetRef());
-    const perMinute = budgetSettings.safeParse(settings.data() ?? {}).data?.perMinute ?? FCM_MESSAGES_PER_MINUTE.value();
+    const perMinute = storedRate(settings.data()) ?? FCM_MESSAGES_PER_MINUTE.value();
     const { sends, shards } = windowBudget(perMinute, windowSeconds);
     const index = Math.floor(Math.random() * shards);
     const ref = shardRef(index);
@@ -132,7 +137,7 @@ async function leaseFromShard(window: number, windowSeconds: number, need: numbe
 
 /** The rate set without a deploy, or null when the parameter FCM_MESSAGES_PER_MINUTE holds. */
 export async function readFcmRate(): Promise<number | null> {
-  return budgetSettings.safeParse((await budgetRef().get()).data() ?? {}).data?.perMinute ?? null;
+  return storedRate((await budgetRef().get()).data()) ?? null;
 }
 
 /** Sets the project's FCM rate (sends per minute), or back to the parameter's with null. */
