@@ -235,7 +235,8 @@ describe("FCM project-level faults and third-party auth errors", () => {
         perClockWindow.set(window, (perClockWindow.get(window) ?? 0) + 1);
       }
       const first = perClockWindow.get(startWindow) ?? 0;
-      assert.ok(first > 0 && first <= perWindow, `the first window sent ${first}, at most its share of ${perWindow}`);
+      // (It may send nothing: on a cold stack the first worker processes start after it ends.)
+      assert.ok(first <= perWindow, `the first window sent ${first}, at most its share of ${perWindow}`);
       // Arrivals trail their grants by milliseconds, so a window may show a send granted at the end of the one before: bound the running total.
       const last = Math.max(...perClockWindow.keys());
       let sum = 0;
@@ -243,7 +244,7 @@ describe("FCM project-level faults and third-party auth errors", () => {
         sum += perClockWindow.get(window) ?? 0;
         assert.ok(sum <= (window - startWindow + 1) * perWindow, `${sum} sent by the end of window ${window - startWindow}, more than ${(window - startWindow + 1) * perWindow}`);
       }
-      assert.ok(last - startWindow >= 2, "50 sends at 20 a window take three windows at least");
+      assert.ok([...perClockWindow.values()].filter((n) => n > 0).length >= 3, "50 sends at 20 a window take three windows at least");
     } finally {
       await ops("fcm-rate", "default");
     }
