@@ -1,47 +1,18 @@
 import assert from "node:assert/strict";
-import { randomInt, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { describe, it } from "node:test";
 import { createKey, revokeKey } from "../functions/src/keys/service.ts";
 import type { KeyScope } from "../functions/src/shared/contract.ts";
-import { PROJECT_ID, REGION, stackEnv, stackParam } from "../tools/lib/env.ts";
+import { stackParam } from "../tools/lib/env.ts";
 import { seedDevices, waitForRecipientCount, waitUntilFinal } from "../tools/lib/fixtures.ts";
 import { acceptedFor } from "../tools/lib/stand-in.ts";
 import { waitFor } from "../tools/lib/wait.ts";
+import { api, errorCode, newIp, type ApiResponse } from "./support/api.ts";
 
 /** The local stack's guard params (functions/.env.<project>). */
 const BAN_FAILURES = stackParam("API_BAN_FAILURES");
 const RATE_PER_MINUTE = stackParam("API_KEY_RATE_PER_MINUTE");
 const MAX_BODY_BYTES = stackParam("API_MAX_BODY_BYTES");
-
-interface ApiResponse {
-  status: number;
-  headers: Headers;
-  body: unknown;
-  text: string;
-}
-
-/** A fresh simulated client address per test, so bans and failures never spill over. */
-const newIp = () => `198.51.${randomInt(0, 256)}.${randomInt(1, 255)}`;
-
-async function api(path: string, options: { method?: string; key?: string; body?: unknown; raw?: string; contentType?: string; ip?: string; authorization?: string } = {}): Promise<ApiResponse> {
-  const headers: Record<string, string> = { "x-forwarded-for": options.ip ?? newIp() };
-  if (options.key) headers.authorization = `Bearer ${options.key}`;
-  if (options.authorization) headers.authorization = options.authorization;
-  let body: string | undefined = options.raw;
-  if (options.body !== undefined) body = JSON.stringify(options.body);
-  if (body !== undefined) headers["content-type"] = options.contentType ?? "application/json";
-  const res = await fetch(`${stackEnv("FUNCTIONS_EMULATOR_ORIGIN")}/${PROJECT_ID}/${REGION}/api${path}`, { method: options.method ?? (body === undefined ? "GET" : "POST"), headers, body });
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
-  return { status: res.status, headers: res.headers, body: parsed, text };
-}
-
-const errorCode = (res: ApiResponse) => (res.body as { error?: { code?: string } } | undefined)?.error?.code;
 
 async function key(scopes: KeyScope[], ipRanges: string[] = []): Promise<string> {
   return (await tenantKey(scopes, ipRanges)).secret;

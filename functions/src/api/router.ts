@@ -12,15 +12,14 @@ import { cancelMessage } from "../sending/cancel";
 import { messageReport } from "../sending/report";
 import { keySender } from "../sending/sender";
 import { lookupRecipient } from "../sending/lookup";
-import { messageRefInput, recipientLookupInput, sendMessageInput, userIdSchema } from "../sending/schema";
+import { messageRefInput, recipientLookupInput, sendMessageInput } from "../sending/schema";
 import { sendMessage } from "../sending/send";
 import { admitRequest, authenticate, bodyBytes, checkKeyUse, isRefusal, type Refusal } from "../guards/access";
 import { clientIp } from "../guards/clientIp";
 import { ApiError, sendError, unauthenticated } from "./errors";
+import { apiRegisterDeviceInput, userAttributesPath } from "./inputs";
+import { OPENAPI_PATH, openApiDocument } from "./openapi";
 
-/** A partner server registers devices for its own users (its tenant's): the registerDevice body plus whose device it is. */
-const apiRegisterDeviceInput = registerDeviceInput.extend({ userId: userIdSchema });
-const userAttributesPath = z.strictObject({ userId: userIdSchema });
 
 interface Context {
   req: Request;
@@ -41,7 +40,7 @@ function jsonBody(req: Request): unknown {
   try {
     return JSON.parse(raw);
   } catch {
-    throw new ApiError(400, "invalid-argument", "The body is not valid JSON.");
+    throw new ApiError("invalid-argument", "The body is not valid JSON.");
   }
 }
 
@@ -49,20 +48,20 @@ function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const { field, message } = describeZodError(parsed.error);
-    throw new ApiError(400, "invalid-argument", message, field);
+    throw new ApiError("invalid-argument", message, field);
   }
   return parsed.data;
 }
 
 function requireScope(context: Context, scope: KeyScope): void {
-  if (!context.key.key.scopes.includes(scope)) throw new ApiError(403, "permission-denied", `This key lacks the "${scope}" scope.`);
+  if (!context.key.key.scopes.includes(scope)) throw new ApiError("permission-denied", `This key lacks the "${scope}" scope.`);
 }
 
 /** Devices of the apps' users come only from the signed-in app: a key of tenant "app" sends to them and nothing else. */
 function requireDeviceTenant(context: Context): string {
   requireScope(context, "devices:write");
   const tenant = tenantOf(context.key);
-  if (tenant === APP_TENANT) throw new ApiError(403, "permission-denied", `A key of tenant "${APP_TENANT}" cannot register or delete devices: the apps' users register their own.`);
+  if (tenant === APP_TENANT) throw new ApiError("permission-denied", `A key of tenant "${APP_TENANT}" cannot register or delete devices: the apps' users register their own.`);
   return tenant;
 }
 
@@ -77,7 +76,7 @@ function requireUserOfTenant(context: Context, rawUserId: string): { tenant: str
   const { userId } = parse(userAttributesPath, { userId: rawUserId });
   const tenant = tenantOf(context.key);
   if (tenant === APP_TENANT && isTenantShaped(userId)) {
-    throw new ApiError(400, "invalid-argument", `Invalid "userId": an app user's id never has the form "<tenant>:<id>".`, "userId");
+    throw new ApiError("invalid-argument", `Invalid "userId": an app user's id never has the form "<tenant>:<id>".`, "userId");
   }
   return tenantOwner(tenant, userId);
 }
@@ -89,7 +88,7 @@ function requireAudienceScope(context: Context, audience: object): void {
 
 type Handler = (context: Context) => Promise<{ status: number; body: unknown }>;
 
-const notFound = () => new ApiError(404, "not-found", "No such route.");
+const notFound = () => new ApiError("not-found", "No such route.");
 
 /** Routes by method and path (`/v1/...`); anything else is 404. */
 function route(method: string, segments: string[]): Handler | undefined {
@@ -166,24 +165,29 @@ function bearer(req: Request): string | undefined {
 function refusalError(refusal: Refusal): ApiError {
   switch (refusal.kind) {
     case "banned":
-      return new ApiError(429, "rate-limited", "Too many failed authentications from this address; try again later.", undefined, refusal.retryAfterSeconds);
+      return new ApiError("rate-limited", "Too many failed authentications from this address; try again later.", undefined, refusal.retryAfterSeconds);
     case "too-large":
-      return new ApiError(413, "payload-too-large", `The body is larger than ${refusal.maxBytes} bytes.`);
+      return new ApiError("payload-too-large", `The body is larger than ${refusal.maxBytes} bytes.`);
     case "bad-key":
       return unauthenticated();
     case "wrong-surface":
-      return new ApiError(
-        403,
-        "permission-denied",
+      return new ApiError("permission-denied",
         refusal.keySurface === null
           ? "This key was made before keys had surfaces and tenants; the operator must migrate it (npm run keys -- migrate) before it works again."
           : "This key is for the Moodle (AirNotifier) endpoints, not the partner API.",
       );
     case "address-not-allowed":
-      return new ApiError(403, "permission-denied", "This key may not be used from this address.");
+      return new ApiError("permission-denied", "This key may not be used from this address.");
     case "rate":
-      return new ApiError(429, "rate-limited", "This key made too many requests; slow down.", undefined, refusal.retryAfterSeconds);
+      return new ApiError("rate-limited", "This key made too many requests; slow down.", undefined, refusal.retryAfterSeconds);
   }
+}
+
+let openApi: Record<string, unknown> | undefined;
+/** Built on the first request for it, then kept: it depends on the code alone. */
+function servedDocument(): Record<string, unknown> {
+  openApi ??= openApiDocument();
+  return openApi;
 }
 
 /**
@@ -194,6 +198,11 @@ function refusalError(refusal: Refusal): ApiError {
  * Everything a key does stays within its tenant.
  */
 export async function handleApiRequest(req: Request, res: Response): Promise<void> {
+  // Public documentation, the same for everyone: no key, and nothing read or counted for it.
+  if (req.method === "GET" && req.path === OPENAPI_PATH) {
+    res.status(200).json(servedDocument());
+    return;
+  }
   try {
     const ip = clientIp(req, "api");
     const refused = await admitRequest(ip, bodyBytes(req));

@@ -29,6 +29,8 @@ export {
   platformSchema,
   userInfoSchema,
   registerDeviceInput,
+  registerDeviceResult,
+  deleteDeviceResult,
   deviceRefInput,
   setDeviceEnabledInput,
   attributeNameSchema,
@@ -36,15 +38,23 @@ export {
   attributeChangesSchema,
   setUserAttributesInput,
   userAttributesBody,
+  setUserAttributesResult,
   type RegisterDeviceInput,
+  type RegisterDeviceResult,
+  type DeleteDeviceResult,
   type SetUserAttributesRequest,
   type SetUserAttributesResult,
 } from "../devices/input";
 export {
   audienceSchema,
+  audienceRequestSchema,
   categorySchema,
   userIdSchema,
   sendMessageInput,
+  sendResult,
+  cancelResult,
+  messageReport,
+  recipientOutcome,
   messageRefInput,
   estimateAudienceInput,
   resendFailedInput,
@@ -55,6 +65,8 @@ export {
   type SendMessageInput,
   type SendMessageRequest,
   type SendResult,
+  type CancelResult,
+  type RecipientOutcome,
   type EstimateAudienceRequest,
   type EstimateAudienceResult,
   type ResendFailedRequest,
@@ -75,4 +87,4 @@ export {
   type HourSummary,
 } from "../ops/schema";
 /** The answer of getMessageReport and of GET /v1/messages/{id}. */
-export type { MessageReport } from "../sending/report";
+export type { MessageReport } from "../sending/schema";

@@ -85,13 +85,14 @@ export type SetUserAttributesRequest = z.input<typeof setUserAttributesInput>;
 /** The body of `PUT /v1/users/{userId}/attributes`. */
 export const userAttributesBody = setUserAttributesInput.pick({ attributes: true });
 
-export interface SetUserAttributesResult {
-  userId: string;
+export const setUserAttributesResult = z.strictObject({
+  userId: z.string(),
   /** The user's attributes after the change, all of them. */
-  attributes: Record<string, string | number | boolean>;
+  attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
   /** The user's devices whose copy was updated by this call. */
-  devices: number;
-}
+  devices: z.number().int(),
+});
+export type SetUserAttributesResult = z.infer<typeof setUserAttributesResult>;
 
 const versionSchema = z.string().min(1).max(64, "must be at most 64 characters").regex(/^\P{Cc}+$/u, "must not contain control characters");
 
@@ -106,6 +107,11 @@ export const registerDeviceInput = z.strictObject({
   userInfo: userInfoSchema.optional(),
 });
 export type RegisterDeviceInput = z.infer<typeof registerDeviceInput>;
+/** registerDevice's answer (and `POST /v1/devices`'): `created` is false when the device was already there. */
+export const registerDeviceResult = z.strictObject({ deviceId: z.string(), created: z.boolean() });
+export type RegisterDeviceResult = z.infer<typeof registerDeviceResult>;
+export const deleteDeviceResult = z.strictObject({ deviceId: z.string(), deleted: z.literal(true) });
+export type DeleteDeviceResult = z.infer<typeof deleteDeviceResult>;
 
 export const deviceRefInput = z.strictObject({ deviceId: deviceIdSchema });
 export const setDeviceEnabledInput = z.strictObject({

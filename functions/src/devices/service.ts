@@ -8,7 +8,7 @@ import { devicesCollection } from "./collection";
 import { isTenantShaped, type DeviceOwner } from "./owner";
 import { readMutes } from "./mutes";
 import { holdsDeadToken } from "./retire";
-import type { DeviceDoc, RegisterDeviceInput } from "./schema";
+import type { DeleteDeviceResult, DeviceDoc, RegisterDeviceInput, RegisterDeviceResult } from "./schema";
 
 export interface DeviceSummary {
   deviceId: string;
@@ -52,7 +52,7 @@ const refusedDevice = () =>
  * - an app user's device gets a copy of the user's muted categories
  *   (devices/mutes.ts), read in the same transaction for the same reason.
  */
-export async function registerDevice(owner: DeviceOwner, input: RegisterDeviceInput): Promise<{ deviceId: string; created: boolean }> {
+export async function registerDevice(owner: DeviceOwner, input: RegisterDeviceInput): Promise<RegisterDeviceResult> {
   if (owner.tenant === APP_TENANT && isTenantShaped(owner.userId)) {
     throw new HttpsError("failed-precondition", "This account's user id has the form of a partner's user (\"<tenant>:<id>\") and cannot register devices.");
   }
@@ -141,7 +141,7 @@ async function withOwnDevice<R>(uid: string, deviceId: string, change: (tx: Fire
   });
 }
 
-export async function unregisterDevice(uid: string, deviceId: string): Promise<{ deviceId: string; deleted: true }> {
+export async function unregisterDevice(uid: string, deviceId: string): Promise<DeleteDeviceResult> {
   await withOwnDevice(uid, deviceId, (tx, ref) => tx.delete(ref));
   return { deviceId, deleted: true };
 }
@@ -187,7 +187,7 @@ function summarize(deviceId: string, device: DeviceDoc): DeviceSummary {
  * server holding the `devices:write` scope. Another tenant's device is "not
  * found", so an id says nothing about other tenants.
  */
-export async function removeTenantDevice(tenant: string, deviceId: string): Promise<{ deviceId: string; deleted: true }> {
+export async function removeTenantDevice(tenant: string, deviceId: string): Promise<DeleteDeviceResult> {
   const ref = devicesCollection().doc(deviceId);
   await runTransaction("removeDevice", async (tx) => {
     const snapshot = await tx.get(ref);

@@ -5,6 +5,7 @@ import { messagesCollection } from "../messages/collection";
 import { readFinalCounts } from "../messages/counters";
 import { STATUS } from "../shared/contract";
 import { runTransaction } from "../shared/transaction";
+import type { CancelResult } from "./schema";
 import { assertMayManage, type Sender } from "./sender";
 
 /**
@@ -13,7 +14,7 @@ import { assertMayManage, type Sender } from "./sender";
  * the cancel lands are let finish: their batch is already at FCM. Running it
  * twice is harmless.
  */
-export async function cancelMessage(sender: Sender, messageId: string): Promise<{ messageId: string; cancelled: number }> {
+export async function cancelMessage(sender: Sender, messageId: string): Promise<CancelResult> {
   const ref = messagesCollection().doc(messageId);
   await runTransaction("cancelMessage", async (tx) => {
     const message = (await tx.get(ref)).data();

@@ -4,6 +4,7 @@ import { messageStates, pagesCollection, recipientsCollection } from "../message
 import type { PageOutcome, RecipientDoc } from "../messages/schema";
 import { assertMayManage, type Sender } from "./sender";
 import { recipientIdFor } from "./recipients";
+import type { RecipientOutcome } from "./schema";
 
 /*
  * What happened to one device for one message, wherever it is recorded. A
@@ -15,19 +16,7 @@ import { recipientIdFor } from "./recipients";
  * reads, whatever the message's size.
  */
 
-export interface RecipientOutcome {
-  messageId: string;
-  deviceId: string;
-  /** The recipient's id: its document's, or the one its page holds for it. */
-  recipientId: string;
-  status: number;
-  statusMessage: string | null;
-  attempts: number;
-  sentAt: string | null;
-  fcmMessageId: string | null;
-  /** Where the answer comes from: the recipient's own document, or its broadcast page. */
-  recordedIn: "recipient" | "page";
-}
+export type { RecipientOutcome };
 
 const iso = (t: Timestamp | null | undefined) => (t instanceof Timestamp ? t.toDate().toISOString() : null);
 

@@ -3,30 +3,13 @@ import { NO_ANSWER_STATUS, STATUS, type MessageState } from "../shared/contract"
 import { expansionParts, messageStates, recipientsCollection } from "../messages/collection";
 import { readFinalCounts } from "../messages/counters";
 import { pauseNotice, readSwitch } from "../ops/pause";
+import type { MessageReport } from "./schema";
 import { assertMayManage, type Sender } from "./sender";
 
 /** Codes the report counts one by one; any other code is in `other`. */
 const REPORTED_CODES = [STATUS.pending, STATUS.inProcess, STATUS.cancelled, STATUS.skippedDisabled, STATUS.notRegistered, STATUS.accepted, 400, 403, 404, 429, 500, 503, NO_ANSWER_STATUS];
 
-export interface MessageReport {
-  messageId: string;
-  state: MessageState;
-  /** All recipient documents; null while the audience is still being expanded (`preparing`). */
-  recipients: number | null;
-  /** While `preparing`: recipients written so far; otherwise null. */
-  prepared: number | null;
-  /** For a message document that failed validation (state `invalid`): the first failing field and why. Nothing was sent. */
-  invalid: { field: string; message: string } | null;
-  /** Recipients per status code (codes with none are left out). */
-  counts: Record<string, number>;
-  /** Recipients with a code not listed in `counts`' known set. */
-  other: number;
-  createdAt: string | null;
-  sendAt: string | null;
-  cancelledAt: string | null;
-  /** Set while the emergency stop holds all delivery: why, since when, by whom. */
-  paused: { reason: string | null; since: string | null; by: string | null } | null;
-}
+export type { MessageReport };
 
 const iso = (t: Timestamp | null | undefined) => (t instanceof Timestamp ? t.toDate().toISOString() : null);
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { attributeNameSchema, attributeValueSchema, deviceIdSchema, userIdSchema } from "../devices/input";
 import { buildFcmPayload, payloadBytes, placeholderNames } from "../fcm/payload";
-import { LIMITS, MAX_TTL_SECONDS, PLATFORMS } from "../shared/contract";
+import { LIMITS, MAX_TTL_SECONDS, MESSAGE_STATES, PLATFORMS } from "../shared/contract";
 import type { MessageDoc } from "../messages/schema";
 
 /**
@@ -52,8 +52,13 @@ export const audienceSchema = z.unknown().transform((value, ctx) => {
   }
   return parsed.data;
 });
-/** An audience as a client writes it (`match` may be left out). */
-export type AudienceRequest = z.input<(typeof audienceShapes)[keyof typeof audienceShapes]>;
+/**
+ * An audience as a client writes it (`match` may be left out): the shapes
+ * `audienceSchema` picks from, as one union, for documents that describe the
+ * request (api/openapi.ts) rather than check it.
+ */
+export const audienceRequestSchema = z.union([audienceShapes.users, audienceShapes.devices, audienceShapes.all, audienceShapes.where]);
+export type AudienceRequest = z.input<typeof audienceRequestSchema>;
 export type Audience = z.output<typeof audienceShapes.users> | z.output<typeof audienceShapes.devices> | z.output<typeof audienceShapes.all> | z.output<typeof audienceShapes.where>;
 
 /** Longest ids a message gets (an idempotent id is 40 hex characters): used to size the payload before the id exists. */
@@ -167,10 +172,52 @@ export type ResendFailedRequest = z.input<typeof resendFailedInput>;
  * `recipientCount` is filled in once every recipient is written), and the
  * count for a repeat with the same idempotency key once it is known.
  */
-export interface SendResult {
-  messageId: string;
-  recipients: number | null;
-}
+export const sendResult = z.strictObject({ messageId: z.string(), recipients: z.number().int().nullable() });
+export type SendResult = z.infer<typeof sendResult>;
+
+/** `cancelMessage`, `POST /v1/messages/{id}/cancel`: how many recipients are now cancelled. */
+export const cancelResult = z.strictObject({ messageId: z.string(), cancelled: z.number().int() });
+export type CancelResult = z.infer<typeof cancelResult>;
+
+const isoTime = z.iso.datetime();
+
+/** The answer of getMessageReport and of `GET /v1/messages/{id}`. */
+export const messageReport = z.strictObject({
+  messageId: z.string(),
+  state: z.enum(MESSAGE_STATES),
+  /** All recipient documents; null while the audience is still being expanded (`preparing`). */
+  recipients: z.number().int().nullable(),
+  /** While `preparing`: recipients written so far; otherwise null. */
+  prepared: z.number().int().nullable(),
+  /** For a message document that failed validation (state `invalid`): the first failing field and why. Nothing was sent. */
+  invalid: z.strictObject({ field: z.string(), message: z.string() }).nullable(),
+  /** Recipients per status code (codes with none are left out). */
+  counts: z.record(z.string().regex(/^-?\d+$/), z.number().int()),
+  /** Recipients with a code not listed in `counts`' known set. */
+  other: z.number().int(),
+  createdAt: isoTime.nullable(),
+  sendAt: isoTime.nullable(),
+  cancelledAt: isoTime.nullable(),
+  /** Set while the emergency stop holds all delivery: why, since when, by whom. */
+  paused: z.strictObject({ reason: z.string().nullable(), since: isoTime.nullable(), by: z.string().nullable() }).nullable(),
+});
+export type MessageReport = z.infer<typeof messageReport>;
+
+/** `getRecipientStatus`, `GET /v1/messages/{id}/devices/{deviceId}`: what happened to one device for one message. */
+export const recipientOutcome = z.strictObject({
+  messageId: z.string(),
+  deviceId: z.string(),
+  /** The recipient's id: its document's, or the one its page holds for it. */
+  recipientId: z.string(),
+  status: z.number().int(),
+  statusMessage: z.string().nullable(),
+  attempts: z.number().int(),
+  sentAt: isoTime.nullable(),
+  fcmMessageId: z.string().nullable(),
+  /** Where the answer comes from: the recipient's own document, or its broadcast page. */
+  recordedIn: z.enum(["recipient", "page"]),
+});
+export type RecipientOutcome = z.infer<typeof recipientOutcome>;
 
 export const setPreferencesInput = z.strictObject({
   mutedCategories: z

@@ -1,0 +1,247 @@
+import { z } from "zod";
+import { deleteDeviceResult, deviceIdSchema, registerDeviceResult, setUserAttributesResult, userAttributesBody } from "../devices/schema";
+import { KEY_SCOPES, type KeyScope } from "../shared/contract";
+import { REGION } from "../shared/region";
+import { audienceRequestSchema, audienceSchema, cancelResult, messageRefInput, messageReport, recipientOutcome, sendMessageInput, sendResult, userIdSchema } from "../sending/schema";
+import { API_ERRORS, apiErrorBody, type ApiErrorCode } from "./errors";
+import { apiRegisterDeviceInput } from "./inputs";
+
+/**
+ * The OpenAPI 3.1 description of `/v1`, served at `GET /v1/openapi.json` and
+ * committed as docs/openapi.json (`npm run openapi`). Bodies, path parameters
+ * and answers are JSON Schema 2020-12 generated from the zod schemas the
+ * router validates with (zod's own `z.toJSONSchema`), so the document cannot
+ * describe a field the API does not take; the paths, scopes and errors are
+ * listed here, beside the router that answers them.
+ */
+
+const ERROR_HELP: Record<ApiErrorCode, string> = {
+  "invalid-argument": "invalid JSON, or a field that fails validation (`field` names it)",
+  unauthenticated: "missing, malformed, unknown, wrong, disabled or revoked key (one identical answer)",
+  "permission-denied": "the key lacks the scope, is a Moodle key, was not migrated, or is used from outside its IP ranges",
+  "not-found": "no such message or device of the key's tenant (another tenant's is not found either)",
+  "already-exists": "the idempotencyKey was used for a different message",
+  "failed-precondition": "the device is another user's or another tenant's, or its token was reported dead by FCM and re-registered unchanged",
+  "payload-too-large": "the body is larger than the API allows",
+  "rate-limited": "the address is banned after failed authentications, or the key is over its rate; see Retry-After",
+  "resource-exhausted": "a limit of the service is reached; see the message",
+  internal: "an unexpected failure; nothing to fix on the caller's side, try again later",
+};
+
+/** What every keyed request may be answered with, whatever its route (guards/access.ts, api/errors.ts). */
+const GUARD_ERRORS: ApiErrorCode[] = ["invalid-argument", "unauthenticated", "permission-denied", "payload-too-large", "rate-limited", "internal"];
+
+interface Operation {
+  method: "get" | "post" | "put" | "delete";
+  path: string;
+  operationId: string;
+  summary: string;
+  /** The scopes a key needs, all of them; undefined: no key at all (public). */
+  scopes?: KeyScope[];
+  /** A note on scopes needed for some bodies only. */
+  scopeNote?: string;
+  params?: Record<string, z.ZodType>;
+  body?: { name: string; schema: z.ZodType };
+  ok: { status: number; name: string; schema: z.ZodType; description: string; also?: number };
+  /** Errors beyond GUARD_ERRORS this route answers with. */
+  errors: ApiErrorCode[];
+}
+
+const messageId = messageRefInput.shape.messageId;
+
+const OPERATIONS: Operation[] = [
+  {
+    method: "post",
+    path: "/v1/devices",
+    operationId: "registerDevice",
+    summary: "Registers (or refreshes) a device of one of the key's tenant's users.",
+    scopes: ["devices:write"],
+    body: { name: "RegisterDeviceRequest", schema: apiRegisterDeviceInput },
+    ok: { status: 201, also: 200, name: "RegisterDeviceResult", schema: registerDeviceResult, description: "201: created; 200: the device was already registered and is refreshed." },
+    errors: ["failed-precondition"],
+  },
+  {
+    method: "delete",
+    path: "/v1/devices/{deviceId}",
+    operationId: "deleteDevice",
+    summary: "Deletes a device of the key's tenant.",
+    scopes: ["devices:write"],
+    params: { deviceId: deviceIdSchema },
+    ok: { status: 200, name: "DeleteDeviceResult", schema: deleteDeviceResult, description: "The device is deleted." },
+    errors: ["not-found"],
+  },
+  {
+    method: "post",
+    path: "/v1/messages",
+    operationId: "sendMessage",
+    summary: "Creates a message; the audience is expanded in the background.",
+    scopes: ["messages:send"],
+    scopeNote: "An audience other than `{ users }` or `{ devices }` (`{ all: true }`, `{ where }`) also needs `messages:broadcast`.",
+    body: { name: "SendMessageRequest", schema: sendMessageInput },
+    ok: { status: 201, name: "SendResult", schema: sendResult, description: "The message is created; `recipients` is null until its audience is expanded." },
+    errors: ["already-exists"],
+  },
+  {
+    method: "get",
+    path: "/v1/messages/{messageId}",
+    operationId: "getMessageReport",
+    summary: "The report of a message the key sent.",
+    scopes: ["messages:send"],
+    params: { messageId },
+    ok: { status: 200, name: "MessageReport", schema: messageReport, description: "State and per-status counts." },
+    errors: ["not-found"],
+  },
+  {
+    method: "get",
+    path: "/v1/messages/{messageId}/devices/{deviceId}",
+    operationId: "getRecipientStatus",
+    summary: "What happened to one device for a message the key sent.",
+    scopes: ["messages:send"],
+    params: { messageId, deviceId: deviceIdSchema },
+    ok: { status: 200, name: "RecipientOutcome", schema: recipientOutcome, description: "The device's outcome." },
+    errors: ["not-found"],
+  },
+  {
+    method: "post",
+    path: "/v1/messages/{messageId}/cancel",
+    operationId: "cancelMessage",
+    summary: "Cancels what is not yet sent of a message the key sent.",
+    scopes: ["messages:send"],
+    params: { messageId },
+    ok: { status: 200, name: "CancelResult", schema: cancelResult, description: "How many recipients are now cancelled." },
+    errors: ["not-found"],
+  },
+  {
+    method: "put",
+    path: "/v1/users/{userId}/attributes",
+    operationId: "setUserAttributes",
+    summary: "Sets (merges) the school's attributes of a user of the key's tenant; `where` audiences match them.",
+    scopes: ["users:write"],
+    params: { userId: userIdSchema },
+    body: { name: "UserAttributesRequest", schema: userAttributesBody },
+    ok: { status: 200, name: "SetUserAttributesResult", schema: setUserAttributesResult, description: "The user's attributes after the change." },
+    errors: [],
+  },
+];
+
+type JsonSchema = Record<string, unknown>;
+
+/**
+ * JSON Schema 2020-12 of a zod schema: a request as the client writes it
+ * (`input`: defaults optional, dates as strings), an answer as the API
+ * writes it (`output`). The audience is checked by a transform that picks
+ * its shape by key (for errors that name the field inside it); described,
+ * it is the union of those shapes.
+ */
+function jsonSchema(schema: z.ZodType, io: "input" | "output"): JsonSchema {
+  const generated = z.toJSONSchema(schema, {
+    io,
+    override: (ctx) => {
+      if (ctx.zodSchema === audienceSchema) Object.assign(ctx.jsonSchema, jsonSchema(audienceRequestSchema, "input"));
+    },
+  }) as JsonSchema;
+  // The dialect is the document's (OpenAPI 3.1: JSON Schema 2020-12), not each schema's.
+  delete generated.$schema;
+  return generated;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+const pascal = (code: string) => code.replace(/(^|-)([a-z])/g, (_match, _dash: string, letter: string) => letter.toUpperCase());
+
+/**
+ * The error answers of one route, one per status, each listing the codes it
+ * may carry; the answers themselves are kept once in `components.responses`.
+ */
+function errorResponses(codes: ApiErrorCode[], shared: Record<string, unknown>): Record<string, unknown> {
+  const byStatus = new Map<number, ApiErrorCode[]>();
+  for (const code of codes) byStatus.set(API_ERRORS[code], [...(byStatus.get(API_ERRORS[code]) ?? []), code]);
+  const responses: Record<string, unknown> = {};
+  for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
+    const name = list.map(pascal).join("Or");
+    const body = apiErrorBody.extend({ error: apiErrorBody.shape.error.extend({ code: z.enum(list as [ApiErrorCode, ...ApiErrorCode[]]) }) });
+    shared[name] ??= {
+      description: list.map((code) => `\`${code}\`: ${ERROR_HELP[code]}`).join("; "),
+      ...(status === 429 && { headers: { "Retry-After": { description: "Seconds to wait before trying again.", schema: { type: "integer", minimum: 1 } } } }),
+      content: { "application/json": { schema: jsonSchema(body, "output") } },
+    };
+    responses[String(status)] = { $ref: `#/components/responses/${name}` };
+  }
+  return responses;
+}
+
+function operationObject(op: Operation, schemas: Record<string, JsonSchema>, errors: Record<string, unknown>): Record<string, unknown> {
+  if (op.body) schemas[op.body.name] = jsonSchema(op.body.schema, "input");
+  schemas[op.ok.name] = jsonSchema(op.ok.schema, "output");
+  const okResponse = { description: op.ok.description, content: { "application/json": { schema: ref(op.ok.name) } } };
+  const scopes = op.scopes ?? [];
+  return {
+    operationId: op.operationId,
+    summary: op.summary,
+    ...(op.scopes && { description: `Needs a partner API key with the scope${scopes.length > 1 ? "s" : ""} ${scopes.map((s) => `\`${s}\``).join(", ")}.${op.scopeNote ? ` ${op.scopeNote}` : ""}` }),
+    security: op.scopes ? [{ accessKey: [] }] : [],
+    ...(op.params && {
+      parameters: Object.entries(op.params).map(([name, schema]) => ({ name, in: "path", required: true, schema: jsonSchema(schema, "input") })),
+    }),
+    ...(op.body && { requestBody: { required: true, content: { "application/json": { schema: ref(op.body.name) } } } }),
+    responses: {
+      [String(op.ok.status)]: okResponse,
+      ...(op.ok.also !== undefined && { [String(op.ok.also)]: okResponse }),
+      ...errorResponses([...new Set([...GUARD_ERRORS, ...op.errors])], errors),
+    },
+  };
+}
+
+/** The path of the document itself, which needs no key. */
+export const OPENAPI_PATH = "/v1/openapi.json";
+
+export function openApiDocument(): Record<string, unknown> {
+  const schemas: Record<string, JsonSchema> = {};
+  const responses: Record<string, unknown> = {};
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of OPERATIONS) (paths[op.path] ??= {})[op.method] = operationObject(op, schemas, responses);
+  paths[OPENAPI_PATH] = {
+    get: {
+      operationId: "getOpenApi",
+      summary: "This document.",
+      security: [],
+      responses: { "200": { description: "The OpenAPI 3.1 description of /v1.", content: { "application/json": { schema: { type: "object" } } } } },
+    },
+  };
+  return {
+    openapi: "3.1.1",
+    info: {
+      title: "Push service partner API",
+      version: "1",
+      description: [
+        "The HTTPS API for partner servers: JSON in and out, one access key per partner in `Authorization: Bearer <key>`.",
+        "A key works on `/v1` only if it was created with `--surface api`; it reaches its own tenant's users and devices only, and sees only the messages it sent.",
+        "Any other path or method is 404 `not-found`. Every error is `{ error: { code, message, field? } }`.",
+        `Scopes: ${KEY_SCOPES.map((s) => `\`${s}\``).join(", ")}.`,
+      ].join("\n\n"),
+      license: { name: "Apache-2.0", identifier: "Apache-2.0" },
+    },
+    jsonSchemaDialect: "https://json-schema.org/draft/2020-12/schema",
+    servers: [
+      {
+        url: `https://${REGION}-{project}.cloudfunctions.net/api`,
+        description: "The `api` function of a deployed project.",
+        variables: { project: { default: "your-project", description: "The Firebase project id." } },
+      },
+    ],
+    security: [{ accessKey: [] }],
+    paths,
+    components: {
+      securitySchemes: {
+        accessKey: {
+          type: "http",
+          scheme: "bearer",
+          bearerFormat: "pk_<keyId>_<secret>",
+          description: "An access key from `npm run keys -- create --surface api …`: `Authorization: Bearer pk_<16 hex>_<43 base64url characters>`.",
+        },
+      },
+      schemas,
+      responses,
+    },
+  };
+}
