@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { parseEnv } from "node:util";
 /** Stack addresses exported by `npm run with-stack`. A missing one is a failure, never a skip. */
 export function stackEnv(name: "GCLOUD_PROJECT" | "FIRESTORE_EMULATOR_HOST" | "FIREBASE_AUTH_EMULATOR_HOST" | "CLOUD_TASKS_EMULATOR_HOST" | "FUNCTIONS_EMULATOR_ORIGIN" | "FCM_STAND_IN_URL" | "HOSTING_ORIGIN" | "CLOUD_TASKS_ADMIN_URL" | "METER_URL"): string {
   const value = process.env[name];
@@ -47,4 +48,19 @@ export const HOSTING_EDGE = "151.101.64.10";
  */
 export function throughHosting(client: string, sent?: string): string {
   return [sent, client, HOSTING_EDGE].filter(Boolean).join(", ");
+}
+
+/**
+ * The functions' params of a project (functions/.env, then .env.<project>
+ * over it, as deploys and the emulator read them) put into process.env where
+ * not set already: for a tool that runs the functions' own code (DEVICES_PER_USER
+ * in `npm run import`), which reads params as the deployed functions would.
+ */
+export function loadFunctionParams(project: string): void {
+  const merged: Record<string, string> = {};
+  for (const file of [".env", `.env.${project}`]) {
+    const url = new URL(`../../functions/${file}`, import.meta.url);
+    if (existsSync(url)) Object.assign(merged, parseEnv(readFileSync(url, "utf8")));
+  }
+  for (const [name, value] of Object.entries(merged)) process.env[name] ??= value;
 }

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { deleteDeviceResult, deviceIdSchema, registerDeviceResult, setUserAttributesResult, userAttributesBody } from "../devices/schema";
-import { KEY_SCOPES, type KeyScope } from "../shared/contract";
+import { batchImportInput, deleteDeviceResult, deviceIdSchema, importDeviceRow, importReport, registerDeviceResult, setUserAttributesResult, userAttributesBody } from "../devices/schema";
+import { KEY_SCOPES, LIMITS, type KeyScope } from "../shared/contract";
 import { REGION } from "../shared/region";
 import { audienceRequestSchema, audienceSchema, cancelResult, messageRefInput, messageReport, recipientOutcome, sendMessageInput, sendResult, userIdSchema } from "../sending/schema";
 import { API_ERRORS, apiErrorBody, type ApiErrorCode } from "./errors";
@@ -59,6 +59,18 @@ const OPERATIONS: Operation[] = [
     body: { name: "RegisterDeviceRequest", schema: apiRegisterDeviceInput },
     ok: { status: 201, also: 200, name: "RegisterDeviceResult", schema: registerDeviceResult, description: "201: created; 200: the device was already registered and is refreshed." },
     errors: ["failed-precondition"],
+  },
+  {
+    method: "post",
+    path: "/v1/devices:batchImport",
+    operationId: "importDevices",
+    summary: `Imports up to ${LIMITS.importBatchMax} existing devices (tokens) of the key's tenant; reports every row.`,
+    scopes: ["devices:import"],
+    scopeNote: "Each device is checked on its own: a bad one is reported as `rejected` with the field and why, the others go in. A row whose token another live device of the tenant holds, or whose user already has DEVICES_PER_USER live devices, is rejected: an import displaces nothing. Without `deviceId`, the id is derived from the tenant and the token. Running the same import again reports `unchanged`.",
+    // The rows' schema, as each is checked (the envelope itself takes any list, so one bad row rejects only itself).
+    body: { name: "BatchImportRequest", schema: batchImportInput.extend({ devices: z.array(importDeviceRow).min(1).max(LIMITS.importBatchMax) }) },
+    ok: { status: 200, name: "ImportReport", schema: importReport, description: "What became of each row, in row order (`row` is the 1-based position in `devices`), and the counts." },
+    errors: [],
   },
   {
     method: "delete",

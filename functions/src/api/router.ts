@@ -1,13 +1,16 @@
 import type { Response } from "express";
 import type { Request } from "firebase-functions/v2/https";
+import { logger } from "firebase-functions";
 import { z } from "zod";
 import { setUserAttributes } from "../devices/attributes";
-import { registerDeviceInput, userAttributesBody, type SetUserAttributesResult } from "../devices/schema";
+import { importDevices } from "../devices/import";
+import { batchImportInput, registerDeviceInput, userAttributesBody, type SetUserAttributesResult } from "../devices/schema";
 import { isTenantShaped, tenantOwner } from "../devices/owner";
 import { registerDevice, removeTenantDevice } from "../devices/service";
 import { tenantOf, type VerifiedKey } from "../keys/service";
 import { describeZodError } from "../shared/callable";
 import { APP_TENANT, type KeyScope } from "../shared/contract";
+import { API_IMPORT_MAX_BODY_BYTES } from "../shared/params";
 import { cancelMessage } from "../sending/cancel";
 import { messageReport } from "../sending/report";
 import { keySender } from "../sending/sender";
@@ -58,8 +61,8 @@ function requireScope(context: Context, scope: KeyScope): void {
 }
 
 /** Devices of the apps' users come only from the signed-in app: a key of tenant "app" sends to them and nothing else. */
-function requireDeviceTenant(context: Context): string {
-  requireScope(context, "devices:write");
+function requireDeviceTenant(context: Context, scope: "devices:write" | "devices:import" = "devices:write"): string {
+  requireScope(context, scope);
   const tenant = tenantOf(context.key);
   if (tenant === APP_TENANT) throw new ApiError("permission-denied", `A key of tenant "${APP_TENANT}" cannot register or delete devices: the apps' users register their own.`);
   return tenant;
@@ -88,12 +91,24 @@ function requireAudienceScope(context: Context, audience: object): void {
 
 type Handler = (context: Context) => Promise<{ status: number; body: unknown }>;
 
+/** `POST /v1/devices:batchImport`: a custom method on the devices collection, as Google's APIs name them. */
+const IMPORT_RESOURCE = "devices:batchImport";
+
 const notFound = () => new ApiError("not-found", "No such route.");
 
 /** Routes by method and path (`/v1/...`); anything else is 404. */
 function route(method: string, segments: string[]): Handler | undefined {
   const [resource, id, action, deviceId, ...rest] = segments;
   if (rest.length > 0 || (deviceId !== undefined && action !== "devices")) return undefined;
+  if (resource === IMPORT_RESOURCE && id === undefined && method === "POST") {
+    return async (c) => {
+      const tenant = requireDeviceTenant(c, "devices:import");
+      const { devices, dryRun = false } = parse(batchImportInput, jsonBody(c.req));
+      const report = await importDevices(tenant, devices.map((value, index) => ({ row: index + 1, value })), { dryRun });
+      logger.info("api: devices imported", { keyId: c.key.keyId, tenant, dryRun, ...report.counts });
+      return { status: 200, body: report };
+    };
+  }
   if (resource === "devices") {
     if (method === "POST" && id === undefined) {
       return async (c) => {
@@ -205,7 +220,7 @@ export async function handleApiRequest(req: Request, res: Response): Promise<voi
   }
   try {
     const ip = clientIp(req, "api");
-    const refused = await admitRequest(ip, bodyBytes(req));
+    const refused = await admitRequest(ip, bodyBytes(req), req.path === `/v1/${IMPORT_RESOURCE}` ? API_IMPORT_MAX_BODY_BYTES.value() : undefined);
     if (refused) throw refusalError(refused);
     const key = await authenticate(ip, bearer(req));
     if (isRefusal(key)) throw refusalError(key);

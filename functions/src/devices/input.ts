@@ -120,3 +120,48 @@ export const setDeviceEnabledInput = z.strictObject({
 });
 export const emptyInput = z.strictObject({});
 
+
+/**
+ * One device of a bulk import (`npm run import`, `POST /v1/devices:batchImport`):
+ * registerDevice's fields, whose device it is (`userId`, a user of the
+ * importing tenant) and, optionally, its device id. Without one (a table of
+ * users and tokens has none) the id is derived from the tenant and the token
+ * (devices/import.ts), so the same token always lands on the same device.
+ */
+export const importDeviceRow = registerDeviceInput.extend({ userId: userIdSchema, deviceId: deviceIdSchema.optional() });
+export type ImportDeviceRow = z.infer<typeof importDeviceRow>;
+
+/**
+ * The body of `POST /v1/devices:batchImport`. Each device is checked on its own
+ * (`importDeviceRow`): a bad one is reported as rejected, the others go in.
+ * More than LIMITS.importBatchMax is refused whole, before anything is written.
+ */
+export const batchImportInput = z.strictObject({
+  devices: z
+    .array(z.unknown(), { error: "must be a list of devices" })
+    .min(1, "must hold at least one device")
+    .max(LIMITS.importBatchMax, `must hold at most ${LIMITS.importBatchMax} devices per request; send the rest in further requests`),
+  /** Report what would change and write nothing. */
+  dryRun: z.boolean({ error: "must be true or false" }).optional(),
+});
+
+export const IMPORT_OUTCOMES = ["imported", "updated", "unchanged", "rejected"] as const;
+export type ImportOutcome = (typeof IMPORT_OUTCOMES)[number];
+
+/** What became of one row; a rejected row names the field and why (never the token itself). */
+export const importRowResult = z.strictObject({
+  /** 1-based: the position in `devices`, or the CSV's data row (1 = the line after the header). */
+  row: z.number().int().min(1),
+  outcome: z.enum(IMPORT_OUTCOMES),
+  deviceId: z.string().optional(),
+  field: z.string().optional(),
+  reason: z.string().optional(),
+});
+export type ImportRowResult = z.infer<typeof importRowResult>;
+
+export const importReport = z.strictObject({
+  dryRun: z.boolean(),
+  counts: z.strictObject({ imported: z.number().int(), updated: z.number().int(), unchanged: z.number().int(), rejected: z.number().int() }),
+  rows: z.array(importRowResult),
+});
+export type ImportReport = z.infer<typeof importReport>;

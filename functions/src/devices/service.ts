@@ -69,64 +69,73 @@ export async function registerDevice(owner: DeviceOwner, input: RegisterDeviceIn
       owner.tenant === APP_TENANT ? readMutes(tx, owner.userId) : undefined,
     ]);
     const existing = snapshot.data();
-    if (existing && ((!existing.retired && existing.userId !== owner.userId) || (existing.tenant !== undefined && existing.tenant !== owner.tenant))) throw refusedDevice();
+    if (heldByAnother(existing, owner)) throw refusedDevice();
     const now = Timestamp.now();
-    for (const other of sameToken.docs) {
-      const device = other.data();
-      if (other.id !== input.deviceId && !device.retired && (device.tenant ?? APP_TENANT) === owner.tenant) {
-        tx.update(other.ref, { retired: true, retiredAt: now, retiredReason: "replaced" satisfies RetiredReason });
-      }
+    for (const other of liveTokenHolders(sameToken.docs, input.deviceId, owner.tenant)) {
+      tx.update(other.ref, { retired: true, retiredAt: now, retiredReason: "replaced" satisfies RetiredReason });
     }
-    const optional = {
-      ...(input.appVersion !== undefined && { appVersion: input.appVersion }),
-      ...(input.osVersion !== undefined && { osVersion: input.osVersion }),
-      ...(input.locale !== undefined && { locale: input.locale }),
-      ...(input.timezone !== undefined && { timezone: input.timezone }),
-      ...(input.userInfo !== undefined && { userInfo: input.userInfo }),
-      attributes,
-      ...(mutedCategories !== undefined && { mutedCategories }),
-    };
     const refreshing = existing !== undefined && existing.userId === owner.userId;
     if (refreshing && existing.token === input.token && holdsDeadToken(existing)) {
       throw new HttpsError("failed-precondition", "FCM reported this token as no longer valid. Get a new token from FCM on the device and register that one.", { field: "token" });
     }
     // One live device more for this user: beyond the cap, the least recently registered ones make room.
     if (!refreshing || existing.retired) {
-      const others = owned.docs.filter((doc) => doc.id !== input.deviceId && doc.data().token !== input.token);
+      const others = otherLiveDevices(owned.docs, input);
       const excess = others.length + 1 - Math.max(1, DEVICES_PER_USER.value());
       const oldest = others.sort((a, b) => a.data().updatedAt.toMillis() - b.data().updatedAt.toMillis()).slice(0, Math.max(0, excess));
       for (const doc of oldest) tx.update(doc.ref, { retired: true, retiredAt: now, retiredReason: "replaced" satisfies RetiredReason });
     }
-    if (refreshing) {
-      tx.update(ref, {
-        token: input.token,
-        platform: input.platform,
-        tenant: owner.tenant,
-        ...optional,
-        updatedAt: now,
-        retired: false,
-        retiredAt: null,
-        retiredReason: null,
-      });
-      return { deviceId: input.deviceId, created: false };
-    }
-    // New, or retired and now claimed by a different user: start from a clean document.
-    tx.set(ref, {
-      userId: owner.userId,
-      tenant: owner.tenant,
-      token: input.token,
-      platform: input.platform,
-      enabled: true,
-      badge: 0,
-      ...optional,
-      createdAt: now,
-      updatedAt: now,
-      retired: false,
-      retiredAt: null,
-      retiredReason: null,
-    });
-    return { deviceId: input.deviceId, created: true };
+    writeRegistration(tx, ref, owner, input, { refreshing, attributes, mutedCategories, now });
+    return { deviceId: input.deviceId, created: !refreshing };
   });
+}
+
+type DeviceSnapshot = FirebaseFirestore.QueryDocumentSnapshot<DeviceDoc>;
+
+/** A device id the owner may not take: another user's live device, or any device of another tenant. */
+export function heldByAnother(existing: DeviceDoc | undefined, owner: DeviceOwner): boolean {
+  return existing !== undefined && ((!existing.retired && existing.userId !== owner.userId) || (existing.tenant !== undefined && existing.tenant !== owner.tenant));
+}
+
+/** The other live devices of a tenant that hold a token (devices without a tenant are the apps' users'). */
+export function liveTokenHolders(sameToken: DeviceSnapshot[], deviceId: string, tenant: string): DeviceSnapshot[] {
+  return sameToken.filter((other) => other.id !== deviceId && !other.data().retired && (other.data().tenant ?? APP_TENANT) === tenant);
+}
+
+/** The user's live devices (`owned`) other than this one and other than those holding its token: what the DEVICES_PER_USER cap counts. */
+export function otherLiveDevices(owned: DeviceSnapshot[], input: Pick<RegisterDeviceInput, "deviceId" | "token">): DeviceSnapshot[] {
+  return owned.filter((doc) => doc.id !== input.deviceId && doc.data().token !== input.token);
+}
+
+/**
+ * The device document a registration leaves: a refresh updates the token,
+ * what the app said and the copies, and brings the device back to life; a
+ * new device (or a retired one claimed by a different user) starts from a
+ * clean document. Fields the input leaves out are kept as they were.
+ */
+export function writeRegistration(
+  tx: FirebaseFirestore.Transaction,
+  ref: FirebaseFirestore.DocumentReference<DeviceDoc>,
+  owner: DeviceOwner,
+  input: RegisterDeviceInput,
+  state: { refreshing: boolean; attributes: DeviceDoc["attributes"]; mutedCategories: string[] | undefined; now: Timestamp },
+): void {
+  const { refreshing, attributes, mutedCategories, now } = state;
+  const optional = {
+    ...(input.appVersion !== undefined && { appVersion: input.appVersion }),
+    ...(input.osVersion !== undefined && { osVersion: input.osVersion }),
+    ...(input.locale !== undefined && { locale: input.locale }),
+    ...(input.timezone !== undefined && { timezone: input.timezone }),
+    ...(input.userInfo !== undefined && { userInfo: input.userInfo }),
+    attributes,
+    ...(mutedCategories !== undefined && { mutedCategories }),
+  };
+  const live = { updatedAt: now, retired: false, retiredAt: null, retiredReason: null };
+  if (refreshing) {
+    tx.update(ref, { token: input.token, platform: input.platform, tenant: owner.tenant, ...optional, ...live });
+    return;
+  }
+  tx.set(ref, { userId: owner.userId, tenant: owner.tenant, token: input.token, platform: input.platform, enabled: true, badge: 0, ...optional, createdAt: now, ...live });
 }
 
 /** Runs `change` on the caller's own device inside a transaction; other users' devices are refused. */

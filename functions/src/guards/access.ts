@@ -22,11 +22,10 @@ export type Refusal =
   | { kind: "address-not-allowed" }
   | { kind: "rate"; retryAfterSeconds: number };
 
-/** A banned address or an oversized body, before any key is looked at. */
-export async function admitRequest(ip: string, bodyBytes: number): Promise<Refusal | undefined> {
+/** A banned address or an oversized body (over `maxBytes`, API_MAX_BODY_BYTES by default), before any key is looked at. */
+export async function admitRequest(ip: string, bodyBytes: number, maxBytes = API_MAX_BODY_BYTES.value()): Promise<Refusal | undefined> {
   const banned = await banRemaining(ip);
   if (banned !== undefined) return { kind: "banned", retryAfterSeconds: banned };
-  const maxBytes = API_MAX_BODY_BYTES.value();
   if (bodyBytes > maxBytes) return { kind: "too-large", maxBytes };
   return undefined;
 }

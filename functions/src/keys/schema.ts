@@ -54,10 +54,15 @@ export const createKeyInput = z
     if (input.surface === "moodle" && input.scopes.includes("users:write")) {
       ctx.addIssue({ code: "custom", path: ["scopes"], message: "users:write is for partner API keys (--surface api): the Moodle endpoints set no user attributes" });
     }
+    if (input.surface === "moodle" && input.scopes.includes("devices:import")) {
+      ctx.addIssue({ code: "custom", path: ["scopes"], message: "devices:import is for partner API keys (--surface api): the Moodle endpoints import nothing" });
+    }
     if (input.tenant !== APP_TENANT) return;
     if (input.surface !== "api") ctx.addIssue({ code: "custom", path: ["tenant"], message: `"${APP_TENANT}" is for partner API keys (--surface api): a Moodle site's key registers devices` });
-    if (input.scopes.includes("devices:write")) {
-      ctx.addIssue({ code: "custom", path: ["scopes"], message: `a key of tenant "${APP_TENANT}" sends to the apps' users and cannot hold devices:write: their devices come only from the signed-in app` });
+    for (const scope of ["devices:write", "devices:import"] as const) {
+      if (input.scopes.includes(scope)) {
+        ctx.addIssue({ code: "custom", path: ["scopes"], message: `a key of tenant "${APP_TENANT}" sends to the apps' users and cannot hold ${scope}: their devices come only from the signed-in app` });
+      }
     }
   });
 export type CreateKeyInput = z.input<typeof createKeyInput>;

@@ -92,6 +92,8 @@ export const LIMITS = {
   userAttributesMax: 20,
   /** How far ahead `sendAt` may be: Cloud Tasks schedules at most 30 days ahead. */
   sendAheadDays: 30,
+  /** Devices in one `POST /v1/devices:batchImport` request (`npm run import` sends a file's rows in batches of this size). */
+  importBatchMax: 1000,
   /** Users or devices named in one audience (the rest of a large audience is a `where` or `all`). */
   audienceListMax: 1000,
   /** Key/value pairs in one `where` audience (Firestore allows 30 disjunctions in an OR query). */
@@ -108,8 +110,12 @@ export const MAX_TTL_SECONDS = 28 * 24 * 3600;
 export const MESSAGE_STATES = ["preparing", "scheduled", "sending", "done", "cancelled", "invalid"] as const;
 export type MessageState = (typeof MESSAGE_STATES)[number];
 
-/** Scopes an access key of the HTTPS API may hold. */
-export const KEY_SCOPES = ["devices:write", "messages:send", "messages:broadcast", "users:write"] as const;
+/**
+ * Scopes an access key of the HTTPS API may hold. `devices:import` is bulk
+ * registration only (`POST /v1/devices:batchImport`), apart from
+ * `devices:write`: a migration job gets no right to delete devices or to send.
+ */
+export const KEY_SCOPES = ["devices:write", "devices:import", "messages:send", "messages:broadcast", "users:write"] as const;
 export type KeyScope = (typeof KEY_SCOPES)[number];
 
 /** Where a key works: the AirNotifier-compatible endpoints Moodle calls, or the partner API `/v1`. */

@@ -86,6 +86,12 @@ export const API_MAX_BODY_BYTES = defineInt("API_MAX_BODY_BYTES", {
   description: "HTTPS API: larger request bodies are refused with 413.",
 });
 
+export const API_IMPORT_MAX_BODY_BYTES = defineInt("API_IMPORT_MAX_BODY_BYTES", {
+  default: 2097152,
+  description:
+    "HTTPS API: the body size allowed for POST /v1/devices:batchImport (up to 1,000 devices; a real FCM token alone is about 160 bytes), instead of API_MAX_BODY_BYTES; larger bodies are refused with 413.",
+});
+
 export const HOSTING_PROXY_RANGES = defineString("HOSTING_PROXY_RANGES", {
   default: "fastly",
   description:

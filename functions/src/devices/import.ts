@@ -1,0 +1,184 @@
+import { createHash } from "node:crypto";
+import { Timestamp } from "firebase-admin/firestore";
+import { HttpsError } from "firebase-functions/v2/https";
+import { describeZodError } from "../shared/callable";
+import { APP_TENANT } from "../shared/contract";
+import { DEVICES_PER_USER } from "../shared/params";
+import { runTransaction } from "../shared/transaction";
+import { readUserAttributes, refuseServerAttributes } from "./attributes";
+import { devicesCollection } from "./collection";
+import { readMutes } from "./mutes";
+import { isTenantShaped, tenantOwner, type DeviceOwner } from "./owner";
+import { holdsDeadToken } from "./retire";
+import { importDeviceRow, type DeviceDoc, type ImportOutcome, type ImportReport, type ImportRowResult, type RegisterDeviceInput } from "./schema";
+import { heldByAnother, liveTokenHolders, otherLiveDevices, writeRegistration } from "./service";
+
+/**
+ * Bulk import of devices a tenant already has (a school system's table of
+ * users and tokens, another push service's export): `npm run import` and
+ * `POST /v1/devices:batchImport`. Each row is checked with the schema
+ * registerDevice uses and registered in a transaction of its own, by the
+ * same rules (devices/service.ts), with two differences an unattended job
+ * needs:
+ * - it displaces nothing: a token another live device of the tenant holds,
+ *   or a user already at DEVICES_PER_USER live devices, rejects the row
+ *   rather than retiring what is there — the import never makes a second
+ *   device for one token, and never decides which of a user's phones is gone;
+ * - a row that would change nothing writes nothing and says `unchanged`
+ *   (updatedAt is not touched), so running an import again is safe and
+ *   reports what it finds.
+ * Everything lands in the importing tenant: user ids are stored as the
+ * tenant's (devices/owner.ts), and a device id of another tenant is refused.
+ */
+
+/** The device id of a row without one: derived from the tenant and the token, so a token always lands on the same device. */
+export function importedDeviceId(tenant: string, token: string): string {
+  return `import-${createHash("sha256").update(`${tenant}\n${token}`).digest("base64url")}`;
+}
+
+const tokenKey = (token: string) => createHash("sha256").update(token).digest("base64url");
+
+/**
+ * Tokens and device ids already taken by earlier rows of the same import (by
+ * hash: a file of a million tokens is not kept in memory as text), so a
+ * duplicate is caught across batches and in a dry run, which writes nothing
+ * a later row could find.
+ */
+export class ImportSeen {
+  readonly tokens = new Map<string, number>();
+  readonly devices = new Map<string, number>();
+}
+
+export interface ImportOptions {
+  dryRun: boolean;
+  /** Shared by the batches of one file; a request's own otherwise. */
+  seen?: ImportSeen;
+  /** Rows registered at the same time (each its own transaction); a user's rows always one after another. */
+  concurrency?: number;
+}
+
+type Checked = { row: number; device: RegisterDeviceInput; owner: DeviceOwner };
+
+const rejected = (row: number, field: string, reason: string, deviceId?: string): ImportRowResult => ({ row, outcome: "rejected", ...(deviceId !== undefined && { deviceId }), field, reason });
+
+/** A row parsed and checked on its own, or why not: the reasons never quote the token. */
+function checkRow(tenant: string, row: number, value: unknown): Checked | ImportRowResult {
+  const parsed = importDeviceRow.safeParse(value);
+  if (!parsed.success) {
+    const { field, message } = describeZodError(parsed.error);
+    const given = value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>)[field] : undefined;
+    return rejected(row, field, given === undefined && parsed.error.issues[0]?.code === "invalid_type" ? `Missing "${field}".` : message);
+  }
+  const { userId, deviceId, ...rest } = parsed.data;
+  try {
+    refuseServerAttributes(rest.userInfo);
+  } catch (err) {
+    if (!(err instanceof HttpsError)) throw err;
+    return rejected(row, (err.details as { field?: string } | undefined)?.field ?? "userInfo", err.message);
+  }
+  if (tenant === APP_TENANT && isTenantShaped(userId)) return rejected(row, "userId", `An app user's id never has the form "<tenant>:<id>".`);
+  return { row, owner: tenantOwner(tenant, userId), device: { ...rest, deviceId: deviceId ?? importedDeviceId(tenant, rest.token) } };
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return a === b;
+  const left = Object.entries(a).sort(([x], [y]) => x.localeCompare(y));
+  const right = Object.entries(b).sort(([x], [y]) => x.localeCompare(y));
+  return left.length === right.length && left.every(([key, value], i) => right[i]?.[0] === key && sameValue(value, right[i]?.[1]));
+}
+
+/** A live device of the owner that already says everything the row says. */
+function unchanged(existing: DeviceDoc, device: RegisterDeviceInput): boolean {
+  const { deviceId: _deviceId, ...fields } = device;
+  return !existing.retired && Object.entries(fields).every(([name, value]) => sameValue(existing[name as keyof DeviceDoc], value));
+}
+
+/** One row, in a transaction that re-reads everything it decides on; a dry run decides the same and writes nothing. */
+function importOne({ row, device, owner }: Checked, dryRun: boolean): Promise<ImportRowResult> {
+  const devices = devicesCollection();
+  const ref = devices.doc(device.deviceId);
+  const result = (outcome: ImportOutcome): ImportRowResult => ({ row, outcome, deviceId: device.deviceId });
+  return runTransaction("importDevice", async (tx) => {
+    const [snapshot, sameToken, owned, attributes, mutedCategories] = await Promise.all([
+      tx.get(ref),
+      tx.get(devices.where("token", "==", device.token)),
+      tx.get(devices.where("userId", "==", owner.userId).where("retired", "==", false)),
+      readUserAttributes(tx, owner.userId),
+      owner.tenant === APP_TENANT ? readMutes(tx, owner.userId) : undefined,
+    ]);
+    const existing = snapshot.data();
+    if (heldByAnother(existing, owner)) return rejected(row, "deviceId", "This device id is registered to another user (or another tenant).", device.deviceId);
+    const holder = liveTokenHolders(sameToken.docs, device.deviceId, owner.tenant)[0];
+    if (holder) return rejected(row, "token", `This token is already registered on device ${holder.id}; a token has one device.`, device.deviceId);
+    const refreshing = existing !== undefined && existing.userId === owner.userId;
+    if (refreshing && existing.token === device.token && holdsDeadToken(existing)) {
+      return rejected(row, "token", "FCM reported this token as no longer valid; only a new token from the device brings it back.", device.deviceId);
+    }
+    if (refreshing && unchanged(existing, device)) return result("unchanged");
+    if (!refreshing || existing.retired) {
+      const live = otherLiveDevices(owned.docs, device).length;
+      const cap = Math.max(1, DEVICES_PER_USER.value());
+      if (live + 1 > cap) return rejected(row, "userId", `This user already has ${live} live devices (DEVICES_PER_USER is ${cap}); an import retires none of them.`, device.deviceId);
+    }
+    if (!dryRun) writeRegistration(tx, ref, owner, device, { refreshing, attributes, mutedCategories, now: Timestamp.now() });
+    return result(refreshing ? "updated" : "imported");
+  });
+}
+
+/** Runs `work` over groups, `limit` groups at a time, each group's items one after another. */
+async function inGroups<T, R>(groups: T[][], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  let next = 0;
+  const worker = async () => {
+    for (let group = groups[next++]; group; group = groups[next++]) for (const item of group) results.push(await work(item));
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, groups.length) }, worker));
+  return results;
+}
+
+/**
+ * The first half of an import, which reads nothing: each row parsed and
+ * checked (schema, school-owned userInfo names, the tenant's user id) and
+ * compared with the earlier rows (`seen`: the same token or device id again
+ * is rejected). Returns the rejected rows and the rest grouped by user. A
+ * resumed file import runs this alone over the rows done before, so that
+ * `seen` knows them.
+ */
+export function checkRows(tenant: string, rows: Array<{ row: number; value: unknown }>, seen: ImportSeen): { rejected: ImportRowResult[]; byUser: Checked[][] } {
+  const refused: ImportRowResult[] = [];
+  const byUser = new Map<string, Checked[]>();
+  for (const { row, value } of rows) {
+    const checked = checkRow(tenant, row, value);
+    if (!("owner" in checked)) {
+      refused.push(checked);
+      continue;
+    }
+    const { deviceId, token } = checked.device;
+    const sameToken = seen.tokens.get(tokenKey(token));
+    const sameDevice = seen.devices.get(deviceId);
+    if (sameToken !== undefined) refused.push(rejected(row, "token", `The same token as row ${sameToken}; a token has one device.`, deviceId));
+    else if (sameDevice !== undefined) refused.push(rejected(row, "deviceId", `The same device id as row ${sameDevice}.`, deviceId));
+    else {
+      seen.tokens.set(tokenKey(token), row);
+      seen.devices.set(deviceId, row);
+      const group = byUser.get(checked.owner.userId) ?? [];
+      if (group.length === 0) byUser.set(checked.owner.userId, group);
+      group.push(checked);
+    }
+  }
+  return { rejected: refused, byUser: [...byUser.values()] };
+}
+
+/**
+ * Imports a batch of rows into a tenant and reports every row's outcome, in
+ * row order: every row is checked first (checkRows), then the good ones are
+ * registered, each in its own transaction.
+ */
+export async function importDevices(tenant: string, rows: Array<{ row: number; value: unknown }>, options: ImportOptions): Promise<ImportReport> {
+  const { rejected: refused, byUser } = checkRows(tenant, rows, options.seen ?? new ImportSeen());
+  const results = [...refused, ...(await inGroups(byUser, options.concurrency ?? 16, (checked) => importOne(checked, options.dryRun)))];
+  results.sort((a, b) => a.row - b.row);
+  const counts = { imported: 0, updated: 0, unchanged: 0, rejected: 0 };
+  for (const result of results) counts[result.outcome]++;
+  return { dryRun: options.dryRun, counts, rows: results };
+}
