@@ -4,6 +4,7 @@ import { HttpsError } from "firebase-functions/v2/https";
 import { describeZodError } from "../shared/callable";
 import { APP_TENANT } from "../shared/contract";
 import { DEVICES_PER_USER } from "../shared/params";
+import { db } from "../shared/firestore";
 import { runTransaction } from "../shared/transaction";
 import { readUserAttributes, refuseServerAttributes } from "./attributes";
 import { devicesCollection } from "./collection";
@@ -93,35 +94,104 @@ function unchanged(existing: DeviceDoc, device: RegisterDeviceInput): boolean {
   return !existing.retired && Object.entries(fields).every(([name, value]) => sameValue(existing[name as keyof DeviceDoc], value));
 }
 
-/** One row, in a transaction that re-reads everything it decides on; a dry run decides the same and writes nothing. */
-function importOne({ row, device, owner }: Checked, dryRun: boolean): Promise<ImportRowResult> {
+type DeviceSnapshot = FirebaseFirestore.QueryDocumentSnapshot<DeviceDoc>;
+
+/**
+ * What a batch's rows are decided against, found by a few queries for the
+ * whole batch (tokens and users 30 at a time) rather than by queries inside
+ * each row's transaction: transactions that query the devices collection
+ * wait on one another's locks (on the emulator, 18 rows a second one at a
+ * time and lock timeouts at eight at once, as registerDevice's own
+ * transaction would give). Each row's transaction re-reads the documents
+ * these queries found, by reference, and decides on what it reads.
+ */
+interface BatchContext {
+  /** Devices holding each token (any tenant; filtered when decided). */
+  holders: Map<string, DeviceSnapshot[]>;
+  /** Each user's live devices. */
+  owned: Map<string, DeviceSnapshot[]>;
+  /** The rows' own devices as they were. */
+  current: Map<string, DeviceDoc | undefined>;
+  /** Devices this batch has made live per user so far (a user's rows run one after another). */
+  added: Map<string, number>;
+}
+
+const IN_QUERY_MAX = 30;
+
+/** Devices whose `field` is one of `values`, by value: `in` queries on one field, which its single-field index serves (no composite index). */
+async function devicesByField(field: "token" | "userId", values: string[], live: boolean): Promise<Map<string, DeviceSnapshot[]>> {
+  const found = new Map<string, DeviceSnapshot[]>(values.map((value) => [value, []]));
+  const chunks = Array.from({ length: Math.ceil(values.length / IN_QUERY_MAX) }, (_, i) => values.slice(i * IN_QUERY_MAX, (i + 1) * IN_QUERY_MAX));
+  await Promise.all(
+    chunks.map(async (chunk) => {
+      for (const doc of (await devicesCollection().where(field, "in", chunk).get()).docs) {
+        if (!live || !doc.data().retired) found.get(doc.data()[field])?.push(doc);
+      }
+    }),
+  );
+  return found;
+}
+
+async function batchContext(groups: Checked[][]): Promise<BatchContext> {
+  const rows = groups.flat();
   const devices = devicesCollection();
-  const ref = devices.doc(device.deviceId);
+  const [holders, owned, current] = await Promise.all([
+    devicesByField("token", [...new Set(rows.map((r) => r.device.token))], false),
+    devicesByField("userId", [...new Set(rows.map((r) => r.owner.userId))], true),
+    rows.length > 0 ? db().getAll(...rows.map((r) => devices.doc(r.device.deviceId))) : [],
+  ]);
+  return { holders, owned, current: new Map(current.map((doc) => [doc.id, doc.data() as DeviceDoc | undefined])), added: new Map() };
+}
+
+/**
+ * One row, in a transaction that re-reads the device, the token's holders and
+ * the user's live devices that the batch's queries found; a dry run decides
+ * the same and writes nothing. Not seen: a device registered with the same
+ * token between the batch's query and this transaction (a phone registering
+ * during its own import); the next registration of either retires the other
+ * as `replaced`, as registerDevice always does.
+ */
+function importOne({ row, device, owner }: Checked, dryRun: boolean, context: BatchContext): Promise<ImportRowResult> {
+  const ref = devicesCollection().doc(device.deviceId);
   const result = (outcome: ImportOutcome): ImportRowResult => ({ row, outcome, deviceId: device.deviceId });
+  const holders = (context.holders.get(device.token) ?? []).filter((other) => other.id !== device.deviceId);
+  // A row that changes nothing writes nothing: said from the batch's reads, without a transaction (a re-run is mostly these).
+  const before = context.current.get(device.deviceId);
+  if (before && before.userId === owner.userId && !heldByAnother(before, owner) && unchanged(before, device) && liveTokenHolders(holders, device.deviceId, owner.tenant).length === 0) {
+    return Promise.resolve(result("unchanged"));
+  }
+  const holderRefs = holders.map((other) => other.ref);
+  const ownedRefs = (context.owned.get(owner.userId) ?? []).filter((other) => other.id !== device.deviceId).map((other) => other.ref);
   return runTransaction("importDevice", async (tx) => {
-    const [snapshot, sameToken, owned, attributes, mutedCategories] = await Promise.all([
-      tx.get(ref),
-      tx.get(devices.where("token", "==", device.token)),
-      tx.get(devices.where("userId", "==", owner.userId).where("retired", "==", false)),
+    const [[snapshot, ...others], attributes, mutedCategories] = await Promise.all([
+      tx.getAll(ref, ...holderRefs, ...ownedRefs),
       readUserAttributes(tx, owner.userId),
       owner.tenant === APP_TENANT ? readMutes(tx, owner.userId) : undefined,
     ]);
-    const existing = snapshot.data();
+    const existing = snapshot!.data();
+    const read = others.filter((doc): doc is FirebaseFirestore.QueryDocumentSnapshot<DeviceDoc> => doc.exists);
     if (heldByAnother(existing, owner)) return rejected(row, "deviceId", "This device id is registered to another user (or another tenant).", device.deviceId);
-    const holder = liveTokenHolders(sameToken.docs, device.deviceId, owner.tenant)[0];
+    const holder = liveTokenHolders(read.filter((doc) => doc.data().token === device.token), device.deviceId, owner.tenant)[0];
     if (holder) return rejected(row, "token", `This token is already registered on device ${holder.id}; a token has one device.`, device.deviceId);
     const refreshing = existing !== undefined && existing.userId === owner.userId;
     if (refreshing && existing.token === device.token && holdsDeadToken(existing)) {
       return rejected(row, "token", "FCM reported this token as no longer valid; only a new token from the device brings it back.", device.deviceId);
     }
     if (refreshing && unchanged(existing, device)) return result("unchanged");
-    if (!refreshing || existing.retired) {
-      const live = otherLiveDevices(owned.docs, device).length;
+    const becomesLive = !refreshing || existing.retired;
+    if (becomesLive) {
+      const owned = read.filter((doc) => doc.data().userId === owner.userId && !doc.data().retired);
+      const live = new Set(otherLiveDevices(owned, device).map((doc) => doc.id)).size + (context.added.get(owner.userId) ?? 0);
       const cap = Math.max(1, DEVICES_PER_USER.value());
       if (live + 1 > cap) return rejected(row, "userId", `This user already has ${live} live devices (DEVICES_PER_USER is ${cap}); an import retires none of them.`, device.deviceId);
     }
     if (!dryRun) writeRegistration(tx, ref, owner, device, { refreshing, attributes, mutedCategories, now: Timestamp.now() });
     return result(refreshing ? "updated" : "imported");
+  }).then((outcome) => {
+    // Counted once the transaction is through (a retried body must not count twice).
+    const madeLive = outcome.outcome === "imported" || (outcome.outcome === "updated" && !(context.owned.get(owner.userId) ?? []).some((other) => other.id === device.deviceId));
+    if (madeLive) context.added.set(owner.userId, (context.added.get(owner.userId) ?? 0) + 1);
+    return outcome;
   });
 }
 
@@ -176,7 +246,8 @@ export function checkRows(tenant: string, rows: Array<{ row: number; value: unkn
  */
 export async function importDevices(tenant: string, rows: Array<{ row: number; value: unknown }>, options: ImportOptions): Promise<ImportReport> {
   const { rejected: refused, byUser } = checkRows(tenant, rows, options.seen ?? new ImportSeen());
-  const results = [...refused, ...(await inGroups(byUser, options.concurrency ?? 16, (checked) => importOne(checked, options.dryRun)))];
+  const context = await batchContext(byUser);
+  const results = [...refused, ...(await inGroups(byUser, options.concurrency ?? 16, (checked) => importOne(checked, options.dryRun, context)))];
   results.sort((a, b) => a.row - b.row);
   const counts = { imported: 0, updated: 0, unchanged: 0, rejected: 0 };
   for (const result of results) counts[result.outcome]++;
