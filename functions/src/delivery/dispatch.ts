@@ -11,7 +11,7 @@ import { messageRef } from "../messages/collection";
 import { messageDoc, type MessageDoc } from "../messages/schema";
 import { metricsRef, outcomeWrites, randomSlot, retirementIncrements } from "../ops/metrics";
 import { DEFAULT_QUOTA_WAIT_SECONDS, holdForQuota, readQuotaWait, stopForFcmFault } from "../ops/fcm";
-import { budgetSpentUntil, takeFcmBudget } from "../ops/fcmBudget";
+import { budgetSpentUntil, laneOf, takeFcmBudget } from "../ops/fcmBudget";
 import { readSwitch } from "../ops/pause";
 import { guardRetirements } from "../ops/retirementGuard";
 import { describeZodError } from "../shared/callable";
@@ -88,7 +88,7 @@ export async function dispatchBatch(task: DispatchTask, taskId: string): Promise
     return empty;
   }
   // The project is over FCM's quota, or this instance found the window's FCM rate spent: claim nothing, come back when it may send again.
-  const quotaWait = fcmQuotaWait ?? budgetSpentUntil();
+  const quotaWait = fcmQuotaWait ?? budgetSpentUntil(laneOf(messageSnapshot.data() ?? {}));
   if (quotaWait !== undefined) {
     await enqueueRetry({ ...task, contended: undefined }, taskId, Timestamp.fromMillis(quotaWait));
     logger.info("dispatch: waiting for FCM's quota; nothing claimed", { messageId: task.messageId, shard: task.shard, until: new Date(quotaWait).toISOString() });
@@ -199,7 +199,7 @@ export async function sendClaimed(messageId: string, shard: number, message: Mes
     }
   }
   // The project's FCM rate (ops/fcmBudget.ts): what the window cannot take waits for the next, attempt not counted.
-  const budget = await takeFcmBudget(fcmMessages.length);
+  const budget = await takeFcmBudget(fcmMessages.length, laneOf(message));
   for (const { recipient, badge } of toSend.splice(budget.granted)) {
     const statusMessage = `waiting for the project's FCM rate (FCM_MESSAGES_PER_MINUTE): this window's sends are spent; attempt not counted`;
     decisions.set(recipient.id, { kind: "held", statusMessage, attempts: recipient.attempt - 1, retryAtMs: budget.retryAtMs ?? Date.now(), ...(badge !== undefined && { badge }) });
