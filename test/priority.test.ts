@@ -1,7 +1,7 @@
 /**
  * The priority lane: a small send is written whole by its call (message and
- * pending recipients in one commit) and sent by the recipient trigger at
- * once, so it never waits behind a broadcast's expansion and page tasks.
+ * claimed recipients in one commit) and sent by that call, so it never waits
+ * behind a broadcast's expansion and page tasks.
  */
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -29,7 +29,7 @@ describe("the priority lane for small sends", () => {
     await staff.close();
   });
 
-  it("writes a small send whole in the call: recipients with it, no expansion part, a disabled device left out", { timeout: 60_000 }, async () => {
+  it("writes and sends a small send in the call: by its answer FCM has it and every outcome is recorded; no expansion part; a disabled device left out", { timeout: 60_000 }, async () => {
     const userId = `u-${randomUUID()}`;
     const [phone, tablet] = await seedDevices([{ userId }, { userId }, { userId, enabled: false }]);
     const { messageId, recipients } = await staff.call<SendResult>("sendMessage", { title: "Pick-up", body: "Kim is in the office", audience: { users: [userId] } });
@@ -39,10 +39,11 @@ describe("the priority lane for small sends", () => {
     const [snapshot, recipientDocs, parts] = await Promise.all([message.get(), message.collection("recipients").get(), message.collection("expansion").get()]);
     assert.equal(snapshot.get("recipientCount"), 2);
     assert.ok(snapshot.get("recipientsWrittenAt"), "recipientsWrittenAt is set by the call");
-    assert.equal(recipientDocs.size, 2);
+    assert.deepEqual(recipientDocs.docs.map((d) => d.get("status")), [200, 200], "sent and recorded before the call answered");
     assert.equal(parts.size, 0, "no expansion part: the call wrote the audience itself");
-    await waitUntilFinal(messageId, 2);
-    assert.equal((await acceptedFor([phone!.token, tablet!.token])).length, 2);
+    const received = await acceptedFor([phone!.token, tablet!.token]);
+    assert.equal(received.length, 2);
+    assert.ok(received.every((m) => (m.message.data as Record<string, string>).messageId === messageId));
   });
 
   it("sends a one-user message during a 1,000-device broadcast before the broadcast's last batch", { timeout: 180_000 }, async () => {

@@ -23,7 +23,7 @@ import { BATCH_SIZE, FCM_PROJECT_QUOTA_ANSWERS, LEASE_SECONDS, MAX_ATTEMPTS, MES
 import { claimBatch, type Claim, type ClaimedRecipient } from "./claim";
 import { contendedRetryAt, decideOutcome, ended, latestRetryAt, statusOf, tally, toUpdate, triage, type Decision, type Settings } from "./decide";
 import { holdDispatch } from "./hold";
-import { shardRange } from "./shards";
+import { shardOf, shardRange } from "./shards";
 import { enqueueContinuation, enqueueRetry, windowOf, type DispatchTask } from "./tasks";
 
 /** How often recipients whose message document does not exist yet look for it again (for MESSAGE_WAIT_SECONDS in all). */
@@ -131,6 +131,27 @@ export async function dispatchBatch(task: DispatchTask, taskId: string): Promise
   const ms = { claim: Math.round(claimed - started), followUps: Math.round(followedUp - claimed), send: Math.round(sent - followedUp), record: Math.round(recorded - sent) };
   logger.info("dispatch: batch done", { ...summary, full: claim.full, contended: claim.contended, ms });
   return summary;
+}
+
+/**
+ * Sends recipients a caller has written already claimed (in-process, under a
+ * lease: the priority lane, sending/small.ts), as a dispatch batch sends its
+ * claim: one sendEach, every outcome written fenced on the claim, and a
+ * retry task for each shard with recipients backing off or held.
+ */
+export async function sendOwnClaims(messageId: string, message: MessageDoc, claimed: ClaimedRecipient[], known: Map<string, DeviceDoc>): Promise<DispatchSummary> {
+  const config = dispatchSettings();
+  const decided = await sendClaimed(messageId, 0, message, claimed, config, known);
+  const written = await writeDecisions(messageId, 0, claimed, decided.decisions);
+  const retries = new Map<number, number>();
+  for (const recipient of claimed) {
+    const decision = decided.decisions.get(recipient.id);
+    const at = decision ? latestRetryAt([decision]) : undefined;
+    const shard = shardOf(recipient.id, config.shards);
+    if (at !== undefined) retries.set(shard, Math.max(retries.get(shard) ?? 0, at));
+  }
+  await Promise.all([...retries].map(([shard, at]) => enqueueRetry({ messageId, shard }, "lane", Timestamp.fromMillis(at))));
+  return { messageId, shard: 0, claimed: claimed.length, ...tally(written.landed), reads: decided.reads, writes: decided.writes + written.writes };
 }
 
 /**
