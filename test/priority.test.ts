@@ -39,7 +39,7 @@ describe("the priority lane for small sends", () => {
     const [snapshot, recipientDocs, parts] = await Promise.all([message.get(), message.collection("recipients").get(), message.collection("expansion").get()]);
     assert.equal(snapshot.get("recipientCount"), 2);
     assert.ok(snapshot.get("recipientsWrittenAt"), "recipientsWrittenAt is set by the call");
-    assert.deepEqual(recipientDocs.docs.map((d) => d.get("status")), [200, 200], "sent and recorded before the call answered");
+    assert.deepEqual(recipientDocs.docs.map((d) => d.get("status") as number), [200, 200], "sent and recorded before the call answered");
     assert.equal(parts.size, 0, "no expansion part: the call wrote the audience itself");
     const received = await acceptedFor([phone!.token, tablet!.token]);
     assert.equal(received.length, 2);
