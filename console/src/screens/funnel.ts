@@ -58,7 +58,7 @@ export function funnelSection(messageId: string): { element: HTMLElement; update
           { "data-stage": key },
           h("span", { class: "stage-label" }, label),
           h("strong", { class: "stage-count" }, n === null ? "…" : n.toLocaleString()),
-          h("progress", { max: top, value: n ?? 0, "aria-label": `${label}: share of the recipients` }),
+          h("progress", { max: top, value: n ?? 0, "aria-label": `${label}, as a share of the recipients` }),
           h("span", { class: "stage-rate" }, share),
         ),
       ),
