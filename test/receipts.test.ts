@@ -14,6 +14,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { Timestamp } from "firebase-admin/firestore";
 import type { Browser } from "playwright-core";
+import { analyticsLabelOf } from "../functions/src/fcm/payload.ts";
 import { adminDb } from "../tools/lib/admin.ts";
 import { callError, signedInUser, type ClientUser } from "../tools/lib/client.ts";
 import { seedDevices, waitForRecipientCount, waitUntilFinal } from "../tools/lib/fixtures.ts";
@@ -92,6 +93,15 @@ describe("receipts (ackMessage, the tally, the report, the lookup, the metrics, 
     assert.ok(sent, "the stand-in got the phone's message");
     assert.deepEqual(sent.message.fcmOptions, { analyticsLabel: messageId });
     assert.equal((sent.message.data as Record<string, string>).messageId, messageId, "and the app finds the id to ack in data.messageId");
+  });
+
+  it("derives a label FCM accepts from any message id, the id itself when it fits", () => {
+    const fcmLabel = /^[a-zA-Z0-9\-_.~%]{1,50}$/;
+    for (const id of ["AbC123xyz09876543210", "0123456789abcdef0123456789abcdef01234567"]) assert.equal(analyticsLabelOf(id), id);
+    const odd = ["job:2026/12/07 weekly", "x".repeat(128), "é", "x".repeat(127) + "y"];
+    const labels = odd.map(analyticsLabelOf);
+    for (const label of labels) assert.match(label, fcmLabel);
+    assert.equal(new Set(labels).size, labels.length, "ids that differ get labels that differ");
   });
 
   it("counts received, then opened, once each however often the app repeats them: report, lookup and metrics", { timeout: 90_000 }, async () => {
