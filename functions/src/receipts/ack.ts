@@ -7,10 +7,8 @@ import { findRecipient } from "../sending/lookup";
 import { APP_TENANT } from "../shared/contract";
 import { ACKS_PER_DEVICE_PER_MINUTE } from "../shared/params";
 import { runTransaction } from "../shared/transaction";
-import type { AckMessageResult } from "./schema";
+import type { AckMessageInput, AckMessageResult } from "./schema";
 import { enqueueTally } from "./tally";
-import type { z } from "zod";
-import type { ackMessageInput } from "./schema";
 
 /**
  * One receipt from the app of the device's owner: the notification arrived
@@ -25,7 +23,7 @@ import type { ackMessageInput } from "./schema";
  * without an arrival sets both, as the phone must have received it. A
  * receipt that counts asks for its message's tally (receipts/tally.ts).
  */
-export async function ackMessage(uid: string, input: z.infer<typeof ackMessageInput>): Promise<AckMessageResult> {
+export async function ackMessage(uid: string, input: AckMessageInput): Promise<AckMessageResult> {
   const { messageId, deviceId, event } = input;
   const device = (await devicesCollection().doc(deviceId).get()).data();
   if (!device) throw new HttpsError("not-found", "No device with this ID is registered.", { field: "deviceId" });

@@ -15,6 +15,7 @@ export const ackMessageInput = z.strictObject({
   event: z.enum(RECEIPT_EVENTS, { error: `must be ${RECEIPT_EVENTS.map((e) => `"${e}"`).join(" or ")}` }),
 });
 export type AckMessageRequest = z.input<typeof ackMessageInput>;
+export type AckMessageInput = z.output<typeof ackMessageInput>;
 
 /** What ackMessage answers: `counted` is false for a repeat (this device already reported this event for this message). */
 export interface AckMessageResult {
