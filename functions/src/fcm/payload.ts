@@ -152,7 +152,8 @@ function notificationMessage(input: BuildInput, data: Record<string, string>, co
           alert,
           ...(message.sound && { sound: message.sound }),
           ...(input.badge !== undefined && { badge: input.badge }),
-          ...(message.imageUrl && { mutableContent: true }),
+          // Every alert: the app's Notification Service Extension runs for it (an image to fetch, a "received" receipt to report).
+          mutableContent: true,
         },
       },
       ...(message.imageUrl && { fcmOptions: { imageUrl: message.imageUrl } }),
