@@ -16,6 +16,7 @@ const LAYERS = [
   ["delivery"],
   ["sweep"],
   ["sending"],
+  ["receipts"],
   ["api", "moodle", "contract"],
   ["functions"],
 ];

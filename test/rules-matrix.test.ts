@@ -75,6 +75,11 @@ const MATRIX: Record<string, { path: string; what: string; allow: Record<Operati
     what: "an outcome counter of the sender's message",
     allow: { get: ["sender", "otherSender"], list: ["sender", "otherSender"], create: [], update: [], delete: [] },
   },
+  receipts: {
+    path: "messages/{messageId}/receipts/{deviceId}",
+    what: "what a device's app reported (received, opened); written by ackMessage only",
+    allow: { get: [], list: [], create: [], update: [], delete: [] },
+  },
   userAttributes: {
     path: "userAttributes/{id}",
     what: "the attributes the school set for the user (role, grade…)",
@@ -145,13 +150,15 @@ async function cellsOf(name: string, cast: Cast): Promise<Record<Operation, Cell
     }
     case "messages":
     case "recipients":
-    case "counters": {
+    case "counters":
+    case "receipts": {
       const messageId = fresh("msg");
       const recipientId = fresh("rcp");
       await seed({
         [`messages/${messageId}`]: { title: "Seeded", body: "Seeded body", senderId: uid.sender, createdAt: Timestamp.now() },
         [`messages/${messageId}/recipients/${recipientId}`]: pendingRecipient(),
         [`messages/${messageId}/counters/0`]: { counts: { "200": 1 }, updatedAt: Timestamp.now() },
+        [`messages/${messageId}/receipts/dev-seeded-1`]: { receivedAt: Timestamp.now(), openedAt: null },
       });
       if (name === "messages") {
         return {
@@ -163,12 +170,14 @@ async function cellsOf(name: string, cast: Cast): Promise<Record<Operation, Cell
         };
       }
       const sub = name;
-      const subjectId = sub === "recipients" ? recipientId : "0";
+      const subjectId = sub === "recipients" ? recipientId : sub === "receipts" ? "dev-seeded-1" : "0";
+      const created = { recipients: pendingRecipient(), counters: { counts: {}, updatedAt: serverTimestamp() }, receipts: { receivedAt: serverTimestamp(), openedAt: serverTimestamp() } }[sub];
+      const changed = { recipients: { status: 200 }, counters: { counts: {} }, receipts: { openedAt: serverTimestamp() } }[sub];
       return {
         get: (db) => getDoc(doc(db, "messages", messageId, sub, subjectId)),
         list: (db) => getDocs(collection(db, "messages", messageId, sub)),
-        create: (db) => setDoc(doc(db, "messages", messageId, sub, sub === "recipients" ? fresh("rcp") : "1"), sub === "recipients" ? pendingRecipient() : { counts: {}, updatedAt: serverTimestamp() }),
-        update: (db) => updateDoc(doc(db, "messages", messageId, sub, subjectId), sub === "recipients" ? { status: 200 } : { counts: {} }),
+        create: (db) => setDoc(doc(db, "messages", messageId, sub, sub === "recipients" ? fresh("rcp") : sub === "receipts" ? fresh("dev") : "1"), created),
+        update: (db) => updateDoc(doc(db, "messages", messageId, sub, subjectId), changed),
         delete: (db) => deleteDoc(doc(db, "messages", messageId, sub, subjectId)),
       };
     }

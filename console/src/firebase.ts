@@ -39,6 +39,7 @@ import {
 import {
   COLLECTIONS,
   counterDoc,
+  RECEIPTS_SUMMARY_ID,
   STATUS,
   type CounterDoc,
   type DeliveryStatus,
@@ -46,6 +47,8 @@ import {
   type EstimateAudienceResult,
   type GetDeliveryStatsRequest,
   type HourRow,
+  type ListRecipientsByReceiptRequest,
+  type ReceiptListPage,
   type ResendFailedRequest,
   type SendMessageRequest,
   type SendResult,
@@ -166,8 +169,12 @@ export interface RecipientOutcome {
   attempts: number;
   sentAt: string | null;
   recordedIn: "recipient" | "page";
+  /** When the device's app reported the notification arrived, and was tapped. */
+  receivedAt: string | null;
+  openedAt: string | null;
 }
 export const recipientStatus = (messageId: string, deviceId: string) => call<{ messageId: string; deviceId: string }, RecipientOutcome>("getRecipientStatus", { messageId, deviceId });
+export const recipientsByReceipt = (request: ListRecipientsByReceiptRequest) => call<ListRecipientsByReceiptRequest, ReceiptListPage>("listRecipientsByReceipt", request);
 export const setDeliveryPaused = (request: SetDeliveryPausedRequest) => call<SetDeliveryPausedRequest, DeliveryStatus>("setDeliveryPaused", request);
 export const getDeliveryStatus = () => call<Record<string, never>, DeliveryStatus>("getDeliveryStatus", {});
 export const getDeliveryStats = (request: GetDeliveryStatsRequest) => call<GetDeliveryStatsRequest, { hours: HourRow[] }>("getDeliveryStats", request);
@@ -233,33 +240,52 @@ function messageView(snapshot: DocumentSnapshot): MessageView | null {
 
 function counters(snapshots: QueryDocumentSnapshot[]): CounterDoc[] {
   return snapshots.flatMap((s) => {
+    if (s.id === RECEIPTS_SUMMARY_ID) return [];
     const parsed = counterDoc.safeParse(s.data());
     return parsed.success ? [parsed.data] : [];
   });
 }
 
+/** What the apps reported for a message, as its last tally counted it (up to RECEIPT_TALLY_SECONDS behind). */
+export interface ReceiptCounts {
+  received: number;
+  opened: number;
+}
+
+function receiptCounts(snapshots: QueryDocumentSnapshot[]): ReceiptCounts {
+  const summary = snapshots.find((s) => s.id === RECEIPTS_SUMMARY_ID)?.data();
+  const count = (value: unknown) => (typeof value === "number" && value >= 0 ? value : 0);
+  return { received: count(summary?.received), opened: count(summary?.opened) };
+}
+
 /**
- * The live view of a message: its document and its few counter documents.
- * Neither grows with the audience, so watching costs the same for 10 or
- * 100,000 recipients (a read per counter document that changes).
+ * The live view of a message: its document and its few counter documents
+ * (the receipts' summary among them). Neither grows with the audience, so
+ * watching costs the same for 10 or 100,000 recipients (a read per counter
+ * document that changes).
  */
-export function watchMessage(messageId: string, onChange: (message: MessageView | null, counts: CounterDoc[]) => void, onError: (err: Error) => void): () => void {
+export function watchMessage(
+  messageId: string,
+  onChange: (message: MessageView | null, counts: CounterDoc[], receipts: ReceiptCounts) => void,
+  onError: (err: Error) => void,
+): () => void {
   const { db } = the();
   let message: MessageView | null | undefined;
   let counts: CounterDoc[] | undefined;
+  let receipts: ReceiptCounts = { received: 0, opened: 0 };
   const emit = () => {
     if (message === undefined || counts === undefined) return;
-    if (!message?.countMissing) return onChange(message, counts);
+    if (!message?.countMissing) return onChange(message, counts, receipts);
     // Only for messages written directly: one count() aggregation (a read per
     // 1,000 recipients) per change, as getMessageReport does for them.
     const [seen, seenCounts] = [message, counts];
     void getCountFromServer(collection(db, COLLECTIONS.messages, messageId, COLLECTIONS.recipients)).then(
-      (total) => onChange({ ...seen, recipientCount: total.data().count }, seenCounts),
+      (total) => onChange({ ...seen, recipientCount: total.data().count }, seenCounts, receipts),
       onError,
     );
   };
   const stopMessage = onSnapshot(doc(db, COLLECTIONS.messages, messageId), (s) => ((message = messageView(s)), emit()), onError);
-  const stopCounters = onSnapshot(collection(db, COLLECTIONS.messages, messageId, COLLECTIONS.counters), (s) => ((counts = counters(s.docs)), emit()), onError);
+  const stopCounters = onSnapshot(collection(db, COLLECTIONS.messages, messageId, COLLECTIONS.counters), (s) => ((counts = counters(s.docs)), (receipts = receiptCounts(s.docs)), emit()), onError);
   return () => {
     stopMessage();
     stopCounters();

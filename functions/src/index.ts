@@ -31,3 +31,6 @@ export { getDeliveryStatus } from "./functions/getDeliveryStatus";
 export { getDeliveryStats } from "./functions/getDeliveryStats";
 export { resumeDelivery } from "./functions/resumeDelivery";
 export { airnotifier } from "./functions/airnotifier";
+export { ackMessage } from "./functions/ackMessage";
+export { tallyReceipts } from "./functions/tallyReceipts";
+export { listRecipientsByReceipt } from "./functions/listRecipientsByReceipt";

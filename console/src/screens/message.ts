@@ -1,15 +1,17 @@
 import { statusGroup, type CounterDoc } from "../../../functions/src/contract";
-import { callableProblem, cancelMessage, failedRecipients, recipientStatus, resendFailed, watchMessage, type FailedRecipient, type MessageView, type Page, type Staff } from "../firebase";
+import { callableProblem, cancelMessage, failedRecipients, recipientStatus, resendFailed, watchMessage, type FailedRecipient, type MessageView, type Page, type ReceiptCounts, type Staff } from "../firebase";
 import { bothZones, h } from "../dom";
 import type { Cleanup } from "../main";
 import { GROUP_LABELS, progressOf, type Progress } from "../progress";
+import { funnelSection } from "./funnel";
 
 const FAILED_PAGE = 10;
 
 /**
  * A message's page: state, counts by status and a progress bar, live from the
  * message document and its counter documents (never from the recipients);
- * failed recipients a page at a time; cancel and resend.
+ * the receipts' funnel (screens/funnel.ts); failed recipients a page at a
+ * time; cancel and resend.
  */
 export function renderMessage(main: HTMLElement, staff: Staff, messageId: string): Cleanup {
   const heading = h("h1", {}, "Message");
@@ -25,6 +27,7 @@ export function renderMessage(main: HTMLElement, staff: Staff, messageId: string
   const failedBody = h("div", {});
   failedSection.append(failedBody);
   const body = h("p", { class: "message-body" });
+  const funnel = funnelSection(messageId);
   const lookupInput = h("input", { type: "text", name: "deviceId", required: true, autocomplete: "off", spellcheck: false });
   const lookupAnswer = h("p", { class: "lookup-answer", role: "status" });
   const lookup = h(
@@ -48,12 +51,13 @@ export function renderMessage(main: HTMLElement, staff: Staff, messageId: string
       h("div", { class: "actions" }, cancel, resend),
       actionProblem,
       details,
+      funnel.element,
       failedSection,
       lookup,
     ),
   );
 
-  let latest: { message: MessageView; counters: CounterDoc[] } | undefined;
+  let latest: { message: MessageView; counters: CounterDoc[]; receipts: ReceiptCounts } | undefined;
   let shownFailed = -1;
   let stateTimer: number | undefined;
   // Cursors of the failed pages seen, for "Previous page".
@@ -62,8 +66,9 @@ export function renderMessage(main: HTMLElement, staff: Staff, messageId: string
 
   function render(): void {
     if (!latest) return;
-    const { message, counters } = latest;
+    const { message, counters, receipts } = latest;
     const progress = progressOf(message, counters);
+    funnel.update(progress, receipts);
     heading.textContent = message.title;
     body.textContent = message.body;
     stateWord.textContent = progress.state;
@@ -141,7 +146,8 @@ export function renderMessage(main: HTMLElement, staff: Staff, messageId: string
     recipientStatus(messageId, lookupInput.value.trim())
       .then((r) => {
         const label = new Map(GROUP_LABELS).get(statusGroup(r.status)) ?? "";
-        lookupAnswer.textContent = `${r.deviceId}: ${label} (${r.status})${r.statusMessage ? ` — ${r.statusMessage}` : ""}; ${r.attempts} attempt${r.attempts === 1 ? "" : "s"}${r.sentAt ? `; accepted by FCM ${bothZones(new Date(r.sentAt))}` : ""}.`;
+        const receipts = `${r.receivedAt ? `; received ${bothZones(new Date(r.receivedAt))}` : ""}${r.openedAt ? `; opened ${bothZones(new Date(r.openedAt))}` : ""}`;
+        lookupAnswer.textContent = `${r.deviceId}: ${label} (${r.status})${r.statusMessage ? ` — ${r.statusMessage}` : ""}; ${r.attempts} attempt${r.attempts === 1 ? "" : "s"}${r.sentAt ? `; accepted by FCM ${bothZones(new Date(r.sentAt))}` : ""}${receipts}.`;
       })
       .catch((err: unknown) => (lookupAnswer.textContent = callableProblem(err).message));
   });
@@ -168,12 +174,12 @@ export function renderMessage(main: HTMLElement, staff: Staff, messageId: string
 
   const stop = watchMessage(
     messageId,
-    (message, counters) => {
+    (message, counters, receipts) => {
       if (!message) {
         main.replaceChildren(h("h1", {}, "No such message"), h("p", {}, h("a", { href: "#/history" }, "Back to the history")));
         return;
       }
-      latest = { message, counters };
+      latest = { message, counters, receipts };
       render();
     },
     (err) => (actionProblem.textContent = `The live view stopped: ${err.message}`),

@@ -16,12 +16,17 @@ export {
   PLATFORMS,
   RETIRED_REASONS,
   KEY_SCOPES,
+  RECEIPT_EVENTS,
+  RECEIPT_STAGES,
+  RECEIPTS_SUMMARY_ID,
   isFinalStatus,
   isFailureStatus,
   type MessageState,
   type Platform,
   type RetiredReason,
   type KeyScope,
+  type ReceiptEvent,
+  type ReceiptStage,
 } from "../shared/contract";
 export {
   deviceIdSchema,
@@ -86,5 +91,15 @@ export {
   type HourRow,
   type HourSummary,
 } from "../ops/schema";
+export {
+  ackMessageInput,
+  listRecipientsByReceiptInput,
+  type AckMessageRequest,
+  type AckMessageResult,
+  type ListRecipientsByReceiptRequest,
+  type ReceiptListItem,
+  type ReceiptListPage,
+} from "../receipts/schema";
+export { analyticsLabelOf } from "../fcm/payload";
 /** The answer of getMessageReport and of GET /v1/messages/{id}. */
 export type { MessageReport } from "../sending/schema";

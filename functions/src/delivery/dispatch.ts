@@ -11,7 +11,7 @@ import { messageRef } from "../messages/collection";
 import { messageDoc, type MessageDoc } from "../messages/schema";
 import { metricsRef, outcomeWrites, randomSlot, retirementIncrements } from "../ops/metrics";
 import { DEFAULT_QUOTA_WAIT_SECONDS, holdForQuota, readQuotaWait, stopForFcmFault } from "../ops/fcm";
-import { budgetSpentUntil, takeFcmBudget } from "../ops/fcmBudget";
+import { budgetSpentUntil, laneOf, takeFcmBudget } from "../ops/fcmBudget";
 import { readSwitch } from "../ops/pause";
 import { guardRetirements } from "../ops/retirementGuard";
 import { describeZodError } from "../shared/callable";
@@ -23,7 +23,7 @@ import { BATCH_SIZE, FCM_PROJECT_QUOTA_ANSWERS, LEASE_SECONDS, MAX_ATTEMPTS, MES
 import { claimBatch, type Claim, type ClaimedRecipient } from "./claim";
 import { contendedRetryAt, decideOutcome, ended, latestRetryAt, statusOf, tally, toUpdate, triage, type Decision, type Settings } from "./decide";
 import { holdDispatch } from "./hold";
-import { shardRange } from "./shards";
+import { shardOf, shardRange } from "./shards";
 import { enqueueContinuation, enqueueRetry, windowOf, type DispatchTask } from "./tasks";
 
 /** How often recipients whose message document does not exist yet look for it again (for MESSAGE_WAIT_SECONDS in all). */
@@ -88,7 +88,7 @@ export async function dispatchBatch(task: DispatchTask, taskId: string): Promise
     return empty;
   }
   // The project is over FCM's quota, or this instance found the window's FCM rate spent: claim nothing, come back when it may send again.
-  const quotaWait = fcmQuotaWait ?? budgetSpentUntil();
+  const quotaWait = fcmQuotaWait ?? budgetSpentUntil(laneOf(messageSnapshot.data() ?? {}));
   if (quotaWait !== undefined) {
     await enqueueRetry({ ...task, contended: undefined }, taskId, Timestamp.fromMillis(quotaWait));
     logger.info("dispatch: waiting for FCM's quota; nothing claimed", { messageId: task.messageId, shard: task.shard, until: new Date(quotaWait).toISOString() });
@@ -131,6 +131,27 @@ export async function dispatchBatch(task: DispatchTask, taskId: string): Promise
   const ms = { claim: Math.round(claimed - started), followUps: Math.round(followedUp - claimed), send: Math.round(sent - followedUp), record: Math.round(recorded - sent) };
   logger.info("dispatch: batch done", { ...summary, full: claim.full, contended: claim.contended, ms });
   return summary;
+}
+
+/**
+ * Sends recipients a caller has written already claimed (in-process, under a
+ * lease: the priority lane, sending/small.ts), as a dispatch batch sends its
+ * claim: one sendEach, every outcome written fenced on the claim, and a
+ * retry task for each shard with recipients backing off or held.
+ */
+export async function sendOwnClaims(messageId: string, message: MessageDoc, claimed: ClaimedRecipient[], known: Map<string, DeviceDoc>): Promise<DispatchSummary> {
+  const config = dispatchSettings();
+  const decided = await sendClaimed(messageId, 0, message, claimed, config, known);
+  const written = await writeDecisions(messageId, 0, claimed, decided.decisions);
+  const retries = new Map<number, number>();
+  for (const recipient of claimed) {
+    const decision = decided.decisions.get(recipient.id);
+    const at = decision ? latestRetryAt([decision]) : undefined;
+    const shard = shardOf(recipient.id, config.shards);
+    if (at !== undefined) retries.set(shard, Math.max(retries.get(shard) ?? 0, at));
+  }
+  await Promise.all([...retries].map(([shard, at]) => enqueueRetry({ messageId, shard }, "lane", Timestamp.fromMillis(at))));
+  return { messageId, shard: 0, claimed: claimed.length, ...tally(written.landed), reads: decided.reads, writes: decided.writes + written.writes };
 }
 
 /**
@@ -199,7 +220,7 @@ export async function sendClaimed(messageId: string, shard: number, message: Mes
     }
   }
   // The project's FCM rate (ops/fcmBudget.ts): what the window cannot take waits for the next, attempt not counted.
-  const budget = await takeFcmBudget(fcmMessages.length);
+  const budget = await takeFcmBudget(fcmMessages.length, laneOf(message));
   for (const { recipient, badge } of toSend.splice(budget.granted)) {
     const statusMessage = `waiting for the project's FCM rate (FCM_MESSAGES_PER_MINUTE): this window's sends are spent; attempt not counted`;
     decisions.set(recipient.id, { kind: "held", statusMessage, attempts: recipient.attempt - 1, retryAtMs: budget.retryAtMs ?? Date.now(), ...(badge !== undefined && { badge }) });

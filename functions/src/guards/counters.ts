@@ -120,6 +120,17 @@ export function rateLimited(keyId: string, perMinute = API_KEY_RATE_PER_MINUTE.v
 }
 
 /**
+ * Counts one receipt reported for a device (ackMessage) in the current
+ * minute; returns the seconds until the next minute when the device is over
+ * `perMinute`. Keyed by the device, not the user: it is one app install that
+ * loops. Counted like a key's requests (no transaction, spread over shards
+ * above 50 a minute), so an app's burst is not serialized on one document.
+ */
+export function ackRateLimited(deviceId: string, perMinute: number): Promise<number | undefined> {
+  return takeFromWindow(`acks-${deviceId}`, perMinute, 60);
+}
+
+/**
  * A key's daily allowance of new devices, read without a transaction and
  * counted after the fact, so that it can be read beside the lookup it guards
  * and adds no round trip to a push: devices created in the same instant may

@@ -1,7 +1,7 @@
 import { randomInt } from "node:crypto";
 import { FieldValue, Timestamp, type DocumentData, type DocumentReference } from "firebase-admin/firestore";
 import { counterDoc } from "./progress";
-import { COLLECTIONS, isFinalStatus } from "../shared/contract";
+import { COLLECTIONS, isFinalStatus, RECEIPTS_SUMMARY_ID } from "../shared/contract";
 import { messageRef } from "./collection";
 
 /**
@@ -48,12 +48,26 @@ export function countIncrements(statuses: Iterable<number>): DocumentData | unde
 
 /** The final-status counts of a message, summed over its shards' counter documents. */
 export async function readFinalCounts(messageId: string): Promise<Record<string, number>> {
+  return (await readCounters(messageId)).finalCounts;
+}
+
+/**
+ * The message's counter documents in one query: the final-status counts
+ * summed over the slots, and the receipts summary (its own document among
+ * them, not a slot: messages/receipts.ts) as it was stored.
+ */
+export async function readCounters(messageId: string): Promise<{ finalCounts: Record<string, number>; receiptSummary: DocumentData | undefined }> {
   const snapshot = await countersCollection(messageId).get();
   const total: Record<string, number> = {};
+  let receiptSummary: DocumentData | undefined;
   for (const doc of snapshot.docs) {
+    if (doc.id === RECEIPTS_SUMMARY_ID) {
+      receiptSummary = doc.data();
+      continue;
+    }
     const parsed = counterDoc.safeParse(doc.data());
     if (!parsed.success) continue;
     for (const [code, n] of Object.entries(parsed.data.counts)) total[code] = (total[code] ?? 0) + n;
   }
-  return total;
+  return { finalCounts: total, receiptSummary };
 }

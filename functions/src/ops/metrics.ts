@@ -39,6 +39,9 @@ export const metricsDoc = z.object({
   tokensRetired: z.number().default(0),
   /** What sweeps did in this hour. */
   sweep: z.record(z.string(), z.number()).default({}),
+  /** Devices whose app reported a notification arrived, and was tapped, counted by the receipts' tallies in this hour (each receipt once). */
+  received: z.number().default(0),
+  opened: z.number().default(0),
 });
 export type MetricsDoc = z.infer<typeof metricsDoc>;
 
@@ -100,6 +103,24 @@ export function outcomeWrites(messageId: string, statuses: number[], options: { 
   return writes;
 }
 
+/**
+ * What a receipts tally adds to the hour (the receipts counted since the
+ * message's previous tally), to be committed with the tally's summary so
+ * that each receipt is counted once; undefined when it adds nothing. One
+ * write per tally, to a slot at random.
+ */
+export function receiptWrite(added: { received: number; opened: number }, nowMs = Date.now()): SideWrite | undefined {
+  if (added.received <= 0 && added.opened <= 0) return undefined;
+  return {
+    ref: metricsRef(nowMs, randomSlot()),
+    data: {
+      ...hourFields(nowMs),
+      ...(added.received > 0 && { received: FieldValue.increment(added.received) }),
+      ...(added.opened > 0 && { opened: FieldValue.increment(added.opened) }),
+    },
+  };
+}
+
 /** The merge-set that adds token retirements to an hour. */
 export function retirementIncrements(retired: number, nowMs = Date.now()): DocumentData {
   return { ...hourFields(nowMs), tokensRetired: FieldValue.increment(retired) };
@@ -122,7 +143,7 @@ export async function readHours(hours: number, nowMs = Date.now()): Promise<Hour
   const snapshot = await db().collection(COLLECTIONS.metrics).where("hour", ">=", Timestamp.fromMillis(first)).get();
   const rows = new Map<number, HourRow>();
   for (let at = first; at <= hourStart(nowMs); at += HOUR_MS) {
-    rows.set(at, { hour: new Date(at).toISOString(), counts: {}, batches: 0, retries: 0, tokensRetired: 0, sweep: {} });
+    rows.set(at, { hour: new Date(at).toISOString(), counts: {}, batches: 0, retries: 0, tokensRetired: 0, sweep: {}, received: 0, opened: 0 });
   }
   for (const doc of snapshot.docs) {
     const parsed = metricsDoc.safeParse(doc.data());
@@ -134,6 +155,8 @@ export async function readHours(hours: number, nowMs = Date.now()): Promise<Hour
     row.batches += parsed.data.batches;
     row.retries += parsed.data.retries;
     row.tokensRetired += parsed.data.tokensRetired;
+    row.received += parsed.data.received;
+    row.opened += parsed.data.opened;
   }
   return [...rows.values()];
 }

@@ -50,6 +50,9 @@ export interface HourRow {
   retries: number;
   tokensRetired: number;
   sweep: Record<string, number>;
+  /** Receipts the apps reported (ackMessage), counted once each by their message's tally: notifications that arrived, and that were tapped. */
+  received: number;
+  opened: number;
 }
 
 /** The columns an operator reads: accepted, failed (every other positive final code), unregistered, skipped, cancelled. */

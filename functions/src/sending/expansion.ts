@@ -290,7 +290,7 @@ async function deliverChunk(options: PageOptions, part: number, cursor: string |
   const message = messageDoc.safeParse(raw);
   const due = !(raw.sendAt instanceof Timestamp) || raw.sendAt.toMillis() <= Date.now();
   // Over FCM's quota or this window's FCM rate, the page is written pending like a paused one: the dispatch sends it when the project may send again.
-  if (!EXPANSION_SENDS.value() || !message.success || !due || deliverySwitch.paused || quotaWait !== undefined || budgetSpentUntil() !== undefined) return { created: await writeRecipientPage(options, devices), sent: 0 };
+  if (!EXPANSION_SENDS.value() || !message.success || !due || deliverySwitch.paused || quotaWait !== undefined || budgetSpentUntil("bulk") !== undefined) return { created: await writeRecipientPage(options, devices), sent: 0 };
   // The page holds who the recipients are; their placeholders' values stay on the message.
   const recipients = (await pageRecipients(options, devices)).map(({ id, deviceId, userId }) => ({ id, deviceId, userId }));
   if (recipients.length === 0) return { created: 0, sent: 0 };

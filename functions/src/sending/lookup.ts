@@ -1,7 +1,8 @@
 import { Timestamp } from "firebase-admin/firestore";
 import { HttpsError } from "firebase-functions/v2/https";
 import { messageStates, pagesCollection, recipientsCollection } from "../messages/collection";
-import type { PageOutcome, RecipientDoc } from "../messages/schema";
+import { receiptsCollection, receiptTimes } from "../messages/receipts";
+import type { PageDoc, PageOutcome, RecipientDoc } from "../messages/schema";
 import { assertMayManage, type Sender } from "./sender";
 import { recipientIdFor } from "./recipients";
 import type { RecipientOutcome } from "./schema";
@@ -13,7 +14,7 @@ import type { RecipientOutcome } from "./schema";
  * it; a broadcast's accepted recipient has none (delivery/pages.ts, recorded
  * compactly) and answers from its page, found by the page's last device id
  * (a broadcast's pages cover disjoint ranges of device ids). At most three
- * reads, whatever the message's size.
+ * reads, whatever the message's size, and one for the device's receipt.
  */
 
 export type { RecipientOutcome };
@@ -31,16 +32,45 @@ function fromDocument(messageId: string, recipientId: string, doc: RecipientDoc)
     sentAt: iso(doc.sentAt),
     fcmMessageId: doc.fcmMessageId ?? null,
     recordedIn: "recipient",
+    receivedAt: null,
+    openedAt: null,
   };
 }
 
-/** The device's outcome on a page that holds it, once the page is sent (its outcomes are stored before anything is recorded). */
-async function fromPage(messageId: string, deviceId: string): Promise<RecipientOutcome | undefined> {
+/** Where a device is listed among a message's recipients: its own document, or a place on a page (its outcome there once the page is sent). */
+export type RecipientEntry =
+  | { kind: "document"; recipientId: string; doc: RecipientDoc }
+  | { kind: "page"; page: PageDoc; index: number };
+
+/** The page that lists the device, if any: the first whose last device id is at or after it. */
+async function onPage(messageId: string, deviceId: string): Promise<RecipientEntry | undefined> {
   const pages = await pagesCollection(messageId).where("lastDeviceId", ">=", deviceId).orderBy("lastDeviceId").limit(1).get();
   const page = pages.docs[0]?.data();
   const index = page?.recipients.findIndex((r) => r.deviceId === deviceId) ?? -1;
-  const outcome: PageOutcome | undefined = page?.outcomes?.[index];
-  if (!page || index < 0 || !outcome) return undefined;
+  return page && index >= 0 ? { kind: "page", page, index } : undefined;
+}
+
+/**
+ * Where `deviceId` is listed as a recipient of the message, if it is: the
+ * derived recipient document, the page that holds it (before its outcome is
+ * stored too: a page lists its devices before it is sent), or a row a job
+ * wrote under an id of its own choosing. At most three reads.
+ */
+export async function findRecipient(messageId: string, deviceId: string): Promise<RecipientEntry | undefined> {
+  const recipients = recipientsCollection(messageId);
+  const derived = await recipients.doc(recipientIdFor(deviceId)).get();
+  const own = derived.data();
+  if (own && own.deviceId === deviceId) return { kind: "document", recipientId: derived.id, doc: own };
+  const paged = await onPage(messageId, deviceId);
+  if (paged) return paged;
+  const written = (await recipients.where("deviceId", "==", deviceId).limit(1).get()).docs[0];
+  return written ? { kind: "document", recipientId: written.id, doc: written.data() } : undefined;
+}
+
+/** The device's outcome on its page, once the page is sent (its outcomes are stored before anything is recorded). */
+function fromPage(messageId: string, deviceId: string, page: PageDoc, index: number): RecipientOutcome | undefined {
+  const outcome: PageOutcome | undefined = page.outcomes?.[index];
+  if (!outcome) return undefined;
   return {
     messageId,
     deviceId,
@@ -51,24 +81,21 @@ async function fromPage(messageId: string, deviceId: string): Promise<RecipientO
     sentAt: iso(outcome.sentAt),
     fcmMessageId: outcome.fcmMessageId ?? null,
     recordedIn: "page",
+    receivedAt: null,
+    openedAt: null,
   };
 }
 
 /**
  * The outcome for `deviceId` of a message the sender may manage (staff: any;
- * a key: its own), or not-found when the device is not one of its
- * recipients (or not yet: a broadcast's page is found once it is sent).
+ * a key: its own), with what the device's app reported (its receipt: one
+ * more read), or not-found when the device is not one of its recipients (or
+ * not yet: a broadcast's page is found once it is sent).
  */
 export async function lookupRecipient(sender: Sender, messageId: string, deviceId: string): Promise<RecipientOutcome> {
-  const recipients = recipientsCollection(messageId);
-  const [message, derived] = await Promise.all([messageStates().doc(messageId).get(), recipients.doc(recipientIdFor(deviceId)).get()]);
+  const [message, entry, receipt] = await Promise.all([messageStates().doc(messageId).get(), findRecipient(messageId, deviceId), receiptsCollection(messageId).doc(deviceId).get()]);
   assertMayManage(sender, message.data());
-  const own = derived.data();
-  if (own && own.deviceId === deviceId) return fromDocument(messageId, derived.id, own);
-  const paged = await fromPage(messageId, deviceId);
-  if (paged) return paged;
-  // A recipient a job wrote under an id of its own choosing.
-  const written = (await recipients.where("deviceId", "==", deviceId).limit(1).get()).docs[0];
-  if (written) return fromDocument(messageId, written.id, written.data());
-  throw new HttpsError("not-found", "This device is not a recipient of this message (or its page is not sent yet).", { field: "deviceId" });
+  const outcome = entry?.kind === "document" ? fromDocument(messageId, entry.recipientId, entry.doc) : entry && fromPage(messageId, deviceId, entry.page, entry.index);
+  if (!outcome) throw new HttpsError("not-found", "This device is not a recipient of this message (or its page is not sent yet).", { field: "deviceId" });
+  return { ...outcome, ...receiptTimes(receipt.data()) };
 }

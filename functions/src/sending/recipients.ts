@@ -36,7 +36,7 @@ export interface PageOptions {
  * whose devices were written before the copy. Preferences are the apps'
  * users' own: other tenants' devices are never left out.
  */
-export async function pageRecipients(options: PageOptions, page: AudienceDevice[]): Promise<Array<PageRecipient & { vars?: Record<string, string | number | boolean> }>> {
+export async function pageRecipients(options: Omit<PageOptions, "messageId">, page: AudienceDevice[]): Promise<Array<PageRecipient & { vars?: Record<string, string | number | boolean> }>> {
   if (page.length === 0) return [];
   const appUser = (device: AudienceDevice) => (device.tenant ?? APP_TENANT) === APP_TENANT;
   const muted = options.category ? (await mutedFilter(page.filter(appUser), options.category)).isMuted : () => false;
@@ -46,6 +46,18 @@ export async function pageRecipients(options: PageOptions, page: AudienceDevice[
       const vars = options.vars?.[localUserId(options.tenant, device.userId)];
       return { id: recipientIdFor(device.deviceId), deviceId: device.deviceId, userId: device.userId, ...(vars && { vars }) };
     });
+}
+
+/** A recipient document as the dispatch finds it new: pending, never tried. */
+export function pendingRecipient(recipient: PageRecipient & { vars?: Record<string, string | number | boolean> }) {
+  return {
+    deviceId: recipient.deviceId,
+    userId: recipient.userId,
+    ...(recipient.vars && { vars: recipient.vars }),
+    status: STATUS.pending,
+    statusMessage: null,
+    attempts: 0,
+  };
 }
 
 /**
@@ -65,14 +77,7 @@ export async function writeRecipientPage(options: PageOptions, page: AudienceDev
   const pending: Array<Promise<unknown>> = [];
   for (const recipient of recipientsOfPage) {
     const write = writer
-      .create(recipients.doc(recipient.id), {
-        deviceId: recipient.deviceId,
-        userId: recipient.userId,
-        ...(recipient.vars && { vars: recipient.vars }),
-        status: STATUS.pending,
-        statusMessage: null,
-        attempts: 0,
-      })
+      .create(recipients.doc(recipient.id), pendingRecipient(recipient))
       .then(
         () => (created += 1),
         (err: { code?: number }) => {

@@ -1,7 +1,8 @@
 import { Timestamp } from "firebase-admin/firestore";
 import { NO_ANSWER_STATUS, STATUS, type MessageState } from "../shared/contract";
 import { expansionParts, messageStates, recipientsCollection } from "../messages/collection";
-import { readFinalCounts } from "../messages/counters";
+import { readCounters } from "../messages/counters";
+import { receiptCounts } from "../messages/receipts";
 import { pauseNotice, readSwitch } from "../ops/pause";
 import type { MessageReport } from "./schema";
 import { assertMayManage, type Sender } from "./sender";
@@ -21,10 +22,12 @@ const iso = (t: Timestamp | null | undefined) => (t instanceof Timestamp ? t.toD
  * recipients (a few batches' worth at most) splits them into -1 and -2. Only
  * a message written directly, which has no `recipientCount`, needs a `count()`
  * of all its recipients. While the audience is being expanded (`preparing`),
- * the parts' progress documents say how many are written so far.
+ * the parts' progress documents say how many are written so far. The
+ * receipts' counts are a document among the counters (messages/receipts.ts):
+ * read with them, no read more.
  */
 export async function messageReport(sender: Sender, messageId: string): Promise<MessageReport> {
-  const [snapshot, finalCounts, deliverySwitch] = await Promise.all([messageStates().doc(messageId).get(), readFinalCounts(messageId), readSwitch()]);
+  const [snapshot, { finalCounts, receiptSummary }, deliverySwitch] = await Promise.all([messageStates().doc(messageId).get(), readCounters(messageId), readSwitch()]);
   const message = snapshot.data();
   assertMayManage(sender, message);
   const recipients = recipientsCollection(messageId);
@@ -60,6 +63,7 @@ export async function messageReport(sender: Sender, messageId: string): Promise<
     invalid: message.invalid ?? null,
     counts,
     other: Math.max(0, all - known),
+    receipts: receiptCounts(receiptSummary),
     createdAt: iso(message.createdAt),
     sendAt: iso(message.sendAt),
     cancelledAt: iso(message.cancelledAt),

@@ -195,6 +195,12 @@ export const messageReport = z.strictObject({
   counts: z.record(z.string().regex(/^-?\d+$/), z.number().int()),
   /** Recipients with a code not listed in `counts`' known set. */
   other: z.number().int(),
+  /**
+   * Devices whose app reported the notification arrived (`received`) and was
+   * tapped (`opened`; an open counts as received too), as of the last tally:
+   * up to RECEIPT_TALLY_SECONDS behind the acks.
+   */
+  receipts: z.strictObject({ received: z.number().int(), opened: z.number().int() }),
   createdAt: isoTime.nullable(),
   sendAt: isoTime.nullable(),
   cancelledAt: isoTime.nullable(),
@@ -216,6 +222,9 @@ export const recipientOutcome = z.strictObject({
   fcmMessageId: z.string().nullable(),
   /** Where the answer comes from: the recipient's own document, or its broadcast page. */
   recordedIn: z.enum(["recipient", "page"]),
+  /** When the device's app reported the notification arrived, and was tapped (ackMessage); null when it did not (yet). */
+  receivedAt: isoTime.nullable(),
+  openedAt: isoTime.nullable(),
 });
 export type RecipientOutcome = z.infer<typeof recipientOutcome>;
 

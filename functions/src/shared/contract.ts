@@ -7,6 +7,8 @@
 export const DISPATCH_FUNCTION = "dispatchBatch";
 /** The task function that writes a sent page's recipient documents (delivery/pages.ts). */
 export const RECORD_PAGE_FUNCTION = "recordPage";
+/** The task function that counts a message's receipts into its summary and the hour's metrics (receipts/tally.ts). */
+export const TALLY_RECEIPTS_FUNCTION = "tallyReceipts";
 
 export const COLLECTIONS = {
   devices: "devices",
@@ -21,6 +23,11 @@ export const COLLECTIONS = {
   expansion: "expansion",
   /** `messages/{messageId}/pages/{pageId}`: a page of devices an expansion part sends itself, and its outcomes until they are recorded; no client access. */
   pages: "pages",
+  /**
+   * `messages/{messageId}/receipts/{deviceId}`: what the app reported for one device (`receivedAt`, `openedAt`), written
+   * only by `ackMessage`; no client access. Their counts live on `counters/receipts` (RECEIPTS_SUMMARY_ID).
+   */
+  receipts: "receipts",
   /** `preferences/{uid}`: a user's own settings (muted categories); readable by that user only. */
   preferences: "preferences",
   /**
@@ -37,6 +44,20 @@ export const COLLECTIONS = {
   /** `ops/delivery`: the emergency stop (paused, reason, by, at); `ops/fcmQuota`: until when the project waits for FCM's quota (until, at); `ops/fcmBudget` (perMinute, set by `npm run ops -- fcm-rate`) and its `shards/{n}` (minute, used): the project's FCM rate; no client writes. */
   ops: "ops",
 } as const;
+
+/**
+ * The id, among a message's `counters`, of its receipts summary (`received`, `opened`, `talliedAt`): written
+ * by the tally task at most once per RECEIPT_TALLY_SECONDS, beside the outcome slots (numbered 0–31).
+ */
+export const RECEIPTS_SUMMARY_ID = "receipts";
+
+/** What an app reports about a notification (`ackMessage`): it arrived on the device, or the user tapped it. */
+export const RECEIPT_EVENTS = ["received", "opened"] as const;
+export type ReceiptEvent = (typeof RECEIPT_EVENTS)[number];
+
+/** The stages of a message's funnel a staff member lists recipients by (`listRecipientsByReceipt`): all among the recipients FCM accepted. */
+export const RECEIPT_STAGES = ["not-received", "not-opened", "opened"] as const;
+export type ReceiptStage = (typeof RECEIPT_STAGES)[number];
 
 /** Per-recipient delivery status. Positive values other than 200 are FCM's HTTP status of a final failure. */
 export const STATUS = {

@@ -207,7 +207,7 @@ export const EXPANSION_MAX_CONCURRENT = defineInt("EXPANSION_MAX_CONCURRENT", {
 export const APP_CHECK_ENFORCED = defineBoolean("APP_CHECK_ENFORCED", {
   default: false,
   description:
-    "Firebase App Check on the apps' callables (registerDevice, unregisterDevice, setDeviceEnabled, listDevices, resetBadge, setPreferences): true refuses a call without a valid App Check token. Turn it on once the apps that register devices ship with App Check (docs/deploy.md).",
+    "Firebase App Check on the apps' callables (registerDevice, unregisterDevice, setDeviceEnabled, listDevices, resetBadge, setPreferences, ackMessage): true refuses a call without a valid App Check token. Turn it on once the apps that register devices ship with App Check (docs/deploy.md).",
 });
 
 export const FCM_MESSAGES_PER_MINUTE = defineInt("FCM_MESSAGES_PER_MINUTE", {
@@ -242,4 +242,16 @@ export const RETIREMENT_GUARD_PERCENT = defineInt("RETIREMENT_GUARD_PERCENT", {
 export const EXPANSION_MAX_PER_SECOND = defineInt("EXPANSION_MAX_PER_SECOND", {
   default: 50,
   description: "Cloud Tasks: expansion tasks started per second.",
+});
+
+export const ACKS_PER_DEVICE_PER_MINUTE = defineInt("ACKS_PER_DEVICE_PER_MINUTE", {
+  default: 60,
+  description:
+    "ackMessage: receipts one device may report per minute (fixed one-minute windows); more get resource-exhausted. An app reports at most two per notification, so this only stops one that loops, which would otherwise spend reads and writes on every call.",
+});
+
+export const RECEIPT_TALLY_SECONDS = defineInt("RECEIPT_TALLY_SECONDS", {
+  default: 10,
+  description:
+    "A message's receipt counts are recounted at most once per window of this many seconds (one tallyReceipts task per message and window, run at its end): how far the report's and the metrics' received/opened figures may lag the acks, and what bounds the writes to the message's receipts summary.",
 });

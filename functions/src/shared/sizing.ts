@@ -46,5 +46,12 @@ export const EXPANSION_TASK = { cpu: 1, memory: "512MiB", concurrency: 4, maxIns
 /** A record task writes one page's 500 recipient documents in two commits: mostly waiting on Firestore. */
 export const RECORD_TASK = { cpu: 1, memory: "512MiB", concurrency: 8, maxInstances: 10 } as const;
 
+/**
+ * A receipts tally: two count() aggregations and one small transaction,
+ * waiting on Firestore; one task per message being acked per tally window,
+ * so a few at once even in a morning of broadcasts.
+ */
+export const TALLY_TASK = { cpu: 1, memory: "256MiB", concurrency: 20, timeoutSeconds: 60, maxInstances: 5 } as const;
+
 /** Scheduled and operational work (sweep, probe, resume): one run at a time, never two side by side. */
 export const SINGLETON = { cpu: 1, concurrency: 1, maxInstances: 1 } as const;

@@ -13,8 +13,8 @@ export interface MessagePass {
 }
 
 /**
- * Messages older than `retentionDays` are deleted with their recipients.
- * Recipients go first, a page at a time, and the message document last, so a
+ * Messages older than `retentionDays` are deleted with their recipients
+ * and receipts. Those go first, a page at a time, and the message document last, so a
  * run that stops part-way (time budget, crash) leaves a message that the next
  * run finds again by its `createdAt` and finishes. Deletes are idempotent, so
  * two sweeps on the same message only duplicate work. Index: the automatic
@@ -40,19 +40,22 @@ export async function deleteOldMessages(ctx: SweepContext, retentionDays: number
 
 /** True when the message and all its recipients are gone; false when time ran out first. */
 async function deleteMessage(message: DocumentReference, ctx: SweepContext, result: MessagePass): Promise<boolean> {
-  const recipients = message.collection(COLLECTIONS.recipients).select().limit(RECIPIENT_DELETE_PAGE);
-  for (;;) {
-    if (outOfTime(ctx)) return false;
-    const page = await recipients.get();
-    if (page.empty) break;
-    const writer = db().bulkWriter();
-    const deletes = Promise.allSettled(page.docs.map((doc) => writer.delete(doc.ref)));
-    await writer.close();
-    // A delete that failed after BulkWriter's own retries fails the run; the next run starts this message again.
-    const failed = (await deletes).find((outcome) => outcome.status === "rejected");
-    if (failed) throw failed.reason;
-    result.recipientsDeleted += page.size;
-    if (page.size < RECIPIENT_DELETE_PAGE) break;
+  // Recipients (counted) and the apps' receipts: as many as the audience, so a page at a time.
+  for (const name of [COLLECTIONS.recipients, COLLECTIONS.receipts]) {
+    const docs = message.collection(name).select().limit(RECIPIENT_DELETE_PAGE);
+    for (;;) {
+      if (outOfTime(ctx)) return false;
+      const page = await docs.get();
+      if (page.empty) break;
+      const writer = db().bulkWriter();
+      const deletes = Promise.allSettled(page.docs.map((doc) => writer.delete(doc.ref)));
+      await writer.close();
+      // A delete that failed after BulkWriter's own retries fails the run; the next run starts this message again.
+      const failed = (await deletes).find((outcome) => outcome.status === "rejected");
+      if (failed) throw failed.reason;
+      if (name === COLLECTIONS.recipients) result.recipientsDeleted += page.size;
+      if (page.size < RECIPIENT_DELETE_PAGE) break;
+    }
   }
   // The message's own bookkeeping: a few documents per shard, part and page of 500.
   const writer = db().bulkWriter();
