@@ -129,8 +129,9 @@ function fitPayload(message: PushMessage["message"], vars: Record<string, string
     });
     if (!message.dataOnly && message.body.length > 16) {
       const body = message.body;
-      // The body is sent twice on iOS and the web (notification and platform block): it counts double.
-      candidates.push({ size: 2 * Buffer.byteLength(body), cut: () => (message.body = shorten(body, Math.max(1, body.length - excess - ELLIPSIS.length))) });
+      // The body is sent twice on iOS and the web (notification and platform block): it counts double, and each
+      // UTF-16 unit cut from it saves at least two bytes there, so half the excess is cut (the loop goes on if more is needed).
+      candidates.push({ size: 2 * Buffer.byteLength(body), cut: () => (message.body = shorten(body, Math.max(1, body.length - Math.ceil(excess / 2) - ELLIPSIS.length))) });
     }
     if (candidates.length === 0) {
       // Only the routing fields are left; drop them too, largest first, rather than fail the push.
