@@ -1,5 +1,6 @@
 import { logger } from "firebase-functions";
 import { onTaskDispatched } from "firebase-functions/v2/tasks";
+import { yieldCpuLocally } from "../shared/localCpu";
 import { EXPANSION_TIMEOUT_SECONDS, expandPart, expansionTask } from "../sending/expansion";
 import { continueResend, resendTask } from "../sending/resend";
 import { EXPANSION_MAX_CONCURRENT, EXPANSION_MAX_PER_SECOND } from "../shared/params";
@@ -18,6 +19,7 @@ export const expandAudience = onTaskDispatched(
     timeoutSeconds: EXPANSION_TIMEOUT_SECONDS,
   },
   async (request) => {
+    yieldCpuLocally();
     const resend = resendTask.safeParse(request.data);
     if (resend.success) {
       await continueResend(resend.data);

@@ -1,5 +1,6 @@
 import { logger } from "firebase-functions";
 import { onTaskDispatched } from "firebase-functions/v2/tasks";
+import { yieldCpuLocally } from "../shared/localCpu";
 import { recordPageOutcomes } from "../delivery/pages";
 import { recordPageTask } from "../delivery/tasks";
 import { EXPANSION_MAX_CONCURRENT, EXPANSION_MAX_PER_SECOND } from "../shared/params";
@@ -14,6 +15,7 @@ export const recordPage = onTaskDispatched(
     timeoutSeconds: 300,
   },
   async (request) => {
+    yieldCpuLocally();
     const task = recordPageTask.safeParse(request.data);
     if (!task.success) {
       logger.error("pages: malformed record task dropped", { issues: task.error.issues.length });
