@@ -1,7 +1,7 @@
 /**
  * Manages access keys (the partner API's and Moodle sites'):
  *
- *   npm run keys -- create --surface moodle|api --name <name> --scopes devices:write,messages:send[,messages:broadcast][,users:write][,devices:import] [--tenant <name>] [--ip 10.0.0.0/8,2001:db8::/32]
+ *   npm run keys -- create --surface moodle|api --name <name> --scopes devices:write,messages:send[,messages:broadcast][,messages:emergency][,users:write][,devices:import][,webhooks:write] [--tenant <name>] [--ip 10.0.0.0/8,2001:db8::/32]
  *   npm run keys -- list
  *   npm run keys -- revoke <keyId>
  *   npm run keys -- migrate <keyId> --surface moodle|api [--tenant <name>]   (a key made before surfaces and tenants)

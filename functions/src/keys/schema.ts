@@ -1,6 +1,6 @@
 import { BlockList, isIP } from "node:net";
 import { z } from "zod";
-import { APP_TENANT, KEY_SCOPES, KEY_SURFACES } from "../shared/contract";
+import { APP_TENANT, KEY_SCOPES, KEY_SURFACES, type KeyScope } from "../shared/contract";
 import { zTimestamp } from "../shared/firestore";
 
 /** An IPv4 or IPv6 address, or a CIDR range of either (`10.0.0.0/8`, `2001:db8::/32`). */
@@ -39,6 +39,14 @@ export const tenantSchema = z
   .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, "must be 1-63 lower-case letters, digits or dashes, starting and ending with a letter or digit")
   .refine((name) => !name.startsWith(OWN_TENANT_PREFIX), `must not start with "${OWN_TENANT_PREFIX}" (the names of keys' own tenants)`);
 
+/** Scopes that mean nothing on the Moodle endpoints, and why. */
+const API_ONLY_SCOPES: ReadonlyArray<readonly [KeyScope, string]> = [
+  ["users:write", "the Moodle endpoints set no user attributes"],
+  ["devices:import", "the Moodle endpoints import nothing"],
+  ["messages:emergency", "a Moodle site's pushes are always normal urgency"],
+  ["webhooks:write", "the Moodle endpoints register no webhooks"],
+];
+
 export const createKeyInput = z
   .strictObject({
     name: z.string().min(1, "must not be empty").max(100, "must be at most 100 characters"),
@@ -51,11 +59,10 @@ export const createKeyInput = z
     newDevicesPerDay: z.number().int().min(1).max(10_000_000).optional(),
   })
   .superRefine((input, ctx) => {
-    if (input.surface === "moodle" && input.scopes.includes("users:write")) {
-      ctx.addIssue({ code: "custom", path: ["scopes"], message: "users:write is for partner API keys (--surface api): the Moodle endpoints set no user attributes" });
-    }
-    if (input.surface === "moodle" && input.scopes.includes("devices:import")) {
-      ctx.addIssue({ code: "custom", path: ["scopes"], message: "devices:import is for partner API keys (--surface api): the Moodle endpoints import nothing" });
+    if (input.surface === "moodle") {
+      for (const [scope, why] of API_ONLY_SCOPES) {
+        if (input.scopes.includes(scope)) ctx.addIssue({ code: "custom", path: ["scopes"], message: `${scope} is for partner API keys (--surface api): ${why}` });
+      }
     }
     if (input.tenant !== APP_TENANT) return;
     if (input.surface !== "api") ctx.addIssue({ code: "custom", path: ["tenant"], message: `"${APP_TENANT}" is for partner API keys (--surface api): a Moodle site's key registers devices` });

@@ -136,7 +136,7 @@ export type MessageState = (typeof MESSAGE_STATES)[number];
  * registration only (`POST /v1/devices:batchImport`), apart from
  * `devices:write`: a migration job gets no right to delete devices or to send.
  */
-export const KEY_SCOPES = ["devices:write", "devices:import", "messages:send", "messages:broadcast", "users:write"] as const;
+export const KEY_SCOPES = ["devices:write", "devices:import", "messages:send", "messages:broadcast", "messages:emergency", "users:write", "webhooks:write"] as const;
 export type KeyScope = (typeof KEY_SCOPES)[number];
 
 /** Where a key works: the AirNotifier-compatible endpoints Moodle calls, or the partner API `/v1`. */
