@@ -572,6 +572,7 @@ describe(`generated bad input (fast-check seed ${SEED}; FUZZ_SEED=${SEED} replay
     { name: "audience", required: true, kind: { t: "audience" } },
     { name: "vars", required: false, kind: { t: "vars" } },
     { name: "sendAt", required: false, kind: { t: "datetime" } },
+    { name: "urgency", required: false, kind: { t: "enum", values: ["normal", "emergency"] } },
     { name: "idempotencyKey", required: false, kind: text(128, { format: "idempotencyKey" }) },
   ];
   const newMessage = () => ({
@@ -659,7 +660,7 @@ describe(`generated bad input (fast-check seed ${SEED}; FUZZ_SEED=${SEED} replay
       name: "setPreferences",
       role: "user",
       base: () => ({ mutedCategories: ["news"] }),
-      fields: [{ name: "mutedCategories", required: true, kind: { t: "list", item: text(64, { format: "category" }), max: 50, min: 0 } }],
+      fields: [{ name: "mutedCategories", required: false, kind: { t: "list", item: text(64, { format: "category" }), max: 50, min: 0 } }],
       truths: () => [],
     },
     {

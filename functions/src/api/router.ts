@@ -141,7 +141,8 @@ function route(method: string, segments: string[]): Handler | undefined {
         requireScope(c, "messages:send");
         const input = parse(sendMessageInput, jsonBody(c.req));
         requireAudienceScope(c, input.audience);
-        const result = await sendMessage(keySender(c.key.keyId, tenantOf(c.key)), input);
+        if (input.urgency === "emergency") requireScope(c, "messages:emergency");
+        const result = await sendMessage(keySender(c.key.keyId, tenantOf(c.key), c.key.key.scopes.includes("messages:emergency")), input);
         return { status: 201, body: result };
       };
     }

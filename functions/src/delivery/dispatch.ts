@@ -24,7 +24,7 @@ import { claimBatch, type Claim, type ClaimedRecipient } from "./claim";
 import { contendedRetryAt, decideOutcome, ended, latestRetryAt, statusOf, tally, toUpdate, triage, type Decision, type Settings } from "./decide";
 import { holdDispatch } from "./hold";
 import { shardOf, shardRange } from "./shards";
-import { enqueueContinuation, enqueueRetry, windowOf, type DispatchTask } from "./tasks";
+import { enqueueContinuation, enqueueHeld, enqueueRetry, windowOf, type DispatchTask } from "./tasks";
 
 /** How often recipients whose message document does not exist yet look for it again (for MESSAGE_WAIT_SECONDS in all). */
 const MESSAGE_WAIT_STEP_MS = 5_000;
@@ -155,6 +155,25 @@ export async function sendOwnClaims(messageId: string, message: MessageDoc, clai
 }
 
 /**
+ * Further ahead than this, the shard's next task is its one "h" task rather
+ * than a retry of this task's own: no longer than dispatchBatch waits for a
+ * task that arrives early (which only the emulator does), so an early retry
+ * never finds its recipients still not due and asks for yet another.
+ */
+const HELD_AFTER_MS = 15_000;
+
+/**
+ * The shard again when its earliest pending recipient is due: after a short
+ * backoff, a retry task of this task's own; later (a long backoff, or a
+ * recipient held for its device's local time or quiet hours), the shard's
+ * one "h" task for that second.
+ */
+function enqueueNextDue(task: DispatchTask, taskId: string, at: Timestamp): Promise<string | false> {
+  if (at.toMillis() - Date.now() > HELD_AFTER_MS) return enqueueHeld(task, at);
+  return enqueueRetry({ ...task, contended: undefined }, taskId, at);
+}
+
+/**
  * The tasks a claim leaves behind: the rest of a full shard at once (sent
  * while this batch is), the shard again when its earliest backoff ends, and a
  * quick return for recipients whose claim failed on contention (bounded:
@@ -162,7 +181,7 @@ export async function sendOwnClaims(messageId: string, message: MessageDoc, clai
  */
 async function scheduleFollowUps(task: DispatchTask, taskId: string, claim: Claim, config: Settings): Promise<void> {
   if (claim.full && claim.lastId !== undefined) await enqueueContinuation(task, claim.lastId, windowOf(Date.now(), config.windowSeconds).window);
-  if (claim.nextRetryAt) await enqueueRetry({ ...task, contended: undefined }, taskId, claim.nextRetryAt);
+  if (claim.nextRetryAt) await enqueueNextDue(task, taskId, claim.nextRetryAt);
   if (!claim.contended) return;
   const contended = (task.contended ?? 0) + 1;
   const at = contendedRetryAt(contended, Date.now());

@@ -30,6 +30,8 @@ export type DispatchTask = z.infer<typeof dispatchTask>;
  * | c       | dispatch, batch was full     | shard, cursor, window      | at once             |
  * | r       | dispatch, backoff / waiting  | shard, second, this task   | when due            |
  * | t       | dispatch, message scheduled  | message, shard, sendAt     | at sendAt           |
+ * | h       | dispatch, recipients held    | message, shard, second     | when the first is   |
+ * |         | for their devices' hours     |                            | due                 |
  * | s / u   | sweep / resume re-dispatch   | message, shard, window     | at the window's end |
  *
  * and, on the record queue (`recordPage`), "p": a sent page's recipient
@@ -107,6 +109,18 @@ export function enqueueRetry(task: DispatchTask, taskId: string, at: Timestamp):
 export function enqueueAtSendAt(task: DispatchTask, sendAt: Timestamp): Promise<string | false> {
   const { seconds, delaySeconds } = atSecond(sendAt);
   return enqueue({ messageId: task.messageId, shard: task.shard }, "t", [seconds], delaySeconds);
+}
+
+/**
+ * "h": a shard whose earliest pending recipient is held for its device's
+ * local time or quiet hours (sending/hours.ts), minutes or hours ahead; one
+ * per (message, shard, second), like "t": every task that finds the shard
+ * held asks for the same one, and one the emulator runs early finds itself
+ * there (locally the sweep's pending pass sends what is due, as for sendAt).
+ */
+export function enqueueHeld(task: DispatchTask, at: Timestamp): Promise<string | false> {
+  const { seconds, delaySeconds } = atSecond(at);
+  return enqueue({ messageId: task.messageId, shard: task.shard }, "h", [seconds], delaySeconds);
 }
 
 /** "s" (sweep) or "u" (resume): a shard with pending recipients found by a pass over messages. */

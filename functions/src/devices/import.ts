@@ -8,7 +8,7 @@ import { db } from "../shared/firestore";
 import { runTransaction } from "../shared/transaction";
 import { readUserAttributes, refuseServerAttributes } from "./attributes";
 import { devicesCollection } from "./collection";
-import { readMutes } from "./mutes";
+import { preferencesCopy, readPreferences } from "./mutes";
 import { isTenantShaped, tenantOwner, type DeviceOwner } from "./owner";
 import { holdsDeadToken } from "./retire";
 import { importDeviceRow, type DeviceDoc, type ImportOutcome, type ImportReport, type ImportRowResult, type RegisterDeviceInput } from "./schema";
@@ -163,10 +163,10 @@ function importOne({ row, device, owner }: Checked, dryRun: boolean, context: Ba
   const holderRefs = holders.map((other) => other.ref);
   const ownedRefs = (context.owned.get(owner.userId) ?? []).filter((other) => other.id !== device.deviceId).map((other) => other.ref);
   return runTransaction("importDevice", async (tx) => {
-    const [[snapshot, ...others], attributes, mutedCategories] = await Promise.all([
+    const [[snapshot, ...others], attributes, preferences] = await Promise.all([
       tx.getAll(ref, ...holderRefs, ...ownedRefs),
       readUserAttributes(tx, owner.userId),
-      owner.tenant === APP_TENANT ? readMutes(tx, owner.userId) : undefined,
+      owner.tenant === APP_TENANT ? readPreferences(tx, owner.userId).then(preferencesCopy) : undefined,
     ]);
     const existing = snapshot!.data();
     const read = others.filter((doc): doc is FirebaseFirestore.QueryDocumentSnapshot<DeviceDoc> => doc.exists);
@@ -185,7 +185,7 @@ function importOne({ row, device, owner }: Checked, dryRun: boolean, context: Ba
       const cap = Math.max(1, DEVICES_PER_USER.value());
       if (live + 1 > cap) return rejected(row, "userId", `This user already has ${live} live devices (DEVICES_PER_USER is ${cap}); an import retires none of them.`, device.deviceId);
     }
-    if (!dryRun) writeRegistration(tx, ref, owner, device, { refreshing, attributes, mutedCategories, now: Timestamp.now() });
+    if (!dryRun) writeRegistration(tx, ref, owner, device, { refreshing, attributes, preferences, now: Timestamp.now() });
     return result(refreshing ? "updated" : "imported");
   }).then((outcome) => {
     // Counted once the transaction is through (a retried body must not count twice).

@@ -15,17 +15,31 @@ import { runTransaction } from "../shared/transaction";
  * until `npm run ops -- migrate-mutes` (ops/mutes.ts) gives it the copy.
  */
 
-/** `preferences/{uid}` as stored: an app user's own settings. */
-export const preferencesDoc = z.object({ mutedCategories: z.array(z.string()).default([]) });
+/** A user's quiet hours as stored: `HH:MM` each, in their devices' time zones. */
+export const storedQuietHours = z.object({ start: z.string(), end: z.string() });
+export type QuietHours = z.infer<typeof storedQuietHours>;
+
+/**
+ * `preferences/{uid}` as stored: an app user's own settings. `quietHours`:
+ * the user's own (start = end: none at all); null or absent: the site's
+ * QUIET_HOURS apply.
+ */
+export const preferencesDoc = z.object({ mutedCategories: z.array(z.string()).default([]), quietHours: storedQuietHours.nullable().optional() });
+export type Preferences = z.infer<typeof preferencesDoc>;
 
 export function preferencesRef(uid: string): DocumentReference {
   return db().collection(COLLECTIONS.preferences).doc(uid);
 }
 
-/** Inside the caller's transaction (before its writes): an app user's muted categories, [] when none. */
-export async function readMutes(tx: Transaction, uid: string): Promise<string[]> {
+/** Inside the caller's transaction (before its writes): an app user's preferences (no mutes, no choice of quiet hours when none). */
+export async function readPreferences(tx: Transaction, uid: string): Promise<Preferences> {
   const parsed = preferencesDoc.safeParse((await tx.get(preferencesRef(uid))).data() ?? {});
-  return parsed.success ? parsed.data.mutedCategories : [];
+  return parsed.success ? parsed.data : { mutedCategories: [] };
+}
+
+/** What a device copies from its user's preferences (what sends decide from): the mutes, and the quiet hours if the user chose. */
+export function preferencesCopy(preferences: Preferences): { mutedCategories: string[]; quietHours?: QuietHours | null } {
+  return { mutedCategories: preferences.mutedCategories, ...(preferences.quietHours !== undefined && { quietHours: preferences.quietHours }) };
 }
 
 /** A device's copy of its user's mutes as read from its document; undefined on a device written before the copy. */
@@ -48,14 +62,37 @@ export function sameMutes(copy: string[] | undefined, mutedCategories: string[])
  * devices' copies changed.
  */
 export async function setMutes(uid: string, mutedCategories: string[]): Promise<number> {
-  return runTransaction("setMutes", async (tx) => {
-    const devices = await tx.get(db().collection(COLLECTIONS.devices).where("userId", "==", uid));
-    tx.set(preferencesRef(uid), { mutedCategories, updatedAt: Timestamp.now() }, { merge: true });
+  return (await setPreferencesOf(uid, { mutedCategories })).changed;
+}
+
+/**
+ * Sets what is given of an app user's preferences (the muted categories, the
+ * quiet hours; what is left out stays), on the preferences document and on
+ * the copy of every device of the user, as setMutes describes. Returns the
+ * preferences now stored and how many devices' copies changed.
+ */
+export async function setPreferencesOf(uid: string, change: { mutedCategories?: string[]; quietHours?: QuietHours | null }): Promise<{ preferences: Preferences; changed: number }> {
+  return runTransaction("setPreferences", async (tx) => {
+    const [current, devices] = await Promise.all([readPreferences(tx, uid), tx.get(db().collection(COLLECTIONS.devices).where("userId", "==", uid))]);
+    const preferences: Preferences = {
+      mutedCategories: change.mutedCategories ?? current.mutedCategories,
+      ...(change.quietHours !== undefined ? { quietHours: change.quietHours } : current.quietHours !== undefined && { quietHours: current.quietHours }),
+    };
+    tx.set(preferencesRef(uid), { ...preferences, updatedAt: Timestamp.now() }, { merge: true });
+    const copy = preferencesCopy(preferences);
     // A uid shaped like a partner's stored user id names that partner's devices too: they have no preferences.
-    const stale = devices.docs.filter((doc) => (doc.get("tenant") ?? APP_TENANT) === APP_TENANT && !sameMutes(mutesCopy(doc.get("mutedCategories")), mutedCategories));
-    for (const doc of stale) tx.update(doc.ref, { mutedCategories });
-    return stale.length;
+    const stale = devices.docs.filter(
+      (doc) => (doc.get("tenant") ?? APP_TENANT) === APP_TENANT && !(sameMutes(mutesCopy(doc.get("mutedCategories")), copy.mutedCategories) && sameQuietHours(doc.get("quietHours"), copy.quietHours)),
+    );
+    for (const doc of stale) tx.update(doc.ref, copy);
+    return { preferences, changed: stale.length };
   });
+}
+
+function sameQuietHours(stored: unknown, wanted: QuietHours | null | undefined): boolean {
+  if (wanted === undefined || wanted === null) return stored === wanted;
+  const parsed = storedQuietHours.safeParse(stored);
+  return parsed.success && parsed.data.start === wanted.start && parsed.data.end === wanted.end;
 }
 
 /** The users among `userIds` (apps' users, by uid) whose preferences mute `category`: one batched read. */

@@ -28,6 +28,11 @@ export const deviceDoc = z.object({
    * the dispatch leave out. Server-written; absent on devices written before the copy (`npm run ops -- migrate-mutes`).
    */
   mutedCategories: z.array(z.string()).optional(),
+  /**
+   * An app user's quiet hours, copied from `preferences/{uid}` (devices/mutes.ts) like the mutes: `{ start, end }`
+   * (`HH:MM`, the device's time zone; start = end: none); null or absent: the site's (QUIET_HOURS).
+   */
+  quietHours: z.object({ start: z.string(), end: z.string() }).nullable().optional(),
   createdAt: zTimestamp,
   updatedAt: zTimestamp,
   retired: z.boolean(),

@@ -6,7 +6,7 @@ import { APP_TENANT, type RetiredReason } from "../shared/contract";
 import { readUserAttributes, refuseServerAttributes } from "./attributes";
 import { devicesCollection } from "./collection";
 import { isTenantShaped, type DeviceOwner } from "./owner";
-import { readMutes } from "./mutes";
+import { preferencesCopy, readPreferences } from "./mutes";
 import { holdsDeadToken } from "./retire";
 import type { DeleteDeviceResult, DeviceDoc, RegisterDeviceInput, RegisterDeviceResult } from "./schema";
 
@@ -60,13 +60,13 @@ export async function registerDevice(owner: DeviceOwner, input: RegisterDeviceIn
   const devices = devicesCollection();
   const ref = devices.doc(input.deviceId);
   return runTransaction("registerDevice", async (tx) => {
-    const [snapshot, sameToken, owned, attributes, mutedCategories] = await Promise.all([
+    const [snapshot, sameToken, owned, attributes, preferences] = await Promise.all([
       tx.get(ref),
       tx.get(devices.where("token", "==", input.token)),
       tx.get(devices.where("userId", "==", owner.userId).where("retired", "==", false)),
       readUserAttributes(tx, owner.userId),
       // Only the apps' own users have preferences.
-      owner.tenant === APP_TENANT ? readMutes(tx, owner.userId) : undefined,
+      owner.tenant === APP_TENANT ? readPreferences(tx, owner.userId).then(preferencesCopy) : undefined,
     ]);
     const existing = snapshot.data();
     if (heldByAnother(existing, owner)) throw refusedDevice();
@@ -85,7 +85,7 @@ export async function registerDevice(owner: DeviceOwner, input: RegisterDeviceIn
       const oldest = others.sort((a, b) => a.data().updatedAt.toMillis() - b.data().updatedAt.toMillis()).slice(0, Math.max(0, excess));
       for (const doc of oldest) tx.update(doc.ref, { retired: true, retiredAt: now, retiredReason: "replaced" satisfies RetiredReason });
     }
-    writeRegistration(tx, ref, owner, input, { refreshing, attributes, mutedCategories, now });
+    writeRegistration(tx, ref, owner, input, { refreshing, attributes, preferences, now });
     return { deviceId: input.deviceId, created: !refreshing };
   });
 }
@@ -118,9 +118,9 @@ export function writeRegistration(
   ref: FirebaseFirestore.DocumentReference<DeviceDoc>,
   owner: DeviceOwner,
   input: RegisterDeviceInput,
-  state: { refreshing: boolean; attributes: DeviceDoc["attributes"]; mutedCategories: string[] | undefined; now: Timestamp },
+  state: { refreshing: boolean; attributes: DeviceDoc["attributes"]; preferences: ReturnType<typeof preferencesCopy> | undefined; now: Timestamp },
 ): void {
-  const { refreshing, attributes, mutedCategories, now } = state;
+  const { refreshing, attributes, preferences, now } = state;
   const optional = {
     ...(input.appVersion !== undefined && { appVersion: input.appVersion }),
     ...(input.osVersion !== undefined && { osVersion: input.osVersion }),
@@ -128,7 +128,8 @@ export function writeRegistration(
     ...(input.timezone !== undefined && { timezone: input.timezone }),
     ...(input.userInfo !== undefined && { userInfo: input.userInfo }),
     attributes,
-    ...(mutedCategories !== undefined && { mutedCategories }),
+    // The copies of the user's preferences (devices/mutes.ts): what sends decide from.
+    ...preferences,
   };
   const live = { updatedAt: now, retired: false, retiredAt: null, retiredReason: null };
   if (refreshing) {

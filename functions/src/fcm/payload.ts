@@ -75,7 +75,10 @@ export function buildFcmPayload(input: PayloadInput): Message {
   const data: Record<string, string> = { ...message.data, messageId: input.messageId };
   if (message.link) data.link = message.link;
   if (input.badge !== undefined) data.badge = String(input.badge);
-  const high = message.priority === undefined ? undefined : message.priority === "high";
+  // An emergency is high priority on every platform, whatever `priority` says; its app learns it from data.urgency.
+  const emergency = message.urgency === "emergency";
+  if (emergency) data.urgency = "emergency";
+  const high = emergency ? true : message.priority === undefined ? undefined : message.priority === "high";
   const fcm = message.dataOnly ? dataOnlyMessage(input, data, collapseId, high) : notificationMessage(input, data, collapseId, high);
   // At the top level of the message (not a platform block), where FCM reads it for every platform.
   return { ...fcm, fcmOptions: { analyticsLabel: analyticsLabelOf(input.messageId) } };
@@ -154,6 +157,8 @@ function notificationMessage(input: BuildInput, data: Record<string, string>, co
           ...(input.badge !== undefined && { badge: input.badge }),
           // Every alert: the app's Notification Service Extension runs for it (an image to fetch, a "received" receipt to report).
           mutableContent: true,
+          // An emergency breaks through Focus and scheduled summaries (the app needs the Time Sensitive Notifications capability).
+          ...(message.urgency === "emergency" && { "interruption-level": "time-sensitive" }),
         },
       },
       ...(message.imageUrl && { fcmOptions: { imageUrl: message.imageUrl } }),

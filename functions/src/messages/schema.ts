@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { LIMITS, MAX_TTL_SECONDS } from "../shared/contract";
+import { LIMITS, MAX_TTL_SECONDS, URGENCIES } from "../shared/contract";
 import { zTimestamp } from "../shared/firestore";
 
 export { MAX_TTL_SECONDS } from "../shared/contract";
@@ -42,6 +42,10 @@ export const messageDoc = z.object({
   category: z.string().max(64).optional(),
   /** Delivery waits until then (the dispatch holds the message's tasks). */
   sendAt: zTimestamp.nullable().optional(),
+  /** Delivery at this wall-clock time (`YYYY-MM-DDTHH:MM`) in each device's own time zone (sending/hours.ts); at most one of sendAt and sendAtLocal. */
+  sendAtLocal: z.string().optional(),
+  /** `emergency`: sent at once to every device, at high priority, past quiet hours, local-time scheduling and category mutes. Absent: normal. */
+  urgency: z.enum(URGENCIES).optional(),
   /** Set by cancelMessage: nothing pending is sent any more. */
   cancelledAt: zTimestamp.nullable().optional(),
   /** The audience as asked for (without vars); a key's user ids as stored (`<tenant>:<userId>`). */
@@ -88,6 +92,8 @@ export const messageStateFields = messageDoc.pick({
   recipientCount: true,
   recipientsWrittenAt: true,
   invalid: true,
+  urgency: true,
+  sendAtLocal: true,
 });
 
 const varValue = z.union([z.string(), z.number(), z.boolean()]);
@@ -103,6 +109,9 @@ export const recipientDoc = z.object({
   leaseExpiresAt: zTimestamp.nullable().optional(),
   /** Not to be claimed before this time: the backoff after a transient failure. */
   retryAt: zTimestamp.nullable().optional(),
+  /** Held for its device's local time or quiet hours (sending/hours.ts): until when (also its `retryAt`), and why. */
+  heldUntil: zTimestamp.nullable().optional(),
+  heldFor: z.enum(["localTime", "quietHours"]).nullable().optional(),
   /** The badge value computed for this recipient, reused if the send is retried. */
   badgeValue: z.number().int().nullable().optional(),
   sentAt: zTimestamp.nullable().optional(),

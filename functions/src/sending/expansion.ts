@@ -15,7 +15,7 @@ import { budgetSpentUntil } from "../ops/fcmBudget";
 import { readSwitch } from "../ops/pause";
 import { inTenant, messageTenant, partPages, type AudienceDevice } from "./audience";
 import { planParts } from "./parts";
-import { pageRecipients, writeRecipientPage, type PageOptions } from "./recipients";
+import { pageRecipients, writePendingRecipients, writeRecipientPage, type PageOptions } from "./recipients";
 import { sendMessageInput, type SendMessageInput } from "./schema";
 
 /*
@@ -250,7 +250,7 @@ export async function expandPart(task: ExpansionTask): Promise<void> {
   }
   const tenant = messageTenant(messageSnap.get("tenant"));
   const audience = inTenant(tenant, checked.input.audience);
-  const { category, vars } = checked.input;
+  const { category, vars, urgency, sendAtLocal } = checked.input;
   let cursor = state.cursor;
   let pages = 0;
   const finish = async (outcome: PageOutcome) => {
@@ -261,7 +261,7 @@ export async function expandPart(task: ExpansionTask): Promise<void> {
   if (messageSnap.get("cancelledAt") instanceof Timestamp) return finish(await checkpoint(messageId, part, cursor, { next: undefined, read: false }, { created: 0, sent: 0 }));
   // The last chunk has no `next`, so recording it (or any chunk once the message is cancelled) ends the part.
   for await (const page of partPages(audience, state.spec, cursor ?? undefined, tenant)) {
-    const chunk = await deliverChunk({ messageId, category, vars, tenant }, part, cursor, page.devices);
+    const chunk = await deliverChunk({ messageId, category, vars, tenant, urgency, sendAtLocal }, part, cursor, page.devices);
     const outcome = await checkpoint(messageId, part, cursor, { next: page.next, read: true }, chunk);
     pages += 1;
     if (outcome.lost || outcome.done) return finish(outcome);
@@ -291,9 +291,12 @@ async function deliverChunk(options: PageOptions, part: number, cursor: string |
   const due = !(raw.sendAt instanceof Timestamp) || raw.sendAt.toMillis() <= Date.now();
   // Over FCM's quota or this window's FCM rate, the page is written pending like a paused one: the dispatch sends it when the project may send again.
   if (!EXPANSION_SENDS.value() || !message.success || !due || deliverySwitch.paused || quotaWait !== undefined || budgetSpentUntil("bulk") !== undefined) return { created: await writeRecipientPage(options, devices), sent: 0 };
+  // Devices whose local time or quiet hours hold them get pending recipients, not before their moment (sending/hours.ts).
+  const drafts = await pageRecipients(options, devices);
+  const held = await writePendingRecipients(messageId, drafts.filter((r) => r.hold));
   // The page holds who the recipients are; their placeholders' values stay on the message.
-  const recipients = (await pageRecipients(options, devices)).map(({ id, deviceId, userId }) => ({ id, deviceId, userId }));
-  if (recipients.length === 0) return { created: 0, sent: 0 };
+  const recipients = drafts.filter((r) => !r.hold).map(({ id, deviceId, userId }) => ({ id, deviceId, userId }));
+  if (recipients.length === 0) return { created: held, sent: 0 };
   const known = new Map(devices.flatMap((d) => (d.device ? [[d.deviceId, d.device] as const] : [])));
   const sent = await sendPage({ messageId, pageId: pageIdFor(part, cursor), part, message: message.data, recipients, devices: known });
   if (sent.kind === "busy") {
@@ -303,7 +306,7 @@ async function deliverChunk(options: PageOptions, part: number, cursor: string |
   // A page an earlier run made holds the devices the stream gave then: any device added since is written pending.
   const onPage = new Set(sent.recipients.map((r) => r.deviceId));
   const added = sent.earlier ? await writeRecipientPage(options, devices.filter((d) => !onPage.has(d.deviceId))) : 0;
-  return { created: added, sent: sent.recipients.length };
+  return { created: held + added, sent: sent.recipients.length };
 }
 
 /**

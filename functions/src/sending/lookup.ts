@@ -1,5 +1,6 @@
 import { Timestamp } from "firebase-admin/firestore";
 import { HttpsError } from "firebase-functions/v2/https";
+import { STATUS } from "../shared/contract";
 import { messageStates, pagesCollection, recipientsCollection } from "../messages/collection";
 import { receiptsCollection, receiptTimes } from "../messages/receipts";
 import type { PageDoc, PageOutcome, RecipientDoc } from "../messages/schema";
@@ -34,6 +35,8 @@ function fromDocument(messageId: string, recipientId: string, doc: RecipientDoc)
     recordedIn: "recipient",
     receivedAt: null,
     openedAt: null,
+    // Still waiting: a pending recipient whose moment has not come (heldUntil stays on it once sent).
+    ...(doc.status === STATUS.pending && doc.heldUntil && doc.heldUntil.toMillis() > Date.now() ? { heldUntil: iso(doc.heldUntil), heldFor: doc.heldFor ?? null } : { heldUntil: null, heldFor: null }),
   };
 }
 
@@ -83,6 +86,8 @@ function fromPage(messageId: string, deviceId: string, page: PageDoc, index: num
     recordedIn: "page",
     receivedAt: null,
     openedAt: null,
+    heldUntil: null,
+    heldFor: null,
   };
 }
 

@@ -1,7 +1,13 @@
-import { setMutes } from "../devices/mutes";
+import { setPreferencesOf } from "../devices/mutes";
+import type { SetPreferencesInput } from "./schema";
 
-/** Replaces the user's muted categories (the whole list, so the call is idempotent), on the preferences and on every device of the user. */
-export async function setPreferences(uid: string, mutedCategories: string[]): Promise<{ mutedCategories: string[] }> {
-  await setMutes(uid, mutedCategories);
-  return { mutedCategories };
+/**
+ * Sets what the call gives of the user's preferences (the whole list of muted
+ * categories, so the call is idempotent; the quiet hours, or null for the
+ * site's), on the preferences and on every device of the user; answers both
+ * as stored (`quietHours` null: the site's QUIET_HOURS apply).
+ */
+export async function setPreferences(uid: string, input: SetPreferencesInput): Promise<{ mutedCategories: string[]; quietHours: { start: string; end: string } | null }> {
+  const { preferences } = await setPreferencesOf(uid, input);
+  return { mutedCategories: preferences.mutedCategories, quietHours: preferences.quietHours ?? null };
 }

@@ -7,6 +7,8 @@ import type { PageRecipient } from "../messages/schema";
 import { localUserId } from "../devices/owner";
 import type { AudienceDevice } from "./audience";
 import { mutedFilter } from "../devices/mutes";
+import type { Urgency } from "../shared/contract";
+import { heldFields, holdOf, hoursSettings, mayHold, type Hold } from "./hours";
 
 /**
  * The recipient id of a device within a message: derived from the device id,
@@ -26,7 +28,14 @@ export interface PageOptions {
   vars?: Record<string, Record<string, string | number | boolean>>;
   /** The message's tenant, if a key sent it. */
   tenant?: string;
+  /** `emergency`: no device is held, and category mutes do not apply. */
+  urgency?: Urgency;
+  /** The message's local delivery time (sending/hours.ts). */
+  sendAtLocal?: string;
 }
+
+/** A recipient about to be written or sent: who, its vars, and until when it waits for its device's hours, if it does. */
+export type PageRecipientDraft = PageRecipient & { vars?: Record<string, string | number | boolean>; hold?: Hold };
 
 /**
  * The recipients of a page of devices: one per device, its id derived from
@@ -36,20 +45,24 @@ export interface PageOptions {
  * whose devices were written before the copy. Preferences are the apps'
  * users' own: other tenants' devices are never left out.
  */
-export async function pageRecipients(options: Omit<PageOptions, "messageId">, page: AudienceDevice[]): Promise<Array<PageRecipient & { vars?: Record<string, string | number | boolean> }>> {
+export async function pageRecipients(options: Omit<PageOptions, "messageId">, page: AudienceDevice[], nowMs = Date.now()): Promise<PageRecipientDraft[]> {
   if (page.length === 0) return [];
+  const emergency = !mayHold(options);
   const appUser = (device: AudienceDevice) => (device.tenant ?? APP_TENANT) === APP_TENANT;
-  const muted = options.category ? (await mutedFilter(page.filter(appUser), options.category)).isMuted : () => false;
+  // An emergency reaches every device of the audience: mutes are for normal news.
+  const muted = options.category && !emergency ? (await mutedFilter(page.filter(appUser), options.category)).isMuted : () => false;
+  const settings = emergency ? undefined : hoursSettings();
   return page
     .filter((device) => !(appUser(device) && muted(device)))
     .map((device) => {
       const vars = options.vars?.[localUserId(options.tenant, device.userId)];
-      return { id: recipientIdFor(device.deviceId), deviceId: device.deviceId, userId: device.userId, ...(vars && { vars }) };
+      const hold = settings && holdOf(options, device.device, settings, nowMs);
+      return { id: recipientIdFor(device.deviceId), deviceId: device.deviceId, userId: device.userId, ...(vars && { vars }), ...(hold && { hold }) };
     });
 }
 
-/** A recipient document as the dispatch finds it new: pending, never tried. */
-export function pendingRecipient(recipient: PageRecipient & { vars?: Record<string, string | number | boolean> }) {
+/** A recipient document as the dispatch finds it new: pending, never tried (and, if held, not before its device's moment). */
+export function pendingRecipient(recipient: PageRecipientDraft) {
   return {
     deviceId: recipient.deviceId,
     userId: recipient.userId,
@@ -57,6 +70,7 @@ export function pendingRecipient(recipient: PageRecipient & { vars?: Record<stri
     status: STATUS.pending,
     statusMessage: null,
     attempts: 0,
+    ...(recipient.hold && heldFields(recipient.hold)),
   };
 }
 
@@ -68,9 +82,13 @@ export function pendingRecipient(recipient: PageRecipient & { vars?: Record<stri
  * perhaps already sent) is left alone. Returns how many this call created.
  */
 export async function writeRecipientPage(options: PageOptions, page: AudienceDevice[]): Promise<number> {
-  const recipientsOfPage = await pageRecipients(options, page);
+  return writePendingRecipients(options.messageId, await pageRecipients(options, page));
+}
+
+/** Writes these recipients pending (create: one that exists is left alone); how many this call created. */
+export async function writePendingRecipients(messageId: string, recipientsOfPage: PageRecipientDraft[]): Promise<number> {
   if (recipientsOfPage.length === 0) return 0;
-  const recipients = recipientsCollection(options.messageId);
+  const recipients = recipientsCollection(messageId);
   const writer = db().bulkWriter();
   writer.onWriteError((error) => error.code !== GrpcStatus.ALREADY_EXISTS && error.failedAttempts < 5);
   let created = 0;

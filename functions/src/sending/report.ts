@@ -40,6 +40,8 @@ export async function messageReport(sender: Sender, messageId: string): Promise<
   const final = Object.values(finalCounts).reduce((sum, n) => sum + n, 0);
   const open = Math.max(0, all - final);
   const inProcess = open > 0 ? (await recipients.where("status", "==", STATUS.inProcess).count().get()).data().count : 0;
+  const pending = open - Math.min(open, inProcess);
+  const held = pending > 0 && message.urgency !== "emergency" ? await heldCounts(messageId) : { localTime: NOT_HELD, quietHours: NOT_HELD };
   const byCode: Record<string, number> = { ...finalCounts, [String(STATUS.pending)]: open - Math.min(open, inProcess), [String(STATUS.inProcess)]: Math.min(open, inProcess) };
   const counts: Record<string, number> = {};
   let known = 0;
@@ -64,9 +66,34 @@ export async function messageReport(sender: Sender, messageId: string): Promise<
     counts,
     other: Math.max(0, all - known),
     receipts: receiptCounts(receiptSummary),
+    held,
+    urgency: message.urgency ?? "normal",
+    sendAtLocal: message.sendAtLocal ?? null,
     createdAt: iso(message.createdAt),
     sendAt: iso(message.sendAt),
     cancelledAt: iso(message.cancelledAt),
     paused: pauseNotice(deliverySwitch),
   };
+}
+
+const NOT_HELD = { devices: 0, until: null };
+
+/**
+ * Pending recipients still waiting for their device's moment, per reason
+ * (sending/hours.ts): a count() and the latest `heldUntil` each, over the
+ * composite index (status, heldFor, heldUntil); asked only while recipients
+ * are pending. A recipient whose moment has passed is not waiting any more,
+ * even before a batch claims it.
+ */
+async function heldCounts(messageId: string): Promise<MessageReport["held"]> {
+  const now = Timestamp.now();
+  const [localTime, quietHours] = await Promise.all(
+    (["localTime", "quietHours"] as const).map(async (reason) => {
+      const waiting = recipientsCollection(messageId).where("status", "==", STATUS.pending).where("heldFor", "==", reason).where("heldUntil", ">", now);
+      const [count, last] = await Promise.all([waiting.count().get(), waiting.orderBy("heldUntil", "desc").limit(1).get()]);
+      const devices = count.data().count;
+      return { devices, until: devices > 0 ? iso(last.docs[0]?.data().heldUntil) : null };
+    }),
+  );
+  return { localTime: localTime ?? NOT_HELD, quietHours: quietHours ?? NOT_HELD };
 }

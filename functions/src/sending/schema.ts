@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { attributeNameSchema, attributeValueSchema, deviceIdSchema, userIdSchema } from "../devices/input";
 import { buildFcmPayload, payloadBytes, placeholderNames } from "../fcm/payload";
-import { LIMITS, MAX_TTL_SECONDS, MESSAGE_STATES, PLATFORMS } from "../shared/contract";
+import { LIMITS, MAX_TTL_SECONDS, MESSAGE_STATES, PLATFORMS, URGENCIES } from "../shared/contract";
+import { parseHourMinute, parseWallTime } from "../shared/zones";
 import type { MessageDoc } from "../messages/schema";
 
 /**
@@ -67,7 +68,7 @@ const LONGEST_MESSAGE_ID = "m".repeat(40);
 const COLLAPSE_ID_SIZE = 32;
 
 /** The content fields that decide a notification's size. */
-export type PayloadFields = Pick<MessageDoc, "title" | "body" | "data" | "link" | "imageUrl" | "sound" | "collapseKey" | "ttlSeconds" | "priority" | "badge" | "dataOnly"> & {
+export type PayloadFields = Pick<MessageDoc, "title" | "body" | "data" | "link" | "imageUrl" | "sound" | "collapseKey" | "ttlSeconds" | "priority" | "badge" | "dataOnly" | "urgency"> & {
   vars?: Record<string, Record<string, string | number | boolean>>;
 };
 
@@ -92,6 +93,12 @@ export function largestPayloadBytes(input: PayloadFields): number {
     }
   }
   return largest;
+}
+
+/** When the last time zone (UTC-12) reaches a local date and time. */
+function latestMomentMs(local: string): number {
+  const wall = parseWallTime(local);
+  return wall ? Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute) + 12 * 3600_000 : Infinity;
 }
 
 // Firestore reserves ids of the form __x__; the pattern already rules out "/", "." and "..".
@@ -133,9 +140,19 @@ export const sendMessageInput = z
       .transform((value) => new Date(value))
       .refine((date) => date.getTime() <= Date.now() + LIMITS.sendAheadDays * 86_400_000, `must be at most ${LIMITS.sendAheadDays} days ahead`)
       .optional(),
+    /** Delivery at this wall-clock time in each device's own time zone (sending/hours.ts). */
+    sendAtLocal: z
+      .string({ error: "must be a string" })
+      .refine((value) => parseWallTime(value) !== undefined, "must be a local date and time YYYY-MM-DDTHH:MM, without an offset, such as 2030-01-31T08:00")
+      .refine((value) => latestMomentMs(value) <= Date.now() + LIMITS.sendAheadDays * 86_400_000, `must be at most ${LIMITS.sendAheadDays} days ahead in every time zone (UTC-12 reaches it last)`)
+      .optional(),
+    urgency: z.enum(URGENCIES, { error: "must be \"normal\" or \"emergency\"" }).optional(),
     idempotencyKey: idempotencyKeySchema.optional(),
   })
   .superRefine((input, ctx) => {
+    if (input.sendAt !== undefined && input.sendAtLocal !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["sendAtLocal"], message: "must not be given with sendAt: sendAt is one instant for everyone, sendAtLocal a time in each device's zone" });
+    }
     const largest = largestPayloadBytes(input);
     if (largest > LIMITS.fcmPayloadBytes) {
       ctx.addIssue({
@@ -204,6 +221,16 @@ export const messageReport = z.strictObject({
   createdAt: isoTime.nullable(),
   sendAt: isoTime.nullable(),
   cancelledAt: isoTime.nullable(),
+  /**
+   * Pending recipients waiting for their device's moment (sending/hours.ts): `localTime` for a `sendAtLocal`
+   * not yet reached in their zone, `quietHours` for quiet hours to end; `until`: the last of those moments.
+   */
+  held: z.strictObject({
+    localTime: z.strictObject({ devices: z.number().int(), until: isoTime.nullable() }),
+    quietHours: z.strictObject({ devices: z.number().int(), until: isoTime.nullable() }),
+  }),
+  urgency: z.enum(URGENCIES),
+  sendAtLocal: z.string().nullable(),
   /** Set while the emergency stop holds all delivery: why, since when, by whom. */
   paused: z.strictObject({ reason: z.string().nullable(), since: isoTime.nullable(), by: z.string().nullable() }).nullable(),
 });
@@ -225,13 +252,28 @@ export const recipientOutcome = z.strictObject({
   /** When the device's app reported the notification arrived, and was tapped (ackMessage); null when it did not (yet). */
   receivedAt: isoTime.nullable(),
   openedAt: isoTime.nullable(),
+  /** A recipient still waiting for its device's local time or quiet hours to end: until when, and which. */
+  heldUntil: isoTime.nullable(),
+  heldFor: z.enum(["localTime", "quietHours"]).nullable(),
 });
 export type RecipientOutcome = z.infer<typeof recipientOutcome>;
 
-export const setPreferencesInput = z.strictObject({
-  mutedCategories: z
-    .array(categorySchema)
-    .max(LIMITS.mutedCategoriesMax, `must hold at most ${LIMITS.mutedCategoriesMax} categories`)
-    .transform((list) => [...new Set(list)]),
-});
+const hourMinuteSchema = z.string({ error: "must be a time HH:MM" }).refine((value) => parseHourMinute(value) !== undefined, "must be a 24-hour time HH:MM, such as 21:00");
+
+/** A user's own quiet hours, in each of their devices' time zones; `start` = `end`: none at all, not even the site's. */
+export const quietHoursSchema = z.strictObject({ start: hourMinuteSchema, end: hourMinuteSchema }, { error: "must be { start: \"HH:MM\", end: \"HH:MM\" } or null" });
+
+/** `setPreferences`: each field given replaces the stored one; one left out stays as it is. */
+export const setPreferencesInput = z
+  .strictObject({
+    mutedCategories: z
+      .array(categorySchema)
+      .max(LIMITS.mutedCategoriesMax, `must hold at most ${LIMITS.mutedCategoriesMax} categories`)
+      .transform((list) => [...new Set(list)])
+      .optional(),
+    /** null: none of the user's own (the site's QUIET_HOURS apply). */
+    quietHours: quietHoursSchema.nullable().optional(),
+  })
+  .refine((input) => input.mutedCategories !== undefined || input.quietHours !== undefined, { error: "must set mutedCategories, quietHours or both" });
+export type SetPreferencesInput = z.output<typeof setPreferencesInput>;
 

@@ -6,7 +6,7 @@ import { runTransaction } from "../shared/transaction";
 import { messagesCollection, recipientsCollection } from "../messages/collection";
 import { db } from "../shared/firestore";
 import type { MessageDoc } from "../messages/schema";
-import type { Sender } from "./sender";
+import { assertMaySendUrgency, type Sender } from "./sender";
 import { sendSmall, smallSend } from "./small";
 import type { SendMessageInput, SendResult } from "./schema";
 
@@ -70,6 +70,7 @@ function messageFields(sender: Sender, input: SendMessageInput, requestHash: str
  * message; the same key with a different request is a conflict.
  */
 export async function sendMessage(sender: Sender, input: SendMessageInput): Promise<SendResult> {
+  assertMaySendUrgency(sender, input.urgency);
   const { idempotencyKey, ...request } = input;
   const requestHash = sha256(canonical(request));
   const fields = messageFields(sender, input, requestHash);

@@ -13,14 +13,23 @@ export interface Sender {
    * users by uid.
    */
   tenant?: string;
+  /** May send `urgency: "emergency"`: staff with the `pushEmergency` claim, a key with the `messages:emergency` scope. */
+  emergency?: boolean;
 }
 
-export function staffSender(uid: string): Sender {
-  return { senderId: uid, via: "callable" };
+export function staffSender(uid: string, emergency = false): Sender {
+  return { senderId: uid, via: "callable", ...(emergency && { emergency }) };
 }
 
-export function keySender(keyId: string, tenant: string): Sender {
-  return { senderId: `key:${keyId}`, via: "api", tenant };
+export function keySender(keyId: string, tenant: string, emergency = false): Sender {
+  return { senderId: `key:${keyId}`, via: "api", tenant, ...(emergency && { emergency }) };
+}
+
+/** An emergency is only for senders given the right to send one; anyone else is refused, and nothing is written. */
+export function assertMaySendUrgency(sender: Sender, urgency: string | undefined): void {
+  if (urgency !== "emergency" || sender.emergency === true) return;
+  const how = sender.via === "api" ? 'the key\'s "messages:emergency" scope' : "the pushEmergency claim, set by an administrator";
+  throw new HttpsError("permission-denied", `An emergency message goes past quiet hours and mutes: it needs ${how}.`, { field: "urgency" });
 }
 
 /**

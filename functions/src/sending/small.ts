@@ -65,14 +65,15 @@ export async function smallSend(fields: MessageDoc): Promise<SmallSend | undefin
   if (parts.length !== 1 || spec === undefined || ("devices" in scoped && scoped.devices.length > SMALL_SEND_DEVICES)) return undefined;
   const [devices, deliverySwitch, quotaWait] = await Promise.all([audienceOf(scoped, spec, undefined, tenant), readSwitch(), readQuotaWait()]);
   if (devices === undefined) return undefined;
-  const { category, vars } = checked.input;
-  const recipients = await pageRecipients({ category, vars, tenant }, devices);
+  const { category, vars, urgency, sendAtLocal } = checked.input;
+  const recipients = await pageRecipients({ category, vars, tenant, urgency, sendAtLocal }, devices);
   const sendNow = !deliverySwitch.paused && quotaWait === undefined && budgetSpentUntil("priority") === undefined;
   const leaseExpiresAt = Timestamp.fromMillis(Date.now() + dispatchSettings().leaseSeconds * 1000);
   return {
+    // A recipient held for its device's local time or quiet hours is written pending, for the dispatch to send at its moment.
     recipients: recipients.map((recipient) => ({
       id: recipient.id,
-      data: { ...pendingRecipient(recipient), ...(sendNow && { status: STATUS.inProcess, attempts: 1, leaseExpiresAt }) },
+      data: { ...pendingRecipient(recipient), ...(sendNow && !recipient.hold && { status: STATUS.inProcess, attempts: 1, leaseExpiresAt }) },
     })),
     devices: new Map(devices.flatMap((d) => (d.device ? [[d.deviceId, d.device] as const] : []))),
     sendNow,

@@ -127,6 +127,10 @@ export const LIMITS = {
 /** FCM's longest time to live: 28 days. */
 export const MAX_TTL_SECONDS = 28 * 24 * 3600;
 
+/** A message's urgency: `emergency` goes out at once past quiet hours and local-time scheduling (needs the `pushEmergency` claim or the `messages:emergency` scope). */
+export const URGENCIES = ["normal", "emergency"] as const;
+export type Urgency = (typeof URGENCIES)[number];
+
 /** Lifecycle of a message as the report shows it. */
 export const MESSAGE_STATES = ["preparing", "scheduled", "sending", "done", "cancelled", "invalid"] as const;
 export type MessageState = (typeof MESSAGE_STATES)[number];

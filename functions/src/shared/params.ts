@@ -255,3 +255,14 @@ export const RECEIPT_TALLY_SECONDS = defineInt("RECEIPT_TALLY_SECONDS", {
   description:
     "A message's receipt counts are recounted at most once per window of this many seconds (one tallyReceipts task per message and window, run at its end): how far the report's and the metrics' received/opened figures may lag the acks, and what bounds the writes to the message's receipts summary.",
 });
+
+export const QUIET_HOURS = defineString("QUIET_HOURS", {
+  default: "21:00-07:00",
+  description:
+    "The site's quiet hours, HH:MM-HH:MM in each device's own time zone (over midnight when the end is earlier): a normal message that would reach a device inside them waits until they end. Empty: none. A user's own choice (setPreferences quietHours) wins; emergencies ignore both.",
+});
+
+export const DEFAULT_TIME_ZONE = defineString("DEFAULT_TIME_ZONE", {
+  default: "UTC",
+  description: "The IANA time zone (e.g. America/Chicago) of a device that reported none: where its quiet hours and a message's sendAtLocal are read.",
+});
