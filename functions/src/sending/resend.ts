@@ -8,7 +8,7 @@ import { runTransaction } from "../shared/transaction";
 import { messagesCollection, recipientsCollection } from "../messages/collection";
 import type { MessageDoc } from "../messages/schema";
 import { recipientIdFor } from "./recipients";
-import { assertMayManage, type Sender } from "./sender";
+import { assertMayManage, assertMaySendUrgency, type Sender } from "./sender";
 import type { SendResult } from "./schema";
 import { canonical, idempotentMessageId, sha256 } from "./send";
 import { enqueueOnExpansionQueue, rescueGeneration } from "./expansion";
@@ -18,7 +18,7 @@ const PAGE = 500;
 /** What a resend copies: the content, never the audience, schedule or bookkeeping of the original. */
 const CONTENT_FIELDS = [
   "title", "body", "data", "link", "imageUrl", "sound", "collapseKey", "ttlSeconds", "priority", "badge",
-  "titleLocKey", "titleLocArgs", "bodyLocKey", "bodyLocArgs", "actionLocKey", "launchImage", "category", "dataOnly",
+  "titleLocKey", "titleLocArgs", "bodyLocKey", "bodyLocArgs", "actionLocKey", "launchImage", "category", "dataOnly", "urgency",
 ] as const satisfies ReadonlyArray<keyof MessageDoc>;
 
 function contentOf(message: MessageDoc): Partial<MessageDoc> {
@@ -155,6 +155,8 @@ export async function continueResend(task: ResendTask): Promise<void> {
 export async function resendFailed(sender: Sender, messageId: string, idempotencyKey?: string): Promise<SendResult> {
   const original = (await messagesCollection().doc(messageId).get()).data();
   assertMayManage(sender, original);
+  // An emergency is resent as one, by a sender who may send one.
+  assertMaySendUrgency(sender, original.urgency);
   if (original.privateContent || original.contentRemovedAt) {
     throw new HttpsError("failed-precondition", "This is a private message from a Moodle site; only the site can send it again.", { field: "messageId" });
   }
