@@ -48,6 +48,7 @@ import {
   type GetDeliveryStatsRequest,
   type HourRow,
   type ListRecipientsByReceiptRequest,
+  type MessageReport,
   type ReceiptListPage,
   type ResendFailedRequest,
   type SendMessageRequest,
@@ -133,12 +134,14 @@ export interface Staff {
   mayPush: boolean;
   /** The `pushAdmin` custom claim: the operations panel (emergency stop, queues, hourly metrics). */
   isAdmin: boolean;
+  /** The `pushEmergency` custom claim: may send `urgency: "emergency"` (the compose screen shows the switch only then). */
+  mayEmergency: boolean;
 }
 
 export function onSignedIn(listener: (user: Staff | null) => void): () => void {
   return onAuthStateChanged(the().auth, (user: User | null) => {
     if (!user) return listener(null);
-    void user.getIdTokenResult().then((token) => listener({ uid: user.uid, email: user.email, mayPush: token.claims.pushSender === true, isAdmin: token.claims.pushAdmin === true }));
+    void user.getIdTokenResult().then((token) => listener({ uid: user.uid, email: user.email, mayPush: token.claims.pushSender === true, isAdmin: token.claims.pushAdmin === true, mayEmergency: token.claims.pushEmergency === true }));
   });
 }
 
@@ -173,6 +176,7 @@ export interface RecipientOutcome {
   receivedAt: string | null;
   openedAt: string | null;
 }
+export const messageReport = (messageId: string) => call<{ messageId: string }, MessageReport>("getMessageReport", { messageId });
 export const recipientStatus = (messageId: string, deviceId: string) => call<{ messageId: string; deviceId: string }, RecipientOutcome>("getRecipientStatus", { messageId, deviceId });
 export const recipientsByReceipt = (request: ListRecipientsByReceiptRequest) => call<ListRecipientsByReceiptRequest, ReceiptListPage>("listRecipientsByReceipt", request);
 export const setDeliveryPaused = (request: SetDeliveryPausedRequest) => call<SetDeliveryPausedRequest, DeliveryStatus>("setDeliveryPaused", request);
@@ -206,6 +210,9 @@ export interface MessageView {
   invalid: { field: string; message: string } | null;
   resendOf: string | null;
   category: string | null;
+  /** Delivery at this wall-clock time in each recipient's own zone (`YYYY-MM-DDTHH:MM`). */
+  sendAtLocal: string | null;
+  emergency: boolean;
 }
 
 const asDate = (value: unknown) => (value instanceof Timestamp ? value.toDate() : null);
@@ -235,6 +242,8 @@ function messageView(snapshot: DocumentSnapshot): MessageView | null {
     invalid: invalidOf(d.invalid),
     resendOf: asString(d.resendOf),
     category: asString(d.category),
+    sendAtLocal: asString(d.sendAtLocal),
+    emergency: d.urgency === "emergency",
   };
 }
 

@@ -12,7 +12,7 @@ import type { Cleanup } from "../main";
 import { audienceField } from "./audience";
 
 /** Fields whose problems are shown next to them; anything else (vars, data) is shown by the audience or the button. */
-const FIELDS = ["title", "body", "link", "imageUrl", "category", "priority", "badge", "ttlSeconds", "collapseKey", "sendAt", "audience"] as const;
+const FIELDS = ["title", "body", "link", "imageUrl", "category", "priority", "badge", "ttlSeconds", "collapseKey", "sendAt", "sendAtLocal", "urgency", "audience"] as const;
 type Field = (typeof FIELDS)[number];
 
 /** `YYYY-MM-DDTHH:mm` in local time, as datetime-local inputs take it. */
@@ -23,7 +23,7 @@ function localInputValue(date: Date): string {
 
 const plural = (n: number, one: string, many: string) => `${n.toLocaleString()} ${n === 1 ? one : many}`;
 
-export function renderCompose(main: HTMLElement, _staff: Staff): Cleanup {
+export function renderCompose(main: HTMLElement, staff: Staff): Cleanup {
   const errors = new Map<Field, HTMLElement>();
   const touched = new Set<Field>();
   const field = (name: Field, label: string, control: HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement, hint?: string | HTMLElement) => {
@@ -59,6 +59,17 @@ export function renderCompose(main: HTMLElement, _staff: Staff): Cleanup {
   const collapseKey = h("input", { type: "text", spellcheck: "false" });
   const sendAt = h("input", { type: "datetime-local" });
   const sendAtText = h("p", { class: "hint", id: uid("send-at-hint") });
+  // "At this time in each recipient's time zone": the same wall-clock time, reached zone by zone (sendAtLocal).
+  const localTime = h("input", { type: "checkbox", id: uid("send-at-local") });
+  const localTimeRow = h("p", { class: "check" }, localTime, h("label", { for: localTime.id }, "At this time in each recipient's time zone"));
+  // Shown only to staff with the pushEmergency claim: past quiet hours, local times and mutes, at high priority.
+  const emergency = h("input", { type: "checkbox", id: uid("urgency") });
+  const emergencyCard = h(
+    "section",
+    { class: "card emergency", hidden: !staff.mayEmergency },
+    h("p", { class: "check" }, emergency, h("label", { for: emergency.id }, h("strong", {}, "Emergency"))),
+    h("p", { class: "hint" }, "Goes to every device at once, at high priority: past quiet hours, local-time scheduling and muted categories. For lockdowns, closures and safety alerts only."),
+  );
   const estimate = h("p", { role: "status", class: "estimate" }, "Choose an audience to see how many devices will receive it.");
   const preview = h("div", { class: "preview", "aria-label": "Preview" });
   const sendButton = h("button", { type: "submit", class: "primary" }, "Send");
@@ -70,7 +81,8 @@ export function renderCompose(main: HTMLElement, _staff: Staff): Cleanup {
   const dialogProblem = h("p", { class: "error", role: "alert" });
   const confirm = h("button", { type: "button", class: "primary" }, "Confirm");
   const back = h("button", { type: "button", class: "quiet" }, "Back");
-  const dialog = h("dialog", { "aria-labelledby": dialogTitle }, h("h2", { id: dialogTitle }, "Send this message?"), dialogText, dialogProblem, h("div", { class: "actions" }, back, confirm));
+  const dialogHeading = h("h2", { id: dialogTitle }, "Send this message?");
+  const dialog = h("dialog", { "aria-labelledby": dialogTitle }, dialogHeading, dialogText, dialogProblem, h("div", { class: "actions" }, back, confirm));
 
   const form = h(
     "form",
@@ -110,6 +122,8 @@ export function renderCompose(main: HTMLElement, _staff: Staff): Cleanup {
         })(),
         estimate,
         field("sendAt", "Send at", sendAt, sendAtText),
+        localTimeRow,
+        emergencyCard,
         h("section", { class: "card" }, h("h2", {}, "Preview"), preview),
       ),
     ),
@@ -132,10 +146,12 @@ export function renderCompose(main: HTMLElement, _staff: Staff): Cleanup {
     if (collapseKey.value.trim()) r.collapseKey = collapseKey.value.trim();
     const vars = audience.vars();
     if (vars) r.vars = vars;
-    if (sendAt.value) {
+    if (sendAt.value && localTime.checked) r.sendAtLocal = sendAt.value.slice(0, 16);
+    else if (sendAt.value) {
       const at = new Date(sendAt.value);
       r.sendAt = Number.isNaN(at.getTime()) ? sendAt.value : at.toISOString();
     }
+    if (staff.mayEmergency && emergency.checked) r.urgency = "emergency";
     return r;
   }
 
@@ -151,7 +167,7 @@ export function renderCompose(main: HTMLElement, _staff: Staff): Cleanup {
     titleCount.classList.toggle("over", r.title.length > LIMITS.titleMax);
     bodyCount.textContent = `${r.body.length} / ${LIMITS.bodyMax}`;
     bodyCount.classList.toggle("over", r.body.length > LIMITS.bodyMax);
-    const { audience: _audience, sendAt: _sendAt, badge: badgeValue, ...content } = r;
+    const { audience: _audience, sendAt: _sendAt, sendAtLocal: _sendAtLocal, badge: badgeValue, ...content } = r;
     const bytes = largestPayloadBytes({ ...content, ...(typeof badgeValue === "number" || badgeValue === "increment" ? { badge: badgeValue } : {}) });
     budget.value = Math.min(bytes, LIMITS.fcmPayloadBytes);
     budgetText.textContent = `${bytes.toLocaleString()} / ${LIMITS.fcmPayloadBytes.toLocaleString()} bytes`;
@@ -178,11 +194,16 @@ export function renderCompose(main: HTMLElement, _staff: Staff): Cleanup {
       document.getElementById(el.id.replace(/-error$/, ""))?.setAttribute("aria-invalid", show ? "true" : "false");
     }
     valid = parsed.success && !unfilled;
-    sendButton.textContent = r.sendAt ? "Schedule" : "Send";
+    const urgent = r.urgency === "emergency";
+    sendButton.textContent = urgent ? "Send emergency" : r.sendAt || r.sendAtLocal ? "Schedule" : "Send";
+    sendButton.classList.toggle("danger", urgent);
     sendButton.disabled = !valid;
+    form.classList.toggle("urgent", urgent);
 
     const at = r.sendAt ? new Date(r.sendAt) : undefined;
-    sendAtText.textContent = at && !Number.isNaN(at.getTime()) ? `Sends ${bothZones(at)}.` : `Leave empty to send now; at most ${LIMITS.sendAheadDays} days ahead.`;
+    if (urgent) sendAtText.textContent = r.sendAt ? `An emergency waits only for this time: ${bothZones(new Date(r.sendAt))}.` : "An emergency goes out at once.";
+    else if (r.sendAtLocal) sendAtText.textContent = `Each device gets it at ${r.sendAtLocal.replace("T", " ")} on its own clock (devices without a time zone: the site's); where that time has passed, at once. Quiet hours still apply.`;
+    else sendAtText.textContent = at && !Number.isNaN(at.getTime()) ? `Sends ${bothZones(at)}; devices in their quiet hours get it when those end.` : `Leave empty to send now (devices in their quiet hours get it when those end); at most ${LIMITS.sendAheadDays} days ahead.`;
     sendAt.min = localInputValue(new Date());
     sendAt.max = localInputValue(new Date(Date.now() + LIMITS.sendAheadDays * 86_400_000));
 
@@ -212,7 +233,21 @@ export function renderCompose(main: HTMLElement, _staff: Staff): Cleanup {
   }
 
   function labelOf(name: Field): string {
-    const labels: Record<Field, string> = { title: "Title", body: "Body", link: "Link", imageUrl: "Image URL", category: "Category", priority: "Priority", badge: "Badge", ttlSeconds: "Time to live", collapseKey: "Collapse key", sendAt: "Send at", audience: "Audience" };
+    const labels: Record<Field, string> = {
+      title: "Title",
+      body: "Body",
+      link: "Link",
+      imageUrl: "Image URL",
+      category: "Category",
+      priority: "Priority",
+      badge: "Badge",
+      ttlSeconds: "Time to live",
+      collapseKey: "Collapse key",
+      sendAt: "Send at",
+      sendAtLocal: "Send at",
+      urgency: "Urgency",
+      audience: "Audience",
+    };
     return labels[name];
   }
 
@@ -286,12 +321,18 @@ export function renderCompose(main: HTMLElement, _staff: Staff): Cleanup {
     const r = request();
     dialogProblem.textContent = "";
     confirm.disabled = true;
-    const when = r.sendAt ? `on ${bothZones(new Date(r.sendAt))}` : "now";
-    dialogText.textContent = lastEstimate === undefined ? "Counting devices…" : `It goes to ${plural(lastEstimate, "device", "devices")} ${when}.`;
+    const when = r.sendAt ? `on ${bothZones(new Date(r.sendAt))}` : r.sendAtLocal && r.urgency !== "emergency" ? `at ${r.sendAtLocal.replace("T", " ")} in each recipient's time zone` : "now";
+    const urgent = r.urgency === "emergency";
+    dialogHeading.textContent = urgent ? "Send an EMERGENCY message?" : "Send this message?";
+    dialog.classList.toggle("urgent", urgent);
+    confirm.textContent = urgent ? "Send emergency now" : "Confirm";
+    confirm.classList.toggle("danger", urgent);
+    const note = urgent ? " As an emergency: at high priority, past quiet hours and muted categories." : "";
+    dialogText.textContent = lastEstimate === undefined ? "Counting devices…" : `It goes to ${plural(lastEstimate, "device", "devices")} ${when}.${note}`;
     dialog.showModal();
     void runEstimate(r).then((devices) => {
       if (devices === undefined) return;
-      dialogText.textContent = `It goes to ${plural(devices, "device", "devices")} ${when}.`;
+      dialogText.textContent = `It goes to ${plural(devices, "device", "devices")} ${when}.${note}`;
       confirm.disabled = devices === 0;
       if (devices === 0) dialogProblem.textContent = "No device would receive it: change the audience.";
       else confirm.focus();

@@ -1,5 +1,5 @@
 import { statusGroup, type CounterDoc } from "../../../functions/src/contract";
-import { callableProblem, cancelMessage, failedRecipients, recipientStatus, resendFailed, watchMessage, type FailedRecipient, type MessageView, type Page, type ReceiptCounts, type Staff } from "../firebase";
+import { callableProblem, cancelMessage, failedRecipients, messageReport, recipientStatus, resendFailed, watchMessage, type FailedRecipient, type MessageView, type Page, type ReceiptCounts, type Staff } from "../firebase";
 import { bothZones, h } from "../dom";
 import type { Cleanup } from "../main";
 import { GROUP_LABELS, progressOf, type Progress } from "../progress";
@@ -20,6 +20,9 @@ export function renderMessage(main: HTMLElement, staff: Staff, messageId: string
   const countsList = h("dl", { class: "counts" });
   const bar = h("progress", { max: 1, value: 0, "aria-label": "Delivery progress" });
   const barText = h("span", { class: "count" });
+  const urgencyBadge = h("span", { class: "badge emergency", hidden: true }, "Emergency");
+  // Pending recipients waiting for their device's local time or quiet hours to end (the report's `held`).
+  const heldLine = h("p", { class: "held hint", role: "status", hidden: true });
   const actionProblem = h("p", { class: "error", role: "alert" });
   const cancel = h("button", { type: "button", class: "danger", hidden: true }, "Cancel message");
   const resend = h("button", { type: "button", hidden: true }, "Resend to the failed");
@@ -45,8 +48,9 @@ export function renderMessage(main: HTMLElement, staff: Staff, messageId: string
       { class: "message" },
       heading,
       body,
-      h("p", { class: "state-line" }, "State: ", stateWord),
+      h("p", { class: "state-line" }, "State: ", stateWord, urgencyBadge),
       h("div", { class: "bar" }, bar, " ", barText),
+      heldLine,
       countsList,
       h("div", { class: "actions" }, cancel, resend),
       actionProblem,
@@ -75,6 +79,8 @@ export function renderMessage(main: HTMLElement, staff: Staff, messageId: string
     stateWord.dataset.state = progress.state;
     renderCounts(progress);
     renderDetails(message, progress);
+    urgencyBadge.hidden = !message.emergency;
+    refreshHeld(message, progress);
     const open = progress.state === "scheduled" || progress.state === "sending" || progress.state === "preparing";
     cancel.hidden = !open;
     resend.hidden = !(progress.groups.failed > 0 && (progress.state === "done" || (progress.state === "cancelled" && progress.groups.pending === 0)));
@@ -88,6 +94,37 @@ export function renderMessage(main: HTMLElement, staff: Staff, messageId: string
     // A scheduled message turns to sending when its time comes, with no document change.
     window.clearTimeout(stateTimer);
     if (progress.state === "scheduled" && message.sendAt) stateTimer = window.setTimeout(render, Math.min(message.sendAt.getTime() - Date.now() + 50, 2 ** 31 - 1));
+  }
+
+  let heldAsked = 0;
+  let heldTimer: number | undefined;
+  /**
+   * While recipients are pending, how many wait for their local time or for
+   * quiet hours to end, and until when: one report call at most every 15 s
+   * (the counters the page watches do not hold it).
+   */
+  function refreshHeld(message: MessageView, progress: Progress): void {
+    if (message.emergency || progress.groups.pending === 0) {
+      heldLine.hidden = true;
+      return;
+    }
+    const wait = heldAsked + 15_000 - Date.now();
+    window.clearTimeout(heldTimer);
+    if (wait > 0) {
+      heldTimer = window.setTimeout(() => latest && refreshHeld(latest.message, progressOf(latest.message, latest.counters)), wait);
+      return;
+    }
+    heldAsked = Date.now();
+    void messageReport(messageId).then(
+      ({ held }) => {
+        const parts: string[] = [];
+        if (held.quietHours.devices > 0) parts.push(`${held.quietHours.devices.toLocaleString()} waiting for quiet hours to end (the last at ${bothZones(new Date(held.quietHours.until ?? 0))})`);
+        if (held.localTime.devices > 0) parts.push(`${held.localTime.devices.toLocaleString()} waiting for their local time (the last at ${bothZones(new Date(held.localTime.until ?? 0))})`);
+        heldLine.textContent = parts.length > 0 ? `${parts.join("; ")}.` : "";
+        heldLine.hidden = parts.length === 0;
+      },
+      () => undefined,
+    );
   }
 
   function renderCounts(progress: Progress): void {
@@ -106,6 +143,8 @@ export function renderMessage(main: HTMLElement, staff: Staff, messageId: string
     ];
     if (message.invalid) rows.push(["Not sent", `${message.invalid.field ? `${message.invalid.field}: ` : ""}${message.invalid.message}`]);
     if (message.sendAt) rows.push(["Send at", bothZones(message.sendAt)]);
+    if (message.sendAtLocal) rows.push(["Send at", `${message.sendAtLocal.replace("T", " ")} in each recipient's time zone`]);
+    if (message.emergency) rows.push(["Urgency", "Emergency: at once, high priority, past quiet hours and mutes"]);
     if (message.cancelledAt) rows.push(["Cancelled", bothZones(message.cancelledAt)]);
     if (message.category) rows.push(["Category", message.category]);
     if (message.resendOf) rows.push(["Resend of", h("a", { href: `#/messages/${message.resendOf}` }, "the original message")]);
@@ -187,5 +226,6 @@ export function renderMessage(main: HTMLElement, staff: Staff, messageId: string
   return () => {
     stop();
     window.clearTimeout(stateTimer);
+    window.clearTimeout(heldTimer);
   };
 }
