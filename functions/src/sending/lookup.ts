@@ -34,6 +34,7 @@ function fromDocument(messageId: string, recipientId: string, doc: RecipientDoc)
     recordedIn: "recipient",
     receivedAt: null,
     openedAt: null,
+    language: doc.language ?? null,
   };
 }
 
@@ -83,6 +84,7 @@ function fromPage(messageId: string, deviceId: string, page: PageDoc, index: num
     recordedIn: "page",
     receivedAt: null,
     openedAt: null,
+    language: outcome.language ?? null,
   };
 }
 

@@ -9,6 +9,7 @@ import type { MessageDoc } from "../messages/schema";
 import type { Sender } from "./sender";
 import { sendSmall, smallSend } from "./small";
 import type { SendMessageInput, SendResult } from "./schema";
+import { requireMachineTranslation } from "../languages/machine";
 
 export type { SendResult } from "./schema";
 
@@ -70,6 +71,7 @@ function messageFields(sender: Sender, input: SendMessageInput, requestHash: str
  * message; the same key with a different request is a conflict.
  */
 export async function sendMessage(sender: Sender, input: SendMessageInput): Promise<SendResult> {
+  if (input.autoTranslate) requireMachineTranslation();
   const { idempotencyKey, ...request } = input;
   const requestHash = sha256(canonical(request));
   const fields = messageFields(sender, input, requestHash);

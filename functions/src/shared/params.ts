@@ -255,3 +255,9 @@ export const RECEIPT_TALLY_SECONDS = defineInt("RECEIPT_TALLY_SECONDS", {
   description:
     "A message's receipt counts are recounted at most once per window of this many seconds (one tallyReceipts task per message and window, run at its end): how far the report's and the metrics' received/opened figures may lag the acks, and what bounds the writes to the message's receipts summary.",
 });
+
+export const MACHINE_TRANSLATION = defineBoolean("MACHINE_TRANSLATION", {
+  default: false,
+  description:
+    "Machine translation through the Cloud Translation API (languages/machine.ts): messages with autoTranslate get a translation for every language of their audience the sender did not write, and staff may translate drafts. Needs the Cloud Translation API enabled and roles/cloudtranslate.user for the runtime service account. false: such messages and drafts are refused (failed-precondition), and nothing is called.",
+});
