@@ -94,7 +94,8 @@ export async function translateTexts(text: Text, language: string): Promise<Tran
   });
   let answer: unknown;
   try {
-    [, answer] = await Promise.race([translationClient().translate([protect(text.title), protect(text.body)], { to: language, format: "html" }), timeout]);
+    const result: [string[], unknown] = await Promise.race([translationClient().translate([protect(text.title), protect(text.body)], { to: language, format: "html" }), timeout]);
+    answer = result[1];
   } finally {
     clearTimeout(timer);
   }

@@ -41,5 +41,7 @@ export const audienceLanguages = z.strictObject({
   sampled: z.number().int(),
 });
 
+export type AudienceLanguages = z.infer<typeof audienceLanguages>;
+
 /** Most devices estimateAudience reads to say which languages an audience reads. */
-export const AUDIENCE_LANGUAGE_SAMPLE = 500;
+export const AUDIENCE_LANGUAGE_SAMPLE = 200;

@@ -67,3 +67,20 @@ export function unfillablePlaceholder(
   }
   return undefined;
 }
+
+/** `translateDraft` (staff): a draft's title and body machine-translated into `to`, for the sender to edit. */
+export const translateDraftInput = z.strictObject({
+  title: translationText.shape.title,
+  body: translationText.shape.body,
+  to: z.string({ error: "must be a string" }).transform((tag, ctx) => {
+    const canonical = canonicalTag(tag);
+    if (canonical === undefined) ctx.addIssue({ code: "custom", message: `"${tag}" is not a BCP 47 language tag of a known language (such as es, fr-CA, zh-Hant)` });
+    return canonical ?? tag;
+  }),
+});
+export type TranslateDraftRequest = z.input<typeof translateDraftInput>;
+export interface TranslateDraftResult {
+  to: string;
+  title: string;
+  body: string;
+}
