@@ -45,6 +45,8 @@ import {
   type DeliveryStatus,
   type EstimateAudienceRequest,
   type EstimateAudienceResult,
+  type TranslateDraftRequest,
+  type TranslateDraftResult,
   type GetDeliveryStatsRequest,
   type HourRow,
   type ListRecipientsByReceiptRequest,
@@ -157,6 +159,7 @@ async function call<Req, Res>(name: string, data: Req): Promise<Res> {
 }
 
 export const estimateAudience = (request: EstimateAudienceRequest) => call<EstimateAudienceRequest, EstimateAudienceResult>("estimateAudience", request);
+export const translateDraft = (request: TranslateDraftRequest) => call<TranslateDraftRequest, TranslateDraftResult>("translateDraft", request);
 export const sendMessage = (request: SendMessageRequest) => call<SendMessageRequest, SendResult>("sendMessage", request);
 export const cancelMessage = (messageId: string) => call<{ messageId: string }, { messageId: string; cancelled: number }>("cancelMessage", { messageId });
 export const resendFailed = (request: ResendFailedRequest) => call<ResendFailedRequest, SendResult>("resendFailed", request);
