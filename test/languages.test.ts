@@ -102,7 +102,7 @@ describe("messages in every family's language", () => {
     const devices = await seedDevices([
       { userId: users[0], locale: "vi_VN" },
       { userId: users[1], locale: "vi", platform: "ios" },
-      { userId: users[2], locale: "es-MX" },
+      { userId: users[2], locale: "es-MX", platform: "web" },
     ]);
     const { messageId } = await staff.call<{ messageId: string }>("sendMessage", {
       title: `Hello {{name}}`,
