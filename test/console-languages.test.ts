@@ -90,6 +90,11 @@ describe("compose in several languages (headless Chromium)", () => {
     }, 30_000);
     const bodies = new Map(accepted.map((a) => [a.message.token, (a.message as { notification?: { body?: string } }).notification?.body]));
     assert.deepEqual(devices.map((d) => bodies.get(d.token)), ["El autobús sale a las 8:00.", "El autobús sale a las 8:00.", "The bus leaves at 8:00.", "The bus leaves at 8:00."]);
+    // The message page shows each text that was sent, with how many devices got it.
+    const sent = page.getByRole("region", { name: "Languages" });
+    await sent.getByText("es · written · 2 devices").waitFor({ timeout: 30_000 });
+    await sent.getByText("Default text · 2 devices").waitFor();
+    await sent.getByText("El autobús sale a las 8:00.").waitFor();
     assert.deepEqual(policy.take(), [], "no Content-Security-Policy violation");
   });
 });

@@ -15,6 +15,9 @@ import { seedDevices, type DeviceSeed } from "../tools/lib/fixtures.ts";
 import { acceptedFor, type AcceptedMessage } from "../tools/lib/stand-in.ts";
 import { waitFor } from "../tools/lib/wait.ts";
 import type { MessageReport } from "../functions/src/sending/schema.ts";
+import { createKey } from "../functions/src/keys/service.ts";
+import { FieldValue } from "firebase-admin/firestore";
+import { api } from "./support/api.ts";
 
 interface TranslationRequest {
   target: string;
@@ -146,6 +149,27 @@ describe("messages in every family's language", () => {
     } finally {
       await failTranslations(false);
     }
+  });
+
+  it("takes translations through POST /v1/messages and in a message document written directly; a bad tag there is the document's invalid reason", async () => {
+    const { secret, tenant } = await createKey({ name: `languages ${randomUUID()}`, scopes: ["messages:send"], surface: "api" });
+    const [partnerDevice] = await seedDevices([{ tenant, locale: "fr_CA" }]);
+    const sent = await api("/v1/messages", { key: secret, body: { ...translated, audience: { devices: [partnerDevice?.deviceId] } } });
+    assert.equal(sent.status, 201, sent.text);
+    const bad = await api("/v1/messages", { key: secret, body: { ...translated, translations: { "xx-foo": { title: "T", body: "B" } }, audience: { devices: [partnerDevice?.deviceId] } } });
+    assert.equal(bad.status, 400, bad.text);
+    assert.equal((bad.body as { error: { field?: string } }).error.field, "translations.xx-foo");
+
+    const [appDevice] = await seedDevices([{ locale: "es-419" }]);
+    const direct = adminDb().collection("messages").doc();
+    await direct.set({ title: translated.title, body: translated.body, translations: { ES: translated.translations.es }, senderId: null, createdAt: FieldValue.serverTimestamp(), audience: { devices: [appDevice?.deviceId] } });
+    const titles = await deliveredTitles([partnerDevice?.token ?? "", appDevice?.token ?? ""], 2);
+    assert.deepEqual([titles.get(partnerDevice?.token ?? ""), titles.get(appDevice?.token ?? "")], ["Sortie scolaire", "Excursión"]);
+
+    const invalid = adminDb().collection("messages").doc();
+    await invalid.set({ title: "T", body: "B", translations: { "xx-foo": { title: "T", body: "B" } }, senderId: null, createdAt: FieldValue.serverTimestamp(), audience: { devices: [appDevice?.deviceId] } });
+    const reason = await waitFor("the invalid reason", async () => ((await invalid.get()).get("invalid") as { field: string } | undefined), 20_000);
+    assert.equal(reason.field, "translations.xx-foo");
   });
 
   it("refuses an unknown language tag, a translation over the payload limit and a placeholder the sender cannot fill, writing nothing", async () => {

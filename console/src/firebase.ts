@@ -175,6 +175,8 @@ export interface RecipientOutcome {
   /** When the device's app reported the notification arrived, and was tapped. */
   receivedAt: string | null;
   openedAt: string | null;
+  /** The text the device got: a translation's tag, or "default"; null when nothing was sent. */
+  language: string | null;
 }
 export const recipientStatus = (messageId: string, deviceId: string) => call<{ messageId: string; deviceId: string }, RecipientOutcome>("getRecipientStatus", { messageId, deviceId });
 export const recipientsByReceipt = (request: ListRecipientsByReceiptRequest) => call<ListRecipientsByReceiptRequest, ReceiptListPage>("listRecipientsByReceipt", request);
@@ -209,6 +211,9 @@ export interface MessageView {
   invalid: { field: string; message: string } | null;
   resendOf: string | null;
   category: string | null;
+  /** The sender's translations, by tag, and whether machine translation was asked for. */
+  translations: Record<string, { title: string; body: string }>;
+  autoTranslate: boolean;
 }
 
 const asDate = (value: unknown) => (value instanceof Timestamp ? value.toDate() : null);
@@ -238,7 +243,43 @@ function messageView(snapshot: DocumentSnapshot): MessageView | null {
     invalid: invalidOf(d.invalid),
     resendOf: asString(d.resendOf),
     category: asString(d.category),
+    translations: translationsOf(d.translations),
+    autoTranslate: d.autoTranslate === true,
   };
+}
+
+function translationsOf(value: unknown): Record<string, { title: string; body: string }> {
+  if (!value || typeof value !== "object") return {};
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>).flatMap(([tag, text]) => {
+      const t = text as { title?: unknown; body?: unknown } | null;
+      return t && typeof t.title === "string" && typeof t.body === "string" ? [[tag, { title: t.title, body: t.body }]] : [];
+    }),
+  );
+}
+
+/** A machine translation made for a message (messages/{id}/translations/{language}): what was sent, or why not. */
+export interface MachineTranslation {
+  language: string;
+  state: string;
+  title?: string;
+  body?: string;
+  reason?: string;
+}
+
+/** The message's machine translations: one small document per language, read once (not watched). */
+export async function machineTranslations(messageId: string): Promise<MachineTranslation[]> {
+  const snapshot = await getDocs(collection(the().db, COLLECTIONS.messages, messageId, COLLECTIONS.translations));
+  return snapshot.docs.map((d) => {
+    const data = d.data();
+    return {
+      language: d.id,
+      state: String(data.state ?? ""),
+      ...(typeof data.title === "string" && { title: data.title }),
+      ...(typeof data.body === "string" && { body: data.body }),
+      ...(typeof data.reason === "string" && { reason: data.reason }),
+    };
+  });
 }
 
 function counters(snapshots: QueryDocumentSnapshot[]): CounterDoc[] {
