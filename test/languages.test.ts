@@ -45,7 +45,7 @@ async function deliveredTitles(tokens: string[], expected: number): Promise<Map<
   const accepted = await waitFor(`${expected} messages at the FCM stand-in`, async () => {
     const found = await acceptedFor(tokens);
     return found.length >= expected ? found : undefined;
-  }, 30_000);
+  }, 60_000);
   return new Map(accepted.map((entry) => [entry.message.token as string, titleOf(entry)]));
 }
 
@@ -63,7 +63,7 @@ describe("messages in every family's language", () => {
   const done = (messageId: string) => waitFor(`message ${messageId} done`, async () => {
     const r = await report(messageId);
     return r.state === "done" ? r : undefined;
-  }, 30_000);
+  }, 60_000);
 
   const translated = {
     title: "School trip",

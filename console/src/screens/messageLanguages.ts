@@ -1,6 +1,6 @@
 import { DEFAULT_TEXT, type CounterDoc } from "../../../functions/src/contract";
 import { machineTranslations, type MachineTranslation, type MessageView } from "../firebase";
-import { h } from "../dom";
+import { h, uid } from "../dom";
 
 /**
  * The message page's languages: each text that was sent (the sender's
@@ -11,7 +11,8 @@ import { h } from "../dom";
  */
 export function languagesSection(messageId: string): { element: HTMLElement; update(message: MessageView, counters: CounterDoc[], final: boolean): void } {
   const list = h("div", {});
-  const element = h("section", { class: "card", hidden: true }, h("h2", {}, "Languages"), list);
+  const headingId = uid("sent-languages");
+  const element = h("section", { class: "card", hidden: true, "aria-labelledby": headingId }, h("h2", { id: headingId }, "Languages"), list);
   let machine: MachineTranslation[] = [];
   let machineRead: "no" | "reading" | "done" = "no";
   let last: [MessageView, CounterDoc[]] | undefined;
