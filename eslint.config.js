@@ -11,6 +11,7 @@ import { createTypeScriptImportResolver } from "eslint-import-resolver-typescrip
 const LAYERS = [
   ["shared"],
   ["devices", "keys", "messages"],
+  ["languages"],
   ["fcm", "guards"],
   ["ops"],
   ["delivery"],

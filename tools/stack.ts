@@ -16,6 +16,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { startCloudTasksStandIn } from "./cloud-tasks-stand-in.ts";
 import { startStandIn } from "./fcm-stand-in.ts";
+import { startTranslateStandIn } from "./translate-stand-in.ts";
 import { startMeter, type Meter } from "./meter.ts";
 import { triggerScheduled, triggerScheduledSweep } from "./scheduler.ts";
 import { DEMO_PHONE, DEMO_STAFF, seedDemo } from "./seed.ts";
@@ -33,6 +34,7 @@ const EMULATORS = "functions,firestore,tasks,auth,pubsub,hosting";
 const PORT_OFFSET = Number(process.env.STACK_PORT_OFFSET ?? 0);
 const STAND_IN_PORT = Number(process.env.FCM_STAND_IN_PORT ?? 9399) + PORT_OFFSET;
 const TASKS_ADMIN_PORT = 9398 + PORT_OFFSET;
+const TRANSLATE_STAND_IN_PORT = Number(process.env.TRANSLATE_STAND_IN_PORT ?? 9395) + PORT_OFFSET;
 /**
  * STACK_METER=1 (npm run bench:cost) puts the meter between the functions and
  * the Firestore and Cloud Tasks emulators (tools/meter.ts); nothing else runs
@@ -81,6 +83,7 @@ async function checkPorts(): Promise<void> {
   const wanted: Array<[string, number, string]> = [
     ["FCM stand-in", STAND_IN_PORT, "127.0.0.1"],
     ["Cloud Tasks administration stand-in", TASKS_ADMIN_PORT, "127.0.0.1"],
+    ["Translation stand-in", TRANSLATE_STAND_IN_PORT, "127.0.0.1"],
   ];
   if (METERED) wanted.push(["meter (Firestore)", METER_FIRESTORE_PORT, "127.0.0.1"], ["meter (Cloud Tasks)", METER_TASKS_PORT, "127.0.0.1"]);
   for (const [name, entry] of Object.entries(emulatorConfig)) {
@@ -168,7 +171,7 @@ function findSdkRoot(): string | undefined {
   return undefined;
 }
 
-function stackEnvironment(standInUrl: string, tasksAdminUrl: string): Record<string, string> {
+function stackEnvironment(standInUrl: string, tasksAdminUrl: string, translateUrl: string): Record<string, string> {
   const firestore = address("firestore");
   const auth = address("auth");
   const tasks = address("tasks");
@@ -186,6 +189,7 @@ function stackEnvironment(standInUrl: string, tasksAdminUrl: string): Record<str
     FCM_STAND_IN_URL: standInUrl,
     HOSTING_ORIGIN: `http://${hosting.host}:${hosting.port}`,
     CLOUD_TASKS_ADMIN_URL: tasksAdminUrl,
+    TRANSLATE_STAND_IN_URL: translateUrl,
   };
 }
 
@@ -203,6 +207,7 @@ function printWelcome(env: Record<string, string>): void {
 │   Hosting       ${env.HOSTING_ORIGIN}   the staff console at /, the AirNotifier-compatible endpoints for Moodle
 │   FCM stand-in  ${env.FCM_STAND_IN_URL}   (GET /_stand-in/messages lists what was "delivered")
 │   Cloud Tasks queue administration stand-in  ${env.CLOUD_TASKS_ADMIN_URL}   (GET /_stand-in/requests)
+│   Translation stand-in  ${env.TRANSLATE_STAND_IN_URL}   (GET /_stand-in/requests lists what was translated)
 │
 │ Staff console: open ${env.HOSTING_ORIGIN}/ and sign in as ${DEMO_STAFF.email} / ${DEMO_STAFF.password}
 │ (a demo phone, device ${DEMO_PHONE.deviceId} of user ${DEMO_PHONE.userId}, is registered to send to).
@@ -239,7 +244,9 @@ async function main(): Promise<void> {
   });
   // The Cloud Tasks emulator has no queue administration API: the ops code's pause and resume of the queues go here.
   const tasksAdmin = await startCloudTasksStandIn({ port: TASKS_ADMIN_PORT });
-  const stackEnv = stackEnvironment(standIn.url, tasksAdmin.url);
+  // The Cloud Translation API has no emulator: machine translation (autoTranslate, translateDraft) goes here.
+  const translate = await startTranslateStandIn({ port: TRANSLATE_STAND_IN_PORT });
+  const stackEnv = stackEnvironment(standIn.url, tasksAdmin.url, translate.url);
   const meter = METERED ? await startStackMeter(stackEnv) : undefined;
   const env = { ...process.env, ...localEmulatorOverrides(), ...stackEnv, ...(meter && meteredEnvironment(meter)) };
   // firebase-tools would otherwise look for updates on a network these machines do not have.
@@ -285,6 +292,7 @@ async function main(): Promise<void> {
   const code = await new Promise<number>((resolve) => child.on("exit", (status, signal) => resolve(status ?? (signal ? 1 : 0))));
   await standIn.close();
   await tasksAdmin.close();
+  await translate.close();
   await meter?.close();
   if (!interactive) {
     await functionLogWritten;

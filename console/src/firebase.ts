@@ -45,6 +45,8 @@ import {
   type DeliveryStatus,
   type EstimateAudienceRequest,
   type EstimateAudienceResult,
+  type TranslateDraftRequest,
+  type TranslateDraftResult,
   type GetDeliveryStatsRequest,
   type HourRow,
   type ListRecipientsByReceiptRequest,
@@ -160,6 +162,7 @@ async function call<Req, Res>(name: string, data: Req): Promise<Res> {
 }
 
 export const estimateAudience = (request: EstimateAudienceRequest) => call<EstimateAudienceRequest, EstimateAudienceResult>("estimateAudience", request);
+export const translateDraft = (request: TranslateDraftRequest) => call<TranslateDraftRequest, TranslateDraftResult>("translateDraft", request);
 export const sendMessage = (request: SendMessageRequest) => call<SendMessageRequest, SendResult>("sendMessage", request);
 export const cancelMessage = (messageId: string) => call<{ messageId: string }, { messageId: string; cancelled: number }>("cancelMessage", { messageId });
 export const resendFailed = (request: ResendFailedRequest) => call<ResendFailedRequest, SendResult>("resendFailed", request);
@@ -175,6 +178,8 @@ export interface RecipientOutcome {
   /** When the device's app reported the notification arrived, and was tapped. */
   receivedAt: string | null;
   openedAt: string | null;
+  /** The text the device got: a translation's tag, or "default"; null when nothing was sent. */
+  language: string | null;
 }
 export const messageReport = (messageId: string) => call<{ messageId: string }, MessageReport>("getMessageReport", { messageId });
 export const recipientStatus = (messageId: string, deviceId: string) => call<{ messageId: string; deviceId: string }, RecipientOutcome>("getRecipientStatus", { messageId, deviceId });
@@ -213,6 +218,9 @@ export interface MessageView {
   /** Delivery at this wall-clock time in each recipient's own zone (`YYYY-MM-DDTHH:MM`). */
   sendAtLocal: string | null;
   emergency: boolean;
+  /** The sender's translations, by tag, and whether machine translation was asked for. */
+  translations: Record<string, { title: string; body: string }>;
+  autoTranslate: boolean;
 }
 
 const asDate = (value: unknown) => (value instanceof Timestamp ? value.toDate() : null);
@@ -244,7 +252,43 @@ function messageView(snapshot: DocumentSnapshot): MessageView | null {
     category: asString(d.category),
     sendAtLocal: asString(d.sendAtLocal),
     emergency: d.urgency === "emergency",
+    translations: translationsOf(d.translations),
+    autoTranslate: d.autoTranslate === true,
   };
+}
+
+function translationsOf(value: unknown): Record<string, { title: string; body: string }> {
+  if (!value || typeof value !== "object") return {};
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>).flatMap(([tag, text]) => {
+      const t = text as { title?: unknown; body?: unknown } | null;
+      return t && typeof t.title === "string" && typeof t.body === "string" ? [[tag, { title: t.title, body: t.body }]] : [];
+    }),
+  );
+}
+
+/** A machine translation made for a message (messages/{id}/translations/{language}): what was sent, or why not. */
+export interface MachineTranslation {
+  language: string;
+  state: string;
+  title?: string;
+  body?: string;
+  reason?: string;
+}
+
+/** The message's machine translations: one small document per language, read once (not watched). */
+export async function machineTranslations(messageId: string): Promise<MachineTranslation[]> {
+  const snapshot = await getDocs(collection(the().db, COLLECTIONS.messages, messageId, COLLECTIONS.translations));
+  return snapshot.docs.map((d) => {
+    const data = d.data();
+    return {
+      language: d.id,
+      state: String(data.state ?? ""),
+      ...(typeof data.title === "string" && { title: data.title }),
+      ...(typeof data.body === "string" && { body: data.body }),
+      ...(typeof data.reason === "string" && { reason: data.reason }),
+    };
+  });
 }
 
 function counters(snapshots: QueryDocumentSnapshot[]): CounterDoc[] {

@@ -22,6 +22,7 @@ export { getRecipientStatus } from "./functions/getRecipientStatus";
 export { setPreferences } from "./functions/setPreferences";
 export { setUserAttributes } from "./functions/setUserAttributes";
 export { estimateAudience } from "./functions/estimateAudience";
+export { translateDraft } from "./functions/translateDraft";
 export { resendFailed } from "./functions/resendFailed";
 export { api } from "./functions/api";
 export { sweep } from "./functions/sweep";

@@ -19,6 +19,8 @@ export interface DeviceSeed {
   updatedAt?: Timestamp;
   /** The device's tenant: "app" (an app user's) unless given; null writes none, as on a device registered before tenants. */
   tenant?: string | null;
+  /** The locale the app reported (`es_MX`, `fr-CA`): picks the translation the device gets. */
+  locale?: string;
 }
 
 /** Writes a device document directly, as registerDevice would have left it. */
@@ -37,6 +39,7 @@ export async function seedDevices(seeds: DeviceSeed[]): Promise<Array<Required<P
       badge: seed.badge ?? 0,
       ...(seed.userInfo && { userInfo: seed.userInfo }),
       ...(seed.attributes && { attributes: seed.attributes }),
+      ...(seed.locale && { locale: seed.locale }),
       createdAt: seed.updatedAt ?? Timestamp.now(),
       updatedAt: seed.updatedAt ?? Timestamp.now(),
       retired: seed.retired ?? false,

@@ -10,9 +10,10 @@ import { callableProblem, estimateAudience, sendMessage, type Staff } from "../f
 import { bothZones, h, uid } from "../dom";
 import type { Cleanup } from "../main";
 import { audienceField } from "./audience";
+import { languagesField } from "./languages";
 
 /** Fields whose problems are shown next to them; anything else (vars, data) is shown by the audience or the button. */
-const FIELDS = ["title", "body", "link", "imageUrl", "category", "priority", "badge", "ttlSeconds", "collapseKey", "sendAt", "sendAtLocal", "urgency", "audience"] as const;
+const FIELDS = ["title", "body", "link", "imageUrl", "category", "priority", "badge", "ttlSeconds", "collapseKey", "sendAt", "sendAtLocal", "urgency", "audience", "translations"] as const;
 type Field = (typeof FIELDS)[number];
 
 /** `YYYY-MM-DDTHH:mm` in local time, as datetime-local inputs take it. */
@@ -75,6 +76,8 @@ export function renderCompose(main: HTMLElement, staff: Staff): Cleanup {
   const sendButton = h("button", { type: "submit", class: "primary" }, "Send");
   const formProblem = h("p", { class: "error", role: "alert" });
   const audience = audienceField(() => (touched.add("audience"), update()));
+  const languages = languagesField(() => ({ title: title.value, body: body.value }), () => (touched.add("translations"), update()));
+  errors.set("translations", languages.error);
 
   const dialogTitle = uid("confirm-title");
   const dialogText = h("p", {});
@@ -98,6 +101,7 @@ export function renderCompose(main: HTMLElement, staff: Staff): Cleanup {
         field("body", "Body", body, bodyCount),
         h("p", { class: "budget" }, h("span", {}, "FCM payload "), budget, " ", budgetText),
         h("p", { class: "hint" }, "Write {{name}} to fill in each recipient's value (from a CSV of users)."),
+        languages.element,
         h(
           "details",
           {},
@@ -121,6 +125,7 @@ export function renderCompose(main: HTMLElement, staff: Staff): Cleanup {
           return error;
         })(),
         estimate,
+        languages.audience,
         field("sendAt", "Send at", sendAt, sendAtText),
         localTimeRow,
         emergencyCard,
@@ -144,6 +149,9 @@ export function renderCompose(main: HTMLElement, staff: Staff): Cleanup {
     if (badgeText) r.badge = badgeText === "increment" ? "increment" : /^\d+$/.test(badgeText) ? Number(badgeText) : (badgeText as "increment");
     if (ttl.value !== "") r.ttlSeconds = Number(ttl.value);
     if (collapseKey.value.trim()) r.collapseKey = collapseKey.value.trim();
+    const translations = languages.translations();
+    if (translations) r.translations = translations;
+    if (languages.autoTranslate()) r.autoTranslate = true;
     const vars = audience.vars();
     if (vars) r.vars = vars;
     if (sendAt.value && localTime.checked) r.sendAtLocal = sendAt.value.slice(0, 16);
@@ -247,6 +255,7 @@ export function renderCompose(main: HTMLElement, staff: Staff): Cleanup {
       sendAtLocal: "Send at",
       urgency: "Urgency",
       audience: "Audience",
+      translations: "Translation",
     };
     return labels[name];
   }
@@ -268,7 +277,7 @@ export function renderCompose(main: HTMLElement, staff: Staff): Cleanup {
   }
 
   function scheduleEstimate(r: SendMessageRequest): void {
-    const key = JSON.stringify([r.audience, r.category ?? null]);
+    const key = JSON.stringify([r.audience, r.category ?? null, r.urgency ?? null]);
     if (key === lastAudienceKey) return;
     lastAudienceKey = key;
     window.clearTimeout(estimateTimer);
@@ -286,8 +295,9 @@ export function renderCompose(main: HTMLElement, staff: Staff): Cleanup {
   async function runEstimate(r: SendMessageRequest): Promise<number | undefined> {
     const seq = ++estimateSeq;
     try {
-      const { devices } = await estimateAudience({ audience: r.audience, ...(r.category && { category: r.category }) });
+      const { devices, languages: spoken } = await estimateAudience({ audience: r.audience, ...(r.category && { category: r.category }), ...(r.urgency && { urgency: r.urgency }) });
       if (seq !== estimateSeq) return undefined;
+      languages.showAudience(spoken);
       lastEstimate = devices;
       estimate.textContent = `${plural(devices, "device", "devices")} will receive it.`;
       return devices;

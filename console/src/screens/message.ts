@@ -4,6 +4,7 @@ import { bothZones, h } from "../dom";
 import type { Cleanup } from "../main";
 import { GROUP_LABELS, progressOf, type Progress } from "../progress";
 import { funnelSection } from "./funnel";
+import { languagesSection } from "./messageLanguages";
 
 const FAILED_PAGE = 10;
 
@@ -31,6 +32,7 @@ export function renderMessage(main: HTMLElement, staff: Staff, messageId: string
   failedSection.append(failedBody);
   const body = h("p", { class: "message-body" });
   const funnel = funnelSection(messageId);
+  const languages = languagesSection(messageId);
   const lookupInput = h("input", { type: "text", name: "deviceId", required: true, autocomplete: "off", spellcheck: false });
   const lookupAnswer = h("p", { class: "lookup-answer", role: "status" });
   const lookup = h(
@@ -56,6 +58,7 @@ export function renderMessage(main: HTMLElement, staff: Staff, messageId: string
       actionProblem,
       details,
       funnel.element,
+      languages.element,
       failedSection,
       lookup,
     ),
@@ -73,6 +76,7 @@ export function renderMessage(main: HTMLElement, staff: Staff, messageId: string
     const { message, counters, receipts } = latest;
     const progress = progressOf(message, counters);
     funnel.update(progress, receipts);
+    languages.update(message, counters, progress.state === "done" || progress.state === "cancelled");
     heading.textContent = message.title;
     body.textContent = message.body;
     stateWord.textContent = progress.state;
@@ -186,7 +190,7 @@ export function renderMessage(main: HTMLElement, staff: Staff, messageId: string
       .then((r) => {
         const label = new Map(GROUP_LABELS).get(statusGroup(r.status)) ?? "";
         const receipts = `${r.receivedAt ? `; received ${bothZones(new Date(r.receivedAt))}` : ""}${r.openedAt ? `; opened ${bothZones(new Date(r.openedAt))}` : ""}`;
-        lookupAnswer.textContent = `${r.deviceId}: ${label} (${r.status})${r.statusMessage ? ` — ${r.statusMessage}` : ""}; ${r.attempts} attempt${r.attempts === 1 ? "" : "s"}${r.sentAt ? `; accepted by FCM ${bothZones(new Date(r.sentAt))}` : ""}${receipts}.`;
+        lookupAnswer.textContent = `${r.deviceId}: ${label} (${r.status})${r.statusMessage ? ` — ${r.statusMessage}` : ""}; ${r.attempts} attempt${r.attempts === 1 ? "" : "s"}${r.sentAt ? `; accepted by FCM ${bothZones(new Date(r.sentAt))}` : ""}${r.language ? `; text: ${r.language === "default" ? "the default" : r.language}` : ""}${receipts}.`;
       })
       .catch((err: unknown) => (lookupAnswer.textContent = callableProblem(err).message));
   });

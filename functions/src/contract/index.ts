@@ -65,6 +65,7 @@ export {
   resendFailedInput,
   setPreferencesInput,
   largestPayloadBytes,
+  largestPayloadBytesByText,
   type Audience,
   type AudienceRequest,
   type SendMessageInput,
@@ -79,6 +80,9 @@ export {
 } from "../sending/schema";
 export { STATUS_GROUPS, statusGroup, groupCounts, messageState, counterDoc, type StatusGroup, type GroupCounts, type CounterDoc, type StateInput } from "../messages/progress";
 export { fillPlaceholders } from "../fcm/payload";
+export { translationsSchema, translateDraftInput, unfillablePlaceholder, TRANSLATIONS_MAX, type TranslateDraftRequest, type TranslateDraftResult } from "../languages/schema";
+export { languagesReport, audienceLanguages, type LanguagesReport, type AudienceLanguages } from "../languages/report";
+export { canonicalTag, deviceTag, deviceLanguage, matchTranslation, textFor, DEFAULT_TEXT } from "../languages/tags";
 export {
   setDeliveryPausedInput,
   getDeliveryStatusInput,

@@ -22,7 +22,7 @@ export interface Settings {
 }
 
 /** What becomes of one claimed recipient. */
-export type Decision =
+type Outcome =
   | {
       kind: "final";
       status: number;
@@ -39,6 +39,9 @@ export type Decision =
    * over FCM's quota (retryAtMs: when the project may send again).
    */
   | { kind: "held"; statusMessage: string; attempts: number; retryAtMs?: number; badge?: number };
+
+/** What becomes of a recipient; with the language whose text its payload carried, once it was built (languages/tags.ts). */
+export type Decision = Outcome & { language?: string };
 
 export function ended(status: number, statusMessage: string | null): Decision {
   return { kind: "final", status, statusMessage };
@@ -60,10 +63,12 @@ export interface RecipientUpdate {
   badgeValue?: number;
   /** Set when an attempt is given back (a held recipient). */
   attempts?: number;
+  /** The text the device got: a translation's tag, or "default". */
+  language?: string;
 }
 
 export function toUpdate(decision: Decision): RecipientUpdate {
-  const badge = decision.badge !== undefined ? { badgeValue: decision.badge } : {};
+  const badge = { ...(decision.badge !== undefined && { badgeValue: decision.badge }), ...(decision.language !== undefined && { language: decision.language }) };
   if (decision.kind === "held") {
     const retryAt = decision.retryAtMs !== undefined ? Timestamp.fromMillis(decision.retryAtMs) : null;
     return { status: STATUS.pending, statusMessage: decision.statusMessage, leaseExpiresAt: null, retryAt, attempts: decision.attempts, ...badge };

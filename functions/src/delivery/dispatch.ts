@@ -4,7 +4,8 @@ import { devicesCollection } from "../devices/collection";
 import { mutedFilter } from "../devices/mutes";
 import { retireIfStillHeld } from "../devices/retire";
 import { deviceDoc, type DeviceDoc } from "../devices/schema";
-import { buildFcmMessage, RecipientError } from "../fcm/build";
+import { buildLocalizedFcmMessage, RecipientError } from "../fcm/build";
+import { withMachineTranslations } from "../languages/machine";
 import { messagingClient } from "../fcm/client";
 import { classify, type SendOutcome } from "../fcm/outcome";
 import { messageRef } from "../messages/collection";
@@ -226,13 +227,16 @@ export async function sendClaimed(messageId: string, shard: number, message: Mes
   }
 
   const badges = await assignBadges(message, live.map((l) => l.recipient));
-  const toSend: Array<{ recipient: ClaimedRecipient; device: DeviceDoc; badge?: number }> = [];
+  // autoTranslate: the languages these devices read that the sender did not write, made once per message and language.
+  const localized = await withMachineTranslations(messageId, message, live.map((l) => l.device.locale));
+  const toSend: Array<{ recipient: ClaimedRecipient; device: DeviceDoc; badge?: number; language?: string }> = [];
   const fcmMessages = [];
   for (const { recipient, device } of live) {
     const badge = badges.values.get(recipient.id);
     try {
-      fcmMessages.push(buildFcmMessage({ messageId, recipientId: recipient.id, message, token: device.token, platform: device.platform, vars: recipient.data.vars ?? {}, badge }));
-      toSend.push({ recipient, device, badge });
+      const built = buildLocalizedFcmMessage({ messageId, recipientId: recipient.id, message: localized.message, token: device.token, platform: device.platform, vars: recipient.data.vars ?? {}, badge, locale: device.locale });
+      fcmMessages.push(built.fcm);
+      toSend.push({ recipient, device, badge, language: built.language });
     } catch (err) {
       if (!(err instanceof RecipientError)) throw err;
       decisions.set(recipient.id, ended(400, err.message));
@@ -245,7 +249,7 @@ export async function sendClaimed(messageId: string, shard: number, message: Mes
     decisions.set(recipient.id, { kind: "held", statusMessage, attempts: recipient.attempt - 1, retryAtMs: budget.retryAtMs ?? Date.now(), ...(badge !== undefined && { badge }) });
   }
   fcmMessages.splice(budget.granted);
-  const cost: Cost = { reads: devices.reads + badges.reads + mutes.reads + budget.reads, writes: badges.writes + budget.writes };
+  const cost: Cost = { reads: devices.reads + badges.reads + mutes.reads + budget.reads + localized.reads, writes: badges.writes + budget.writes + localized.writes };
   if (fcmMessages.length === 0) return { decisions, ...cost };
 
   const result = await messagingClient().sendEach(fcmMessages);
@@ -257,7 +261,7 @@ export async function sendClaimed(messageId: string, shard: number, message: Mes
     const sent = toSend[index];
     if (!sent) return;
     const outcome = classify(response);
-    decisions.set(sent.recipient.id, decideOutcome(outcome, sent.recipient.attempt, config, now, sent.badge));
+    decisions.set(sent.recipient.id, { ...decideOutcome(outcome, sent.recipient.attempt, config, now, sent.badge), language: sent.language });
     if (outcome.kind === "dead-token") retirements.push({ deviceId: sent.recipient.data.deviceId, token: sent.device.token, reason: outcome.retire });
     if (outcome.kind === "project-fault") projectFault ??= outcome;
     if (outcome.kind === "transient" && outcome.quota) overQuota.push({ sent, outcome });
@@ -367,18 +371,18 @@ async function retireDevices(messageId: string, shard: number, retirements: Reti
  * phone to one notification. Returns the statuses that landed.
  */
 async function writeDecisions(messageId: string, shard: number, claimed: ClaimedRecipient[], decisions: Map<string, Decision>): Promise<{ landed: number[]; writes: number }> {
-  const fenced: Array<FencedUpdate<number>> = [];
+  const fenced: Array<FencedUpdate<Decision>> = [];
   for (const recipient of claimed) {
     const decision = decisions.get(recipient.id);
-    if (decision) fenced.push({ ref: recipient.ref, data: { ...toUpdate(decision) }, lastUpdateTime: recipient.claimedAt, tag: statusOf(decision) });
+    if (decision) fenced.push({ ref: recipient.ref, data: { ...toUpdate(decision) }, lastUpdateTime: recipient.claimedAt, tag: decision });
   }
   const { landed, superseded } = await commitFenced(
     fenced,
-    (chunk, first) => outcomeWrites(messageId, chunk.map((u) => u.tag), { batches: first ? 1 : 0 }),
+    (chunk, first) => outcomeWrites(messageId, chunk.map((u) => statusOf(u.tag)), { batches: first ? 1 : 0, languages: chunk.map((u) => u.tag.language) }),
     { messageId, shard },
   );
   if (superseded.length > 0) logger.warn("dispatch: outcomes dropped, claims had lapsed and been taken over", { messageId, shard, superseded: superseded.length });
-  return { landed: landed.map((u) => u.tag), writes: fenced.length };
+  return { landed: landed.map((u) => statusOf(u.tag)), writes: fenced.length };
 }
 
 /**

@@ -176,7 +176,8 @@ async function recordCompactly(task: RecordPageTask, ref: DocumentReference, pag
   const acceptedCount = page.recipients.length - others.length;
   const batch = db().batch();
   batch.update(ref, { state: "recorded", compact: true, accepted: acceptedCount, created, updatedAt: Timestamp.now() }, { lastUpdateTime: readAt });
-  for (const side of outcomeWrites(task.messageId, Array<number>(acceptedCount).fill(STATUS.accepted), { batches: others.length === 0 ? 1 : 0 })) batch.set(side.ref, side.data, { merge: true });
+  const languages = outcomes.flatMap((outcome, i) => (accepted(i) ? [outcome.language] : []));
+  for (const side of outcomeWrites(task.messageId, Array<number>(acceptedCount).fill(STATUS.accepted), { batches: others.length === 0 ? 1 : 0, languages })) batch.set(side.ref, side.data, { merge: true });
   try {
     await batch.commit();
   } catch (err) {
@@ -248,13 +249,13 @@ async function sendRecipients(input: PageInput, page: Pick<PageDoc, "recipients"
 async function recordOutcomes(messageId: string, page: Pick<PageDoc, "recipients" | "attempt" | "outcomes">, message: MessageDoc | undefined): Promise<number> {
   const recipients = rawRecipients(messageId);
   const outcomes = page.outcomes ?? [];
-  const creates: Array<FencedUpdate<number>> = page.recipients.map((r, i) => {
+  const creates: Array<FencedUpdate<RecipientUpdate>> = page.recipients.map((r, i) => {
     const outcome = outcomes[i] ?? toUpdate(NO_OUTCOME);
     const doc: DocumentData = { deviceId: r.deviceId, userId: r.userId, ...(message && varsOf(message, r.userId)), attempts: page.attempt, ...outcome };
-    return { ref: recipients.doc(r.id), create: doc, tag: outcome.status };
+    return { ref: recipients.doc(r.id), create: doc, tag: outcome };
   });
   // Counted with their outcomes in the same commits; the page counts as one batch.
-  const { landed } = await commitFenced(creates, (chunk, first) => outcomeWrites(messageId, chunk.map((c) => c.tag), { batches: first ? 1 : 0 }), { messageId });
+  const { landed } = await commitFenced(creates, (chunk, first) => outcomeWrites(messageId, chunk.map((c) => c.tag.status), { batches: first ? 1 : 0, languages: chunk.map((c) => c.tag.language) }), { messageId });
   return landed.length;
 }
 

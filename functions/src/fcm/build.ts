@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Message } from "firebase-admin/messaging";
+import { DEFAULT_TEXT, textFor } from "../languages/tags";
 import { LIMITS } from "../shared/contract";
 import { buildFcmPayload, payloadBytes, RecipientError, type BuildInput } from "./payload";
 
@@ -23,4 +24,23 @@ export function buildFcmMessage(input: BuildInput): Message {
     throw new RecipientError(`payload too large: ${bytes} bytes, FCM accepts at most ${LIMITS.fcmPayloadBytes}; shorten the body or data`);
   }
   return fcm;
+}
+
+/**
+ * One recipient's FCM message in the language its device gets, and which
+ * language that is (`default` for the message's own text; none for a
+ * data-only message, which carries no text). A translation that does not fit
+ * FCM's limit for this recipient (a machine translation grown long, vars
+ * filled in) gives way to the default text rather than failing the recipient.
+ */
+export function buildLocalizedFcmMessage(input: BuildInput): { fcm: Message; language?: string } {
+  if (input.message.dataOnly) return { fcm: buildFcmMessage(input) };
+  const { language } = textFor(input.message, input.locale);
+  if (language === DEFAULT_TEXT) return { fcm: buildFcmMessage(input), language };
+  try {
+    return { fcm: buildFcmMessage(input), language };
+  } catch (err) {
+    if (!(err instanceof RecipientError)) throw err;
+    return { fcm: buildFcmMessage({ ...input, locale: undefined }), language: DEFAULT_TEXT };
+  }
 }

@@ -1,6 +1,7 @@
 import type { Message } from "firebase-admin/messaging";
 import type { Platform } from "../shared/contract";
 import type { MessageDoc } from "../messages/schema";
+import { PLACEHOLDER, textFor } from "../languages/tags";
 
 /*
  * The FCM message of one recipient, as pure computation (no Node built-ins, no
@@ -21,6 +22,8 @@ export interface BuildInput {
   vars: Record<string, string | number | boolean>;
   /** The badge to show, when the message sets or increments one. */
   badge?: number;
+  /** The device's `locale`: picks the message's translation it gets (languages/tags.ts). */
+  locale?: string | null;
 }
 
 /** A build input with the collapse id already worked out (see build.ts). */
@@ -28,12 +31,7 @@ export interface PayloadInput extends BuildInput {
   collapseId: string;
 }
 
-const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g;
-
-/** The `{{name}}` placeholders a text holds. */
-export function placeholderNames(text: string): Set<string> {
-  return new Set([...text.matchAll(PLACEHOLDER)].map((match) => match[1] as string));
-}
+export { placeholderNamesOf as placeholderNames } from "../languages/tags";
 
 /** Fills `{{name}}` from the recipient's vars; an unknown name is an error for this recipient, never a silent blank. */
 export function fillPlaceholders(text: string, vars: Record<string, string | number | boolean>, field: string): string {
@@ -114,8 +112,9 @@ function dataOnlyMessage(input: BuildInput, data: Record<string, string>, collap
 
 function notificationMessage(input: BuildInput, data: Record<string, string>, collapseId: string, high: boolean | undefined): Message {
   const { message, vars } = input;
-  const title = fillPlaceholders(message.title, vars, "title");
-  const body = fillPlaceholders(message.body, vars, "body");
+  const text = textFor(message, input.locale);
+  const title = fillPlaceholders(text.title, vars, "title");
+  const body = fillPlaceholders(text.body, vars, "body");
 
   const fcm: Message = { token: input.token, notification: { title, body, ...(message.imageUrl && { imageUrl: message.imageUrl }) }, data };
   if (input.platform === "android") {

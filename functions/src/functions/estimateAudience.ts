@@ -1,11 +1,12 @@
 import { validatedOnCall } from "../shared/callable";
-import { countAudience } from "../sending/audience";
+import { audienceLanguageSample, countAudience } from "../sending/audience";
 import { estimateAudienceInput, type EstimateAudienceResult } from "../sending/schema";
 import { requireStaff } from "../sending/staff";
 import { STAFF_CALLABLE } from "../shared/sizing";
 
-/** Staff: how many devices a message to this audience would reach, counted with aggregations. */
+/** Staff: how many devices a message to this audience would reach, counted with aggregations, and the languages of a bounded sample of them. */
 export const estimateAudience = validatedOnCall(estimateAudienceInput, async (data, caller): Promise<EstimateAudienceResult> => {
   requireStaff(caller);
-  return { devices: await countAudience(data.audience, data.category) };
+  const [devices, languages] = await Promise.all([countAudience(data.audience, data.urgency === "emergency" ? undefined : data.category), audienceLanguageSample(data.audience)]);
+  return { devices, languages };
 }, STAFF_CALLABLE);

@@ -1,7 +1,7 @@
 import { randomInt } from "node:crypto";
 import { FieldValue, Timestamp, type DocumentData, type DocumentReference } from "firebase-admin/firestore";
 import { counterDoc } from "./progress";
-import { COLLECTIONS, isFinalStatus, RECEIPTS_SUMMARY_ID } from "../shared/contract";
+import { COLLECTIONS, isFinalStatus, RECEIPTS_SUMMARY_ID, STATUS } from "../shared/contract";
 import { messageRef } from "./collection";
 
 /**
@@ -40,10 +40,27 @@ export function finalCountIncrements(statuses: Iterable<number>): Record<string,
   return counts;
 }
 
-/** The merge-set that adds these statuses to a counters document; undefined when none is final. */
-export function countIncrements(statuses: Iterable<number>): DocumentData | undefined {
+/**
+ * `{ "<tag>" | "default": increment(n) }`: the languages accepted recipients'
+ * payloads carried (`languages[i]` goes with `statuses[i]`), counted in the
+ * same commit as their outcomes, so the report's per-language figures cost
+ * no more than its status counts.
+ */
+export function languageIncrements(statuses: readonly number[], languages: ReadonlyArray<string | undefined> | undefined): Record<string, FieldValue> {
+  const tally = new Map<string, number>();
+  statuses.forEach((status, i) => {
+    const language = languages?.[i];
+    if (status === STATUS.accepted && language !== undefined) tally.set(language, (tally.get(language) ?? 0) + 1);
+  });
+  return Object.fromEntries([...tally].map(([language, n]) => [language, FieldValue.increment(n)]));
+}
+
+/** The merge-set that adds these statuses (and the languages of the accepted ones) to a counters document; undefined when none is final. */
+export function countIncrements(statuses: readonly number[], languages?: ReadonlyArray<string | undefined>): DocumentData | undefined {
   const counts = finalCountIncrements(statuses);
-  return Object.keys(counts).length === 0 ? undefined : { counts, updatedAt: Timestamp.now() };
+  if (Object.keys(counts).length === 0) return undefined;
+  const served = languageIncrements(statuses, languages);
+  return { counts, ...(Object.keys(served).length > 0 && { languages: served }), updatedAt: Timestamp.now() };
 }
 
 /** The final-status counts of a message, summed over its shards' counter documents. */
@@ -56,9 +73,10 @@ export async function readFinalCounts(messageId: string): Promise<Record<string,
  * summed over the slots, and the receipts summary (its own document among
  * them, not a slot: messages/receipts.ts) as it was stored.
  */
-export async function readCounters(messageId: string): Promise<{ finalCounts: Record<string, number>; receiptSummary: DocumentData | undefined }> {
+export async function readCounters(messageId: string): Promise<{ finalCounts: Record<string, number>; receiptSummary: DocumentData | undefined; languages: Record<string, number> }> {
   const snapshot = await countersCollection(messageId).get();
   const total: Record<string, number> = {};
+  const languages: Record<string, number> = {};
   let receiptSummary: DocumentData | undefined;
   for (const doc of snapshot.docs) {
     if (doc.id === RECEIPTS_SUMMARY_ID) {
@@ -68,6 +86,7 @@ export async function readCounters(messageId: string): Promise<{ finalCounts: Re
     const parsed = counterDoc.safeParse(doc.data());
     if (!parsed.success) continue;
     for (const [code, n] of Object.entries(parsed.data.counts)) total[code] = (total[code] ?? 0) + n;
+    for (const [language, n] of Object.entries(parsed.data.languages ?? {})) languages[language] = (languages[language] ?? 0) + n;
   }
-  return { finalCounts: total, receiptSummary };
+  return { finalCounts: total, receiptSummary, languages };
 }

@@ -25,7 +25,11 @@ export function statusGroup(status: number): StatusGroup {
  * same commit as the outcomes they count. A handful of small documents per
  * message, so watching them costs the same however large the message is.
  */
-export const counterDoc = z.object({ counts: z.record(z.string(), z.number().int()) });
+export const counterDoc = z.object({
+  counts: z.record(z.string(), z.number().int()),
+  /** Accepted recipients by the language their text was in (a tag, or "default"). */
+  languages: z.record(z.string(), z.number().int()).optional(),
+});
 export type CounterDoc = z.infer<typeof counterDoc>;
 
 export type GroupCounts = Record<StatusGroup, number>;

@@ -35,6 +35,10 @@ export const messageDoc = z.object({
    * reports) and are never sent.
    */
   dataOnly: z.boolean().optional(),
+  /** The text in other languages, by BCP 47 tag: each device gets the best match for its locale (languages/tags.ts). */
+  translations: z.record(z.string(), z.object({ title: z.string().min(1).max(LIMITS.titleMax), body: z.string().min(1).max(LIMITS.bodyMax) })).optional(),
+  /** Machine-translate the text into every language of the audience the sender did not write (languages/machine.ts). */
+  autoTranslate: z.boolean().optional(),
   senderId: z.string().nullable().optional(),
   createdAt: zTimestamp.optional(),
   // Written by sendMessage (issue #5); a message written directly has none of them.
@@ -116,6 +120,8 @@ export const recipientDoc = z.object({
   badgeValue: z.number().int().nullable().optional(),
   sentAt: zTimestamp.nullable().optional(),
   fcmMessageId: z.string().nullable().optional(),
+  /** The text the device got: a translation's tag, or "default" (languages/tags.ts). */
+  language: z.string().optional(),
 });
 export type RecipientDoc = z.infer<typeof recipientDoc>;
 
@@ -166,6 +172,8 @@ export const pageOutcome = z.object({
   badgeValue: z.number().int().optional(),
   /** Attempts counted, when the send gave one back (FCM refused the project, or it was over FCM's quota). */
   attempts: z.number().int().min(0).optional(),
+  /** The text the device got: a translation's tag, or "default". */
+  language: z.string().optional(),
 });
 export type PageOutcome = z.infer<typeof pageOutcome>;
 

@@ -93,9 +93,9 @@ export interface SideWrite {
  * hour's metrics slots (final statuses, retries, and `batches` once per
  * batch), each chosen at random: one write each per commit.
  */
-export function outcomeWrites(messageId: string, statuses: number[], options: { batches?: number } = {}, nowMs = Date.now()): SideWrite[] {
+export function outcomeWrites(messageId: string, statuses: number[], options: { batches?: number; languages?: Array<string | undefined> } = {}, nowMs = Date.now()): SideWrite[] {
   const writes: SideWrite[] = [];
-  const counts = countIncrements(statuses);
+  const counts = countIncrements(statuses, options.languages);
   if (counts) writes.push({ ref: counterRef(messageId, randomCounterSlot()), data: counts });
   const retries = statuses.filter((status) => status === STATUS.pending).length;
   const metrics = batchIncrements({ statuses, retries, batches: options.batches ?? 0 }, nowMs);

@@ -17,6 +17,7 @@ import { inTenant, messageTenant, partPages, type AudienceDevice } from "./audie
 import { planParts } from "./parts";
 import { pageRecipients, writePendingRecipients, writeRecipientPage, type PageOptions } from "./recipients";
 import { sendMessageInput, type SendMessageInput } from "./schema";
+import { machineTranslationOff } from "../languages/machine";
 
 /*
  * Background expansion of a message's audience into recipient documents.
@@ -108,6 +109,8 @@ export function validateMessageDocument(raw: DocumentData): Validation {
   if (!parsed.success) return { ok: false, ...describeZodError(parsed.error) };
   const stored = messageDoc.safeParse(raw);
   if (!stored.success) return { ok: false, ...describeZodError(stored.error) };
+  const off = parsed.data.autoTranslate ? machineTranslationOff() : undefined;
+  if (off) return { ok: false, field: "autoTranslate", message: off };
   return { ok: true, input: parsed.data };
 }
 

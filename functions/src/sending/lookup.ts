@@ -37,6 +37,7 @@ function fromDocument(messageId: string, recipientId: string, doc: RecipientDoc)
     openedAt: null,
     // Still waiting: a pending recipient whose moment has not come (heldUntil stays on it once sent).
     ...(doc.status === STATUS.pending && doc.heldUntil && doc.heldUntil.toMillis() > Date.now() ? { heldUntil: iso(doc.heldUntil), heldFor: doc.heldFor ?? null } : { heldUntil: null, heldFor: null }),
+    language: doc.language ?? null,
   };
 }
 
@@ -88,6 +89,7 @@ function fromPage(messageId: string, deviceId: string, page: PageDoc, index: num
     openedAt: null,
     heldUntil: null,
     heldFor: null,
+    language: outcome.language ?? null,
   };
 }
 

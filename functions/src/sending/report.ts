@@ -2,6 +2,8 @@ import { Timestamp } from "firebase-admin/firestore";
 import { NO_ANSWER_STATUS, STATUS, type MessageState } from "../shared/contract";
 import { expansionParts, messageStates, recipientsCollection } from "../messages/collection";
 import { readCounters } from "../messages/counters";
+import { readMachineTranslations } from "../languages/machine";
+import { languagesFrom } from "../languages/report";
 import { receiptCounts } from "../messages/receipts";
 import { pauseNotice, readSwitch } from "../ops/pause";
 import type { MessageReport } from "./schema";
@@ -27,7 +29,7 @@ const iso = (t: Timestamp | null | undefined) => (t instanceof Timestamp ? t.toD
  * read with them, no read more.
  */
 export async function messageReport(sender: Sender, messageId: string): Promise<MessageReport> {
-  const [snapshot, { finalCounts, receiptSummary }, deliverySwitch] = await Promise.all([messageStates().doc(messageId).get(), readCounters(messageId), readSwitch()]);
+  const [snapshot, { finalCounts, receiptSummary, languages }, deliverySwitch, machine] = await Promise.all([messageStates().doc(messageId).get(), readCounters(messageId), readSwitch(), readMachineTranslations(messageId)]);
   const message = snapshot.data();
   assertMayManage(sender, message);
   const recipients = recipientsCollection(messageId);
@@ -73,6 +75,7 @@ export async function messageReport(sender: Sender, messageId: string): Promise<
     sendAt: iso(message.sendAt),
     cancelledAt: iso(message.cancelledAt),
     paused: pauseNotice(deliverySwitch),
+    languages: languagesFrom(languages, machine),
   };
 }
 

@@ -3,6 +3,8 @@ import { attributeNameSchema, attributeValueSchema, deviceIdSchema, userIdSchema
 import { buildFcmPayload, payloadBytes, placeholderNames } from "../fcm/payload";
 import { LIMITS, MAX_TTL_SECONDS, MESSAGE_STATES, PLATFORMS, URGENCIES } from "../shared/contract";
 import { parseHourMinute, parseWallTime } from "../shared/zones";
+import { translationsSchema, unfillablePlaceholder } from "../languages/schema";
+import { languagesReport, audienceLanguages } from "../languages/report";
 import type { MessageDoc } from "../messages/schema";
 
 /**
@@ -68,7 +70,7 @@ const LONGEST_MESSAGE_ID = "m".repeat(40);
 const COLLAPSE_ID_SIZE = 32;
 
 /** The content fields that decide a notification's size. */
-export type PayloadFields = Pick<MessageDoc, "title" | "body" | "data" | "link" | "imageUrl" | "sound" | "collapseKey" | "ttlSeconds" | "priority" | "badge" | "dataOnly" | "urgency"> & {
+export type PayloadFields = Pick<MessageDoc, "title" | "body" | "data" | "link" | "imageUrl" | "sound" | "collapseKey" | "ttlSeconds" | "priority" | "badge" | "dataOnly" | "urgency" | "translations"> & {
   vars?: Record<string, Record<string, string | number | boolean>>;
 };
 
@@ -79,6 +81,21 @@ export type PayloadFields = Pick<MessageDoc, "title" | "body" | "data" | "link" 
  * the same figure live while a message is composed.
  */
 export function largestPayloadBytes(input: PayloadFields): number {
+  return Math.max(...Object.values(largestPayloadBytesByText(input)));
+}
+
+/**
+ * largestPayloadBytes for the default text (key "") and for each translation
+ * (by its tag): FCM's limit holds for every language a device may get.
+ */
+export function largestPayloadBytesByText(input: PayloadFields): Record<string, number> {
+  const { translations, ...rest } = input;
+  const sizes: Record<string, number> = { "": largestPayloadBytesOf(rest) };
+  for (const [tag, text] of Object.entries(translations ?? {})) sizes[tag] = largestPayloadBytesOf({ ...rest, ...text });
+  return sizes;
+}
+
+function largestPayloadBytesOf(input: PayloadFields): number {
   const { vars: allVars, ...content } = input;
   const message: MessageDoc = content;
   const names = placeholderNames(`${input.title}\n${input.body}`);
@@ -148,19 +165,26 @@ export const sendMessageInput = z
       .optional(),
     urgency: z.enum(URGENCIES, { error: "must be \"normal\" or \"emergency\"" }).optional(),
     idempotencyKey: idempotencyKeySchema.optional(),
+    /** The text in other languages (`{ "<BCP 47 tag>": { title, body } }`): each device gets the best match for its locale (docs/languages.md). */
+    translations: translationsSchema.optional(),
+    /** Machine-translate the text into every language of the audience the sender did not write (needs MACHINE_TRANSLATION on). */
+    autoTranslate: z.boolean({ error: "must be true or false" }).optional(),
   })
   .superRefine((input, ctx) => {
     if (input.sendAt !== undefined && input.sendAtLocal !== undefined) {
       ctx.addIssue({ code: "custom", path: ["sendAtLocal"], message: "must not be given with sendAt: sendAt is one instant for everyone, sendAtLocal a time in each device's zone" });
     }
-    const largest = largestPayloadBytes(input);
-    if (largest > LIMITS.fcmPayloadBytes) {
+    for (const [tag, bytes] of Object.entries(largestPayloadBytesByText(input))) {
+      if (bytes <= LIMITS.fcmPayloadBytes) continue;
       ctx.addIssue({
         code: "custom",
-        path: ["body"],
+        path: tag === "" ? ["body"] : ["translations", tag, "body"],
         message: `the notification would exceed FCM's ${LIMITS.fcmPayloadBytes}-byte payload limit (multi-byte characters count in bytes); shorten the body, title or data`,
       });
+      break;
     }
+    const unfillable = unfillablePlaceholder(input);
+    if (unfillable) ctx.addIssue({ code: "custom", path: unfillable.path, message: `uses {{${unfillable.name}}}, which neither the default text nor vars fill` });
   });
 export type SendMessageInput = z.output<typeof sendMessageInput>;
 /** The request as a client writes it (sendAt an ISO string, match optional). */
@@ -173,10 +197,13 @@ export const messageRefInput = z.strictObject({ messageId: messageIdSchema });
 export const recipientLookupInput = z.strictObject({ messageId: messageIdSchema, deviceId: deviceIdSchema });
 
 /** `estimateAudience`: how many devices sendMessage would write recipients for. */
-export const estimateAudienceInput = z.strictObject({ audience: audienceSchema, category: categorySchema.optional() });
+/** `urgency: "emergency"` counts muted devices too: an emergency reaches them. */
+export const estimateAudienceInput = z.strictObject({ audience: audienceSchema, category: categorySchema.optional(), urgency: z.enum(URGENCIES, { error: "must be \"normal\" or \"emergency\"" }).optional() });
 export type EstimateAudienceRequest = Omit<z.input<typeof estimateAudienceInput>, "audience"> & { audience: AudienceRequest };
 export interface EstimateAudienceResult {
   devices: number;
+  /** The audience's languages (languages/report.ts: from a bounded sample of its devices). */
+  languages?: z.infer<typeof audienceLanguages>;
 }
 
 /** `resendFailed`: a new message with the same content for the recipients of a finished message that failed. */
@@ -233,6 +260,8 @@ export const messageReport = z.strictObject({
   sendAtLocal: z.string().nullable(),
   /** Set while the emergency stop holds all delivery: why, since when, by whom. */
   paused: z.strictObject({ reason: z.string().nullable(), since: isoTime.nullable(), by: z.string().nullable() }).nullable(),
+  /** Accepted devices per language of the text they got, and the machine translations made for the message. */
+  languages: languagesReport,
 });
 export type MessageReport = z.infer<typeof messageReport>;
 
@@ -255,6 +284,8 @@ export const recipientOutcome = z.strictObject({
   /** A recipient still waiting for its device's local time or quiet hours to end: until when, and which. */
   heldUntil: isoTime.nullable(),
   heldFor: z.enum(["localTime", "quietHours"]).nullable(),
+  /** The text the device got: a translation's tag, or "default" (the message's own); null when nothing was sent (or before languages were recorded). */
+  language: z.string().nullable(),
 });
 export type RecipientOutcome = z.infer<typeof recipientOutcome>;
 

@@ -9,6 +9,7 @@ import type { MessageDoc } from "../messages/schema";
 import { assertMaySendUrgency, type Sender } from "./sender";
 import { sendSmall, smallSend } from "./small";
 import type { SendMessageInput, SendResult } from "./schema";
+import { requireMachineTranslation } from "../languages/machine";
 
 export type { SendResult } from "./schema";
 
@@ -71,6 +72,7 @@ function messageFields(sender: Sender, input: SendMessageInput, requestHash: str
  */
 export async function sendMessage(sender: Sender, input: SendMessageInput): Promise<SendResult> {
   assertMaySendUrgency(sender, input.urgency);
+  if (input.autoTranslate) requireMachineTranslation();
   const { idempotencyKey, ...request } = input;
   const requestHash = sha256(canonical(request));
   const fields = messageFields(sender, input, requestHash);

@@ -23,6 +23,8 @@ export const COLLECTIONS = {
   expansion: "expansion",
   /** `messages/{messageId}/pages/{pageId}`: a page of devices an expansion part sends itself, and its outcomes until they are recorded; no client access. */
   pages: "pages",
+  /** `messages/{messageId}/translations/{language}`: a machine translation of the message, made once per message and language (languages/machine.ts); no client access. */
+  translations: "translations",
   /**
    * `messages/{messageId}/receipts/{deviceId}`: what the app reported for one device (`receivedAt`, `openedAt`), written
    * only by `ackMessage`; no client access. Their counts live on `counters/receipts` (RECEIPTS_SUMMARY_ID).

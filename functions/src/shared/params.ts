@@ -266,3 +266,9 @@ export const DEFAULT_TIME_ZONE = defineString("DEFAULT_TIME_ZONE", {
   default: "UTC",
   description: "The IANA time zone (e.g. America/Chicago) of a device that reported none: where its quiet hours and a message's sendAtLocal are read.",
 });
+
+export const MACHINE_TRANSLATION = defineBoolean("MACHINE_TRANSLATION", {
+  default: false,
+  description:
+    "Machine translation through the Cloud Translation API (languages/machine.ts): messages with autoTranslate get a translation for every language of their audience the sender did not write, and staff may translate drafts. Needs the Cloud Translation API enabled and roles/cloudtranslate.user for the runtime service account. false: such messages and drafts are refused (failed-precondition), and nothing is called.",
+});
