@@ -13,6 +13,7 @@ const LAYERS = [
   ["devices", "keys", "messages"],
   ["fcm", "guards"],
   ["ops"],
+  ["webhooks"],
   ["delivery"],
   ["sweep"],
   ["sending"],

@@ -5,6 +5,7 @@ import { REGION } from "../shared/region";
 import { audienceRequestSchema, audienceSchema, cancelResult, messageRefInput, messageReport, recipientOutcome, sendMessageInput, sendResult, userIdSchema } from "../sending/schema";
 import { API_ERRORS, apiErrorBody, type ApiErrorCode } from "./errors";
 import { apiRegisterDeviceInput } from "./inputs";
+import { createdWebhook, createWebhookInput, deletedWebhook, WEBHOOKS_PER_KEY, webhookIdSchema, webhookList } from "../webhooks/schema";
 
 /**
  * The OpenAPI 3.1 description of `/v1`, served at `GET /v1/openapi.json` and
@@ -19,9 +20,9 @@ const ERROR_HELP: Record<ApiErrorCode, string> = {
   "invalid-argument": "invalid JSON, or a field that fails validation (`field` names it)",
   unauthenticated: "missing, malformed, unknown, wrong, disabled or revoked key (one identical answer)",
   "permission-denied": "the key lacks the scope, is a Moodle key, was not migrated, or is used from outside its IP ranges",
-  "not-found": "no such message or device of the key's tenant (another tenant's is not found either)",
+  "not-found": "no such message or device of the key's tenant, or webhook of the key (another tenant's or key's is not found either)",
   "already-exists": "the idempotencyKey was used for a different message",
-  "failed-precondition": "the device is another user's or another tenant's, or its token was reported dead by FCM and re-registered unchanged",
+  "failed-precondition": "the device is another user's or another tenant's, or its token was reported dead by FCM and re-registered unchanged; or the key already has as many webhooks as it may",
   "payload-too-large": "the body is larger than the API allows",
   "rate-limited": "the address is banned after failed authentications, or the key is over its rate; see Retry-After",
   "resource-exhausted": "a limit of the service is reached; see the message",
@@ -133,6 +134,37 @@ const OPERATIONS: Operation[] = [
     body: { name: "UserAttributesRequest", schema: userAttributesBody },
     ok: { status: 200, name: "SetUserAttributesResult", schema: setUserAttributesResult, description: "The user's attributes after the change." },
     errors: [],
+  },
+  {
+    method: "post",
+    path: "/v1/webhooks",
+    operationId: "createWebhook",
+    summary: `Registers an endpoint the service POSTs signed events to (at most ${WEBHOOKS_PER_KEY} per key); the answer holds its signing secret, shown this once.`,
+    scopes: ["webhooks:write"],
+    scopeNote:
+      "`message.*` events also need `messages:send` (they are about the key's own messages), `device.retired` needs `devices:write` or `devices:import` (it carries the tenant's device tokens). The URL must be `https://` and its host must resolve to public addresses only (checked now and at every delivery). See docs/webhooks.md for the events' bodies and the `Push-Signature` header.",
+    body: { name: "CreateWebhookRequest", schema: createWebhookInput },
+    ok: { status: 201, name: "CreatedWebhook", schema: createdWebhook, description: "The endpoint, with its signing secret (`whsec_…`): store it now, it is never shown again." },
+    errors: ["failed-precondition"],
+  },
+  {
+    method: "get",
+    path: "/v1/webhooks",
+    operationId: "listWebhooks",
+    summary: "The key's own webhook endpoints (not those of other keys of its tenant), without their secrets.",
+    scopes: ["webhooks:write"],
+    ok: { status: 200, name: "WebhookList", schema: webhookList, description: "The key's endpoints, oldest first." },
+    errors: [],
+  },
+  {
+    method: "delete",
+    path: "/v1/webhooks/{webhookId}",
+    operationId: "deleteWebhook",
+    summary: "Deletes one of the key's webhook endpoints; events not yet delivered to it are dropped.",
+    scopes: ["webhooks:write"],
+    params: { webhookId: webhookIdSchema },
+    ok: { status: 200, name: "DeletedWebhook", schema: deletedWebhook, description: "The endpoint is deleted." },
+    errors: ["not-found"],
   },
 ];
 

@@ -255,3 +255,15 @@ export const RECEIPT_TALLY_SECONDS = defineInt("RECEIPT_TALLY_SECONDS", {
   description:
     "A message's receipt counts are recounted at most once per window of this many seconds (one tallyReceipts task per message and window, run at its end): how far the report's and the metrics' received/opened figures may lag the acks, and what bounds the writes to the message's receipts summary.",
 });
+
+export const WEBHOOK_WATCH_SECONDS = defineInt("WEBHOOK_WATCH_SECONDS", {
+  default: 15,
+  description:
+    "How often a message sent by a key with webhooks is looked at until it is finished (one watchWebhookMessage task per look, a few reads each): how late `message.done` and `message.failed-recipients` may arrive after the last recipient is final. Messages of keys without webhooks are never looked at.",
+});
+
+export const WEBHOOK_RETRY_MIN_BACKOFF_SECONDS = defineInt("WEBHOOK_RETRY_MIN_BACKOFF_SECONDS", {
+  default: 30,
+  description:
+    "The first wait before a failed webhook delivery is tried again (the deliverWebhook queue's minBackoffSeconds); each wait doubles up to an hour, and deliveries are retried for 26 hours (docs/webhooks.md, Retries). Read at deploy time.",
+});
