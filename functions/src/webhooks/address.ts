@@ -44,8 +44,9 @@ const NON_PUBLIC: ReadonlyArray<readonly [string, number, "ipv4" | "ipv6"]> = [
   ["ff00::", 8, "ipv6"], // multicast
 ];
 
-const nonPublic = new BlockList();
-for (const [address, prefix, type] of NON_PUBLIC) nonPublic.addSubnet(address, prefix, type);
+/** One list per family: a BlockList matches an IPv4 address against IPv6 ranges in its mapped form, so ::ffff:0:0/96 would take every IPv4 address. */
+const nonPublic = { ipv4: new BlockList(), ipv6: new BlockList() };
+for (const [address, prefix, type] of NON_PUBLIC) nonPublic[type].addSubnet(address, prefix, type);
 
 /** True for a public unicast IPv4 or IPv6 address; false for anything else, a malformed address included. */
 export function isPublicAddress(address: string): boolean {
@@ -53,7 +54,8 @@ export function isPublicAddress(address: string): boolean {
   if (version === 0) return false;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped?.[1]) return isPublicAddress(mapped[1]);
-  return !nonPublic.check(address, version === 4 ? "ipv4" : "ipv6");
+  const type = version === 4 ? "ipv4" : "ipv6";
+  return !nonPublic[type].check(address, type);
 }
 
 /** The longest URL a webhook may have. */
