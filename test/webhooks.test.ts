@@ -9,10 +9,13 @@ import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
 import { describe, it } from "node:test";
 import { createKey } from "../functions/src/keys/service.ts";
 import type { KeyScope } from "../functions/src/shared/contract.ts";
+import { signedInUser } from "../tools/lib/client.ts";
 import { stackEnv } from "../tools/lib/env.ts";
+import { waitUntilFinal } from "../tools/lib/fixtures.ts";
 import { waitFor } from "../tools/lib/wait.ts";
 import type { ReceivedDelivery } from "../tools/webhook-receiver.ts";
-import { api, errorCode } from "./support/api.ts";
+import { api, errorCode, type ApiResponse } from "./support/api.ts";
+import { openApiChecker } from "./support/openapi.ts";
 
 const RECEIVER = stackEnv("WEBHOOK_RECEIVER_URL");
 
@@ -45,11 +48,19 @@ async function deliveries(url: string): Promise<ReceivedDelivery[]> {
   return all.filter((d) => d.path === new URL(url).pathname);
 }
 
+let checker: ReturnType<typeof openApiChecker> | undefined;
+/** Every answer of the webhook routes is checked against the served OpenAPI document, errors included. */
+async function fits(method: string, path: string, res: ApiResponse): Promise<void> {
+  checker ??= openApiChecker((await api("/v1/openapi.json")).body as Record<string, unknown>);
+  assert.deepEqual(checker.check(method, path, res.status, res.body), [], `${method} ${path} ${res.status}: ${res.text}`);
+}
+
 const envelope = (delivery: ReceivedDelivery) => JSON.parse(delivery.body) as Envelope;
 
 async function register(secret: string, url: string, events: string[]): Promise<{ webhookId: string; secret: string }> {
   const res = await api("/v1/webhooks", { key: secret, body: { url, events } });
   assert.equal(res.status, 201, res.text);
+  await fits("post", "/v1/webhooks", res);
   return res.body as { webhookId: string; secret: string };
 }
 
@@ -73,6 +84,7 @@ describe("webhooks", () => {
     const hook = await register(key.secret, url, ["message.done", "message.failed-recipients"]);
     assert.match(hook.secret, /^whsec_[A-Za-z0-9_-]{43}$/);
     const listed = await api("/v1/webhooks", { key: key.secret });
+    await fits("get", "/v1/webhooks", listed);
     assert.deepEqual((listed.body as { webhooks: Array<Record<string, unknown>> }).webhooks.map((w) => [w.webhookId, w.url, w.events, "secret" in w]), [[hook.webhookId, url, ["message.done", "message.failed-recipients"], false]]);
 
     const good = await registerDevice(key.secret, `ok-${randomUUID()}`);
@@ -131,7 +143,10 @@ describe("webhooks", () => {
     await register(key.secret, kept, ["message.done"]);
     const removed = await api(`/v1/webhooks/${deleted.webhookId}`, { key: key.secret, method: "DELETE" });
     assert.deepEqual([removed.status, removed.body], [200, { webhookId: deleted.webhookId, deleted: true }]);
-    assert.equal(errorCode(await api(`/v1/webhooks/${deleted.webhookId}`, { key: key.secret, method: "DELETE" })), "not-found");
+    await fits("delete", "/v1/webhooks/{webhookId}", removed);
+    const again = await api(`/v1/webhooks/${deleted.webhookId}`, { key: key.secret, method: "DELETE" });
+    assert.equal(errorCode(again), "not-found");
+    await fits("delete", "/v1/webhooks/{webhookId}", again);
     const device = await registerDevice(key.secret, `ok-${randomUUID()}`);
     await send(key.secret, [device.userId]);
     // The endpoint kept gets its event: by then the deleted one would have had its own.
@@ -156,13 +171,16 @@ describe("webhooks", () => {
       assert.equal(res.status, 400, `${url}: ${res.text}`);
       assert.deepEqual([errorCode(res), (res.body as { error: { field?: string } }).error.field], ["invalid-argument", "url"], url);
       assert.match((res.body as { error: { message: string } }).error.message, why, url);
+      await fits("post", "/v1/webhooks", res);
     }
     const bad = await api("/v1/webhooks", { key: key.secret, body: { url: endpoint("x"), events: ["message.nope"] } });
     assert.deepEqual([bad.status, (bad.body as { error: { field?: string } }).error.field], [400, "events.0"]);
     assert.deepEqual((await api("/v1/webhooks", { key: key.secret })).body, { webhooks: [] }, "a refused registration writes nothing");
 
     const noScope = await partner(["messages:send", "devices:write"]);
-    assert.equal((await api("/v1/webhooks", { key: noScope.secret, body: { url: endpoint("x"), events: ["message.done"] } })).status, 403);
+    const denied = await api("/v1/webhooks", { key: noScope.secret, body: { url: endpoint("x"), events: ["message.done"] } });
+    assert.equal(denied.status, 403);
+    await fits("post", "/v1/webhooks", denied);
     assert.equal((await api("/v1/webhooks", { key: noScope.secret })).status, 403);
     // device.retired carries tokens: a key that does not manage the tenant's devices may not subscribe to it.
     const tokens = await api("/v1/webhooks", { key: key.secret, body: { url: endpoint("x"), events: ["device.retired"] } });
@@ -171,12 +189,43 @@ describe("webhooks", () => {
     for (let i = 0; i < 5; i += 1) await register(key.secret, endpoint(`bound${i}`), ["message.done"]);
     const sixth = await api("/v1/webhooks", { key: key.secret, body: { url: endpoint("bound5"), events: ["message.done"] } });
     assert.deepEqual([sixth.status, errorCode(sixth)], [409, "failed-precondition"]);
+    await fits("post", "/v1/webhooks", sixth);
     assert.equal(((await api("/v1/webhooks", { key: key.secret })).body as { webhooks: unknown[] }).webhooks.length, 5);
     // Another key's endpoints are neither listed nor deletable.
     const other = await partner(["webhooks:write", "messages:send"]);
     assert.deepEqual((await api("/v1/webhooks", { key: other.secret })).body, { webhooks: [] });
     const mine = ((await api("/v1/webhooks", { key: key.secret })).body as { webhooks: Array<{ webhookId: string }> }).webhooks[0];
     assert.equal(errorCode(await api(`/v1/webhooks/${mine?.webhookId}`, { key: other.secret, method: "DELETE" })), "not-found");
+  });
+
+  it("announces tallied receipts as message.receipts, not an event per ack", { timeout: 60_000 }, async () => {
+    // A key of tenant "app" sends to the apps' signed-in users, whose app acks.
+    const key = await createKey({ name: `webhooks ${randomUUID()}`, scopes: ["webhooks:write", "messages:send"], surface: "api", tenant: "app" });
+    const url = endpoint("receipts");
+    const hook = await register(key.secret, url, ["message.receipts"]);
+    const phone = await signedInUser();
+    try {
+      const device = { deviceId: `dev-${randomUUID()}`, token: `ok-${randomUUID()}`, platform: "android" };
+      await phone.call("registerDevice", device);
+      const messageId = await send(key.secret, [phone.uid ?? ""]);
+      await waitUntilFinal(messageId, 1);
+      await phone.call("ackMessage", { messageId, deviceId: device.deviceId, event: "received" });
+      await phone.call("ackMessage", { messageId, deviceId: device.deviceId, event: "opened" });
+      const got = await waitFor("message.receipts with both acks counted", async () => {
+        const all = await deliveries(url);
+        return all.some((d) => JSON.stringify(envelope(d).data.receipts) === JSON.stringify({ received: 1, opened: 1 })) ? all : undefined;
+      }, 30_000);
+      for (const delivery of got) {
+        assert.equal(verifyPushSignature(delivery.headers["push-signature"] ?? "", delivery.body, hook.secret), true);
+        assert.equal(envelope(delivery).type, "message.receipts");
+        assert.equal(envelope(delivery).data.messageId, messageId);
+      }
+      // One event per tally that counted something new: two acks make one or two events, never more.
+      assert.ok(got.length <= 2, `${got.length} events for two acks`);
+      console.log(`[example] message.receipts: ${got.at(-1)?.body}`);
+    } finally {
+      await phone.close();
+    }
   });
 
   it("announces a retired device to its tenant's endpoints only", { timeout: 60_000 }, async () => {
