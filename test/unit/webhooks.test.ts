@@ -9,7 +9,7 @@ import { describe, it } from "node:test";
 import { isPublicAddress, parseTarget, resolveTarget, TargetRefused, type Resolver } from "../../functions/src/webhooks/address.ts";
 import { signatureHeader, verifySignature } from "../../functions/src/webhooks/signature.ts";
 
-const resolvesTo = (...addresses: string[]): Resolver => async () => addresses.map((address) => ({ address, family: address.includes(":") ? 6 : 4 }));
+const resolvesTo = (...addresses: string[]): Resolver => () => Promise.resolve(addresses.map((address) => ({ address, family: address.includes(":") ? (6 as const) : (4 as const) })));
 const refusal = async (promise: Promise<unknown>): Promise<string> => {
   try {
     await promise;
