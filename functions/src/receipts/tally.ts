@@ -70,12 +70,14 @@ export async function tallyReceipts(task: TallyTask): Promise<void> {
     const before = receiptCounts(summary.data());
     const after = { received: Math.max(before.received, counted.received), opened: Math.max(before.opened, counted.opened) };
     const growth = { received: after.received - before.received, opened: after.opened - before.opened };
-    if (growth.received === 0 && growth.opened === 0) return { growth };
+    const senderId: unknown = message.get("senderId");
+    // Nothing new: announced again all the same (the same counts make the same event id), so that a tally retried after its commit still announces.
+    if (growth.received === 0 && growth.opened === 0) return { growth, after, senderId };
     tx.set(receiptSummaryRef(task.messageId), { ...after, talliedAt: Timestamp.now() }, { merge: true });
     const metrics = receiptWrite(growth);
     if (metrics) tx.set(metrics.ref, metrics.data, { merge: true });
-    return { growth, after, senderId: message.get("senderId") as unknown };
+    return { growth, after, senderId };
   });
   logger.info("receipts: tallied", { messageId: task.messageId, ...counted, added: added?.growth ?? null });
-  if (added?.after) await announceReceipts(task.messageId, typeof added.senderId === "string" ? added.senderId : undefined, added.after);
+  if (added && added.after.received + added.after.opened > 0) await announceReceipts(task.messageId, typeof added.senderId === "string" ? added.senderId : undefined, added.after);
 }

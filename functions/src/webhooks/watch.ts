@@ -22,6 +22,13 @@ import { endpointsOfKey } from "./service";
 
 const MESSAGE_EVENTS: readonly WebhookEvent[] = ["message.done", "message.failed-recipients"];
 
+/**
+ * A message not finished three days after its send time is not watched any
+ * more (its recipients' retries end within minutes; only a stuck message gets
+ * here, and it must not cost a look every few seconds until its retention ends).
+ */
+const WATCH_GIVE_UP_MS = 3 * 86_400_000;
+
 /** The report a message's watch reads: what `GET /v1/messages/{id}` answers, passed in by the entry point (sending/report.ts). */
 export interface WatchedReport {
   state: string;
@@ -86,6 +93,11 @@ export async function watchMessage(task: WatchTask, reportOf: ReportOf): Promise
   if (endpoints.length === 0) return;
   const report = await reportOf(task.messageId, message.senderId);
   if (!finished(report)) {
+    const since = Math.max(message.createdAt?.toMillis() ?? 0, message.sendAt?.toMillis() ?? 0);
+    if (since > 0 && Date.now() - since > WATCH_GIVE_UP_MS) {
+      logger.warn("webhooks: message still not finished, watch given up", { messageId: task.messageId, state: report.state, rounds: task.round + 1 });
+      return;
+    }
     await enqueueWatch({ messageId: task.messageId, round: task.round + 1 }, message.sendAt);
     return;
   }
