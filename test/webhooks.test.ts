@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
 import { describe, it } from "node:test";
+import { WEBHOOK_EVENT_BODIES } from "../functions/src/api/openapi.ts";
 import { createKey } from "../functions/src/keys/service.ts";
 import type { KeyScope } from "../functions/src/shared/contract.ts";
 import { signedInUser } from "../tools/lib/client.ts";
@@ -55,7 +56,15 @@ async function fits(method: string, path: string, res: ApiResponse): Promise<voi
   assert.deepEqual(checker.check(method, path, res.status, res.body), [], `${method} ${path} ${res.status}: ${res.text}`);
 }
 
-const envelope = (delivery: ReceivedDelivery) => JSON.parse(delivery.body) as Envelope;
+/** A delivery's body, checked against its event's schema (the one the OpenAPI document's `webhooks` describe). */
+function envelope(delivery: ReceivedDelivery): Envelope {
+  const body = JSON.parse(delivery.body) as Envelope;
+  const described = WEBHOOK_EVENT_BODIES[body.type as keyof typeof WEBHOOK_EVENT_BODIES];
+  assert.ok(described, `an event type the document describes: ${body.type}`);
+  const parsed = described.schema.safeParse(body);
+  assert.ok(parsed.success, `${body.type} fits its schema: ${parsed.error?.message ?? ""}`);
+  return body;
+}
 
 async function register(secret: string, url: string, events: string[]): Promise<{ webhookId: string; secret: string }> {
   const res = await api("/v1/webhooks", { key: secret, body: { url, events } });

@@ -5,7 +5,20 @@ import { REGION } from "../shared/region";
 import { audienceRequestSchema, audienceSchema, cancelResult, messageRefInput, messageReport, recipientOutcome, sendMessageInput, sendResult, userIdSchema } from "../sending/schema";
 import { API_ERRORS, apiErrorBody, type ApiErrorCode } from "./errors";
 import { apiRegisterDeviceInput } from "./inputs";
-import { createdWebhook, createWebhookInput, deletedWebhook, WEBHOOKS_PER_KEY, webhookIdSchema, webhookList } from "../webhooks/schema";
+import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER } from "../webhooks/signature";
+import {
+  createdWebhook,
+  createWebhookInput,
+  deletedWebhook,
+  deviceRetiredData,
+  envelopeSchema,
+  failedRecipientsData,
+  receiptsData,
+  WEBHOOKS_PER_KEY,
+  webhookIdSchema,
+  webhookList,
+  type WebhookEvent,
+} from "../webhooks/schema";
 
 /**
  * The OpenAPI 3.1 description of `/v1`, served at `GET /v1/openapi.json` and
@@ -168,6 +181,21 @@ const OPERATIONS: Operation[] = [
   },
 ];
 
+/**
+ * The events the service POSTs to a registered endpoint (docs/webhooks.md):
+ * each body's schema, as OpenAPI 3.1's `webhooks` describes them.
+ */
+export const WEBHOOK_EVENT_BODIES = {
+  "message.done": { name: "MessageDoneEvent", schema: envelopeSchema("message.done", messageReport), summary: "A message of the key finished: `data` is its report, as `GET /v1/messages/{messageId}` answers it." },
+  "message.failed-recipients": {
+    name: "MessageFailedRecipientsEvent",
+    schema: envelopeSchema("message.failed-recipients", failedRecipientsData),
+    summary: "A finished message of the key had failed recipients: their count, and at most 100 of them.",
+  },
+  "message.receipts": { name: "MessageReceiptsEvent", schema: envelopeSchema("message.receipts", receiptsData), summary: "A message's receipts were tallied and grew: the totals so far, at most once per tally window." },
+  "device.retired": { name: "DeviceRetiredEvent", schema: envelopeSchema("device.retired", deviceRetiredData), summary: "A device of the key's tenant was retired because FCM called its token dead." },
+} satisfies Record<WebhookEvent, { name: string; schema: z.ZodType; summary: string }>;
+
 type JsonSchema = Record<string, unknown>;
 
 /**
@@ -252,6 +280,24 @@ export function openApiDocument(): Record<string, unknown> {
       responses: { "200": { description: "The OpenAPI 3.1 description of /v1.", content: { "application/json": { schema: { type: "object" } } } } },
     },
   };
+  const webhooks: Record<string, unknown> = {};
+  for (const [type, event] of Object.entries(WEBHOOK_EVENT_BODIES)) {
+    schemas[event.name] = jsonSchema(event.schema, "output");
+    webhooks[type] = {
+      post: {
+        operationId: `${type.replace(/[.-](\w)/g, (_match, letter: string) => letter.toUpperCase())}Event`,
+        summary: event.summary,
+        description: `Sent to endpoints registered with \`POST /v1/webhooks\` for \`${type}\`. Verify \`${SIGNATURE_HEADER}\` (HMAC-SHA-256 of \`<t>.<raw body>\` with the endpoint's secret) and de-duplicate by \`${EVENT_ID_HEADER}\`; see docs/webhooks.md.`,
+        parameters: [
+          { name: SIGNATURE_HEADER, in: "header", required: true, description: "`t=<unix seconds>,v1=<hex HMAC-SHA-256 of <t>.<raw body>>`", schema: { type: "string" } },
+          { name: EVENT_ID_HEADER, in: "header", required: true, description: "The body's `id`: the same on every retry.", schema: { type: "string" } },
+          { name: EVENT_TYPE_HEADER, in: "header", required: true, description: "The body's `type`.", schema: { type: "string", const: type } },
+        ],
+        requestBody: { required: true, content: { "application/json": { schema: ref(event.name) } } },
+        responses: { "2XX": { description: "Taken; any other answer, or none within 10 s, is retried (for 26 hours)." } },
+      },
+    };
+  }
   return {
     openapi: "3.1.1",
     info: {
@@ -275,6 +321,7 @@ export function openApiDocument(): Record<string, unknown> {
     ],
     security: [{ accessKey: [] }],
     paths,
+    webhooks,
     components: {
       securitySchemes: {
         accessKey: {

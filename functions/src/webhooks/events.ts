@@ -4,7 +4,8 @@ import { logger } from "firebase-functions";
 import { localUserId } from "../devices/owner";
 import { APP_TENANT, DELIVER_WEBHOOK_FUNCTION, type RetiredReason } from "../shared/contract";
 import { adminApp } from "../shared/firestore";
-import type { DeliveryTask, WebhookEnvelope, WebhookEvent } from "./schema";
+import type { z } from "zod";
+import type { DeliveryTask, deviceRetiredData, receiptsData, WebhookEnvelope, WebhookEvent } from "./schema";
 import { endpointsOfKey, endpointsOfTenant, type Endpoint } from "./service";
 
 /*
@@ -22,7 +23,7 @@ export function senderKeyId(senderId: string | null | undefined): string | undef
 }
 
 /** Enqueues the event for each endpoint; the body is fixed here, as it will be signed and sent on every attempt. */
-export async function enqueueEvent(endpoints: Endpoint[], type: WebhookEvent, about: Array<string | number>, data: Record<string, unknown>): Promise<void> {
+export async function enqueueEvent(endpoints: Endpoint[], type: WebhookEvent, about: Array<string | number>, data: object): Promise<void> {
   const queue = getFunctions(adminApp()).taskQueue(DELIVER_WEBHOOK_FUNCTION);
   const createdAt = new Date().toISOString();
   await Promise.all(
@@ -69,7 +70,7 @@ export async function announceRetirements(retired: RetiredDevice[]): Promise<voi
       const endpoints = await endpointsOfTenant(tenant, "device.retired");
       if (endpoints.length === 0) continue;
       for (const device of devices) {
-        const data = { deviceId: device.deviceId, userId: localUserId(tenant, device.userId), token: device.token, reason: device.reason, retiredAt: device.retiredAt };
+        const data: z.infer<typeof deviceRetiredData> = { deviceId: device.deviceId, userId: localUserId(tenant, device.userId), token: device.token, reason: device.reason, retiredAt: device.retiredAt };
         await enqueueEvent(endpoints, "device.retired", [device.deviceId, device.token], data);
       }
     }
@@ -88,5 +89,6 @@ export async function announceReceipts(messageId: string, senderId: string | nul
   if (!keyId) return;
   const endpoints = await endpointsOfKey(keyId, ["message.receipts"]);
   if (endpoints.length === 0) return;
-  await enqueueEvent(endpoints, "message.receipts", [messageId, receipts.received, receipts.opened], { messageId, receipts, talliedAt: new Date().toISOString() });
+  const data: z.infer<typeof receiptsData> = { messageId, receipts, talliedAt: new Date().toISOString() };
+  await enqueueEvent(endpoints, "message.receipts", [messageId, receipts.received, receipts.opened], data);
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { KeyScope } from "../shared/contract";
+import { RETIRED_REASONS, type KeyScope } from "../shared/contract";
 import { zTimestamp } from "../shared/firestore";
 import { WEBHOOK_URL_MAX } from "./address";
 
@@ -67,12 +67,45 @@ export type CreatedWebhook = z.infer<typeof createdWebhook>;
 export const webhookList = z.strictObject({ webhooks: z.array(webhookSummary) });
 export const deletedWebhook = z.strictObject({ webhookId: webhookIdSchema, deleted: z.literal(true) });
 
-/** What every delivery's body is: the event's id and type, when it happened, and its data. */
+/** `message.failed-recipients`: the count of failed recipients and a bounded list of them. */
+export const failedRecipientsData = z.strictObject({
+  messageId: z.string(),
+  /** Every final failure (FCM's HTTP status) and -99 (device found retired): the whole count. */
+  failed: z.number().int().min(1),
+  recipients: z
+    .array(z.strictObject({ deviceId: z.string(), userId: z.string().nullable(), status: z.number().int(), statusMessage: z.string().nullable() }))
+    .max(FAILED_RECIPIENTS_LISTED),
+  /** More failed than listed. */
+  truncated: z.boolean(),
+});
+
+/** `message.receipts`: the message's receipt totals so far, as tallied. */
+export const receiptsData = z.strictObject({
+  messageId: z.string(),
+  receipts: z.strictObject({ received: z.number().int().min(0), opened: z.number().int().min(0) }),
+  talliedAt: z.iso.datetime(),
+});
+
+/** `device.retired`: enough for the partner to find and forget the token. */
+export const deviceRetiredData = z.strictObject({
+  deviceId: z.string(),
+  /** The user id as the partner gave it. */
+  userId: z.string(),
+  token: z.string(),
+  reason: z.enum(RETIRED_REASONS),
+  retiredAt: z.iso.datetime(),
+});
+
+/** What every delivery's body is: the event's id and type, when it was made, and its data. */
+export function envelopeSchema<T extends WebhookEvent, D extends z.ZodType>(type: T, data: D) {
+  return z.strictObject({ id: z.string().regex(/^evt_[0-9a-f]{32}$/), type: z.literal(type), createdAt: z.iso.datetime(), data });
+}
+
 export interface WebhookEnvelope {
   id: string;
   type: WebhookEvent;
   createdAt: string;
-  data: Record<string, unknown>;
+  data: object;
 }
 
 /** One delivery: the body is kept as the exact text that is signed and sent, the same on every attempt. */

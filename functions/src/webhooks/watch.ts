@@ -7,7 +7,8 @@ import { STATUS, WATCH_WEBHOOK_MESSAGE_FUNCTION } from "../shared/contract";
 import { adminApp } from "../shared/firestore";
 import { WEBHOOK_WATCH_SECONDS } from "../shared/params";
 import { enqueueEvent, senderKeyId } from "./events";
-import { FAILED_RECIPIENTS_LISTED, type WatchTask, type WebhookEvent } from "./schema";
+import type { z } from "zod";
+import { FAILED_RECIPIENTS_LISTED, type failedRecipientsData, type WatchTask, type WebhookEvent } from "./schema";
 import { endpointsOfKey } from "./service";
 
 /*
@@ -68,7 +69,7 @@ function finished(report: WatchedReport): boolean {
 }
 
 /** The failed recipients, up to FAILED_RECIPIENTS_LISTED of them, in a stable order. */
-async function failedRecipients(messageId: string, tenant: string | undefined): Promise<Array<Record<string, unknown>>> {
+async function failedRecipients(messageId: string, tenant: string | undefined): Promise<z.infer<typeof failedRecipientsData>["recipients"]> {
   const recipients = recipientsCollection(messageId);
   const [failed, retired] = await Promise.all([
     recipients.where("status", ">", STATUS.accepted).orderBy("status").limit(FAILED_RECIPIENTS_LISTED).get(),
@@ -110,7 +111,8 @@ export async function watchMessage(task: WatchTask, reportOf: ReportOf): Promise
   if (failedTo.length > 0 && failedCount > 0) {
     const tenant = failedTo[0]?.doc.tenant;
     const listed = await failedRecipients(task.messageId, tenant);
-    await enqueueEvent(failedTo, "message.failed-recipients", [task.messageId], { messageId: task.messageId, failed: failedCount, recipients: listed, truncated: failedCount > listed.length });
+    const data: z.infer<typeof failedRecipientsData> = { messageId: task.messageId, failed: failedCount, recipients: listed, truncated: failedCount > listed.length };
+    await enqueueEvent(failedTo, "message.failed-recipients", [task.messageId], data);
   }
   logger.info("webhooks: message finished and announced", { messageId: task.messageId, state: report.state, rounds: task.round + 1, endpoints: endpoints.length });
 }
