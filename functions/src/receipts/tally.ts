@@ -70,7 +70,8 @@ export async function tallyReceipts(task: TallyTask): Promise<void> {
     const before = receiptCounts(summary.data());
     const after = { received: Math.max(before.received, counted.received), opened: Math.max(before.opened, counted.opened) };
     const growth = { received: after.received - before.received, opened: after.opened - before.opened };
-    const senderId: unknown = message.get("senderId");
+    // Only a partner API key's message can have webhooks (webhooks/events.ts).
+    const senderId: unknown = message.get("via") === "api" ? message.get("senderId") : undefined;
     // Nothing new: announced again all the same (the same counts make the same event id), so that a tally retried after its commit still announces.
     if (growth.received === 0 && growth.opened === 0) return { growth, after, senderId };
     tx.set(receiptSummaryRef(task.messageId), { ...after, talliedAt: Timestamp.now() }, { merge: true });

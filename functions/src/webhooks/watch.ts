@@ -53,11 +53,13 @@ async function enqueueWatch(task: WatchTask, sendAt: Timestamp | null | undefine
 }
 
 /** Called once per new message (functions/onMessageCreated.ts): starts its watch if the key that sent it has message webhooks. */
-export async function watchIfSubscribed(messageId: string, message: { senderId?: unknown; sendAt?: unknown } | undefined): Promise<void> {
-  const keyId = senderKeyId(typeof message?.senderId === "string" ? message.senderId : undefined);
+export async function watchIfSubscribed(messageId: string, message: { senderId?: unknown; sendAt?: unknown; via?: unknown } | undefined): Promise<void> {
+  // Only partner API keys hold webhooks: a Moodle site's pushes (one message per device) and staff messages cost nothing here.
+  if (message?.via !== "api") return;
+  const keyId = senderKeyId(typeof message.senderId === "string" ? message.senderId : undefined);
   if (!keyId) return;
   if ((await endpointsOfKey(keyId, MESSAGE_EVENTS, true)).length === 0) return;
-  const sendAt = message?.sendAt as Timestamp | null | undefined;
+  const sendAt = message.sendAt as Timestamp | null | undefined;
   await enqueueWatch({ messageId, round: 0 }, typeof sendAt?.toMillis === "function" ? sendAt : null);
 }
 
