@@ -3,7 +3,6 @@ import { logger } from "firebase-functions";
 import { devicesCollection } from "../devices/collection";
 import { mutedFilter } from "../devices/mutes";
 import { retireIfStillHeld } from "../devices/retire";
-import { announceRetirements, type RetiredDevice } from "../webhooks/events";
 import { deviceDoc, type DeviceDoc } from "../devices/schema";
 import { buildFcmMessage, RecipientError } from "../fcm/build";
 import { messagingClient } from "../fcm/client";
@@ -26,6 +25,7 @@ import { contendedRetryAt, decideOutcome, ended, latestRetryAt, statusOf, tally,
 import { holdDispatch } from "./hold";
 import { shardOf, shardRange } from "./shards";
 import { enqueueContinuation, enqueueRetry, windowOf, type DispatchTask } from "./tasks";
+import { announceRetirements, type RetiredDevice } from "../webhooks/events";
 
 /** How often recipients whose message document does not exist yet look for it again (for MESSAGE_WAIT_SECONDS in all). */
 const MESSAGE_WAIT_STEP_MS = 5_000;

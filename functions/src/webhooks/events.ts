@@ -69,10 +69,13 @@ export async function announceRetirements(retired: RetiredDevice[]): Promise<voi
     for (const [tenant, devices] of byTenant) {
       const endpoints = await endpointsOfTenant(tenant, "device.retired");
       if (endpoints.length === 0) continue;
-      for (const device of devices) {
-        const data: z.infer<typeof deviceRetiredData> = { deviceId: device.deviceId, userId: localUserId(tenant, device.userId), token: device.token, reason: device.reason, retiredAt: device.retiredAt };
-        await enqueueEvent(endpoints, "device.retired", [device.deviceId, device.token], data);
-      }
+      // Side by side, not one after another: a batch that retired many devices must not wait on each enqueue in turn.
+      await Promise.all(
+        devices.map((device) => {
+          const data: z.infer<typeof deviceRetiredData> = { deviceId: device.deviceId, userId: localUserId(tenant, device.userId), token: device.token, reason: device.reason, retiredAt: device.retiredAt };
+          return enqueueEvent(endpoints, "device.retired", [device.deviceId, device.token], data);
+        }),
+      );
     }
   } catch (err) {
     logger.error("webhooks: device.retired events not enqueued", { devices: retired.length, error: err instanceof Error ? err.message : String(err) });
