@@ -14,6 +14,7 @@ const LAYERS = [
   ["languages"],
   ["fcm", "guards"],
   ["ops"],
+  ["webhooks"],
   ["delivery"],
   ["sweep"],
   ["sending"],

@@ -518,6 +518,10 @@ export function checkParams(root: string, declared: DeclaredParam[]): CheckResul
   const env = existsSync(envPath) ? readFileSync(envPath, "utf8") : "";
   const unset = declared.filter((p) => !new RegExp(`^${p.name}=`, "m").test(env)).map((p) => p.name);
   if (unset.length > 0) failures.push(`no value in functions/.env (firebase-tools would prompt for it): ${unset.join(", ")}`);
+  // The emulator-only allowance of local webhook targets (functions/src/webhooks/settings.ts) has no place in a deployed project's files.
+  const functionsDir = join(root, "functions");
+  const localAllowance = existsSync(functionsDir) ? readdirSync(functionsDir).filter((file) => /^\.env(\.|$)/.test(file) && /^WEBHOOK_LOCAL_TARGETS=/m.test(readFileSync(join(functionsDir, file), "utf8"))) : [];
+  if (localAllowance.length > 0) failures.push(`WEBHOOK_LOCAL_TARGETS is set in ${localAllowance.map((f) => `functions/${f}`).join(", ")}: it is the local stack's allowance, never deployed`);
   const names = new Set(declared.map((p) => p.name));
   const extra = [...documented.keys()].filter((n) => !names.has(n));
   const warnings = extra.length > 0 ? [`documented but not declared in functions/src: ${extra.join(", ")}`] : [];

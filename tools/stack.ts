@@ -17,6 +17,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { startCloudTasksStandIn } from "./cloud-tasks-stand-in.ts";
 import { startStandIn } from "./fcm-stand-in.ts";
 import { startTranslateStandIn } from "./translate-stand-in.ts";
+import { startWebhookReceiver } from "./webhook-receiver.ts";
 import { startMeter, type Meter } from "./meter.ts";
 import { triggerScheduled, triggerScheduledSweep } from "./scheduler.ts";
 import { DEMO_PHONE, DEMO_STAFF, seedDemo } from "./seed.ts";
@@ -35,6 +36,8 @@ const PORT_OFFSET = Number(process.env.STACK_PORT_OFFSET ?? 0);
 const STAND_IN_PORT = Number(process.env.FCM_STAND_IN_PORT ?? 9399) + PORT_OFFSET;
 const TASKS_ADMIN_PORT = 9398 + PORT_OFFSET;
 const TRANSLATE_STAND_IN_PORT = Number(process.env.TRANSLATE_STAND_IN_PORT ?? 9395) + PORT_OFFSET;
+/** The local webhook receiver (tools/webhook-receiver.ts): a partner endpoint the functions may call on 127.0.0.1. */
+const WEBHOOK_RECEIVER_PORT = 9394 + PORT_OFFSET;
 /**
  * STACK_METER=1 (npm run bench:cost) puts the meter between the functions and
  * the Firestore and Cloud Tasks emulators (tools/meter.ts); nothing else runs
@@ -84,6 +87,7 @@ async function checkPorts(): Promise<void> {
     ["FCM stand-in", STAND_IN_PORT, "127.0.0.1"],
     ["Cloud Tasks administration stand-in", TASKS_ADMIN_PORT, "127.0.0.1"],
     ["Translation stand-in", TRANSLATE_STAND_IN_PORT, "127.0.0.1"],
+    ["webhook receiver", WEBHOOK_RECEIVER_PORT, "127.0.0.1"],
   ];
   if (METERED) wanted.push(["meter (Firestore)", METER_FIRESTORE_PORT, "127.0.0.1"], ["meter (Cloud Tasks)", METER_TASKS_PORT, "127.0.0.1"]);
   for (const [name, entry] of Object.entries(emulatorConfig)) {
@@ -171,7 +175,7 @@ function findSdkRoot(): string | undefined {
   return undefined;
 }
 
-function stackEnvironment(standInUrl: string, tasksAdminUrl: string, translateUrl: string): Record<string, string> {
+function stackEnvironment(standInUrl: string, tasksAdminUrl: string, translateUrl: string, receiverUrl: string): Record<string, string> {
   const firestore = address("firestore");
   const auth = address("auth");
   const tasks = address("tasks");
@@ -190,6 +194,9 @@ function stackEnvironment(standInUrl: string, tasksAdminUrl: string, translateUr
     HOSTING_ORIGIN: `http://${hosting.host}:${hosting.port}`,
     CLOUD_TASKS_ADMIN_URL: tasksAdminUrl,
     TRANSLATE_STAND_IN_URL: translateUrl,
+    WEBHOOK_RECEIVER_URL: receiverUrl,
+    // The emulator-only allowance (functions/src/webhooks/settings.ts): the receiver, and nothing else local.
+    WEBHOOK_LOCAL_TARGETS: new URL(receiverUrl).host,
   };
 }
 
@@ -208,6 +215,7 @@ function printWelcome(env: Record<string, string>): void {
 │   FCM stand-in  ${env.FCM_STAND_IN_URL}   (GET /_stand-in/messages lists what was "delivered")
 │   Cloud Tasks queue administration stand-in  ${env.CLOUD_TASKS_ADMIN_URL}   (GET /_stand-in/requests)
 │   Translation stand-in  ${env.TRANSLATE_STAND_IN_URL}   (GET /_stand-in/requests lists what was translated)
+│   Webhook receiver  ${env.WEBHOOK_RECEIVER_URL}   register http://${env.WEBHOOK_LOCAL_TARGETS}/<any path> as a webhook (GET /_receiver/deliveries)
 │
 │ Staff console: open ${env.HOSTING_ORIGIN}/ and sign in as ${DEMO_STAFF.email} / ${DEMO_STAFF.password}
 │ (a demo phone, device ${DEMO_PHONE.deviceId} of user ${DEMO_PHONE.userId}, is registered to send to).
@@ -246,7 +254,8 @@ async function main(): Promise<void> {
   const tasksAdmin = await startCloudTasksStandIn({ port: TASKS_ADMIN_PORT });
   // The Cloud Translation API has no emulator: machine translation (autoTranslate, translateDraft) goes here.
   const translate = await startTranslateStandIn({ port: TRANSLATE_STAND_IN_PORT });
-  const stackEnv = stackEnvironment(standIn.url, tasksAdmin.url, translate.url);
+  const receiver = await startWebhookReceiver({ port: WEBHOOK_RECEIVER_PORT });
+  const stackEnv = stackEnvironment(standIn.url, tasksAdmin.url, translate.url, receiver.url);
   const meter = METERED ? await startStackMeter(stackEnv) : undefined;
   const env = { ...process.env, ...localEmulatorOverrides(), ...stackEnv, ...(meter && meteredEnvironment(meter)) };
   // firebase-tools would otherwise look for updates on a network these machines do not have.
@@ -293,6 +302,7 @@ async function main(): Promise<void> {
   await standIn.close();
   await tasksAdmin.close();
   await translate.close();
+  await receiver.close();
   await meter?.close();
   if (!interactive) {
     await functionLogWritten;

@@ -35,3 +35,5 @@ export { airnotifier } from "./functions/airnotifier";
 export { ackMessage } from "./functions/ackMessage";
 export { tallyReceipts } from "./functions/tallyReceipts";
 export { listRecipientsByReceipt } from "./functions/listRecipientsByReceipt";
+export { deliverWebhook } from "./functions/deliverWebhook";
+export { watchWebhookMessage } from "./functions/watchWebhookMessage";

@@ -181,6 +181,22 @@ describe("preflight", () => {
       assert.match(check.detail, /not in docs\/deploy\.md's parameter table: UNDOCUMENTED_PARAM/);
       assert.match(check.detail, /DISPATCH_MAX_PER_SECOND: docs\/deploy\.md says default 15, the code 20/);
     });
+
+    it("refuses the local stack's webhook allowance in any functions/.env file", () => {
+      const root = mkdtempSync(join(tmpdir(), "preflight-webhooks-"));
+      try {
+        write(root, "docs/deploy.md", "| `ONLY_PARAM` | 1 | x |\n");
+        write(root, "functions/.env", "ONLY_PARAM=1\n");
+        const params: DeclaredParam[] = [{ name: "ONLY_PARAM", default: 1 }];
+        assert.equal(checkParams(root, params).ok, true, checkParams(root, params).detail);
+        write(root, "functions/.env.my-project", "WEBHOOK_LOCAL_TARGETS=10.0.0.5:443\n");
+        const check = checkParams(root, params);
+        assert.equal(check.ok, false);
+        assert.match(check.detail, /WEBHOOK_LOCAL_TARGETS is set in functions\/\.env\.my-project/);
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    });
   });
 
   describe("functions", () => {

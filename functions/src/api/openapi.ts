@@ -5,6 +5,20 @@ import { REGION } from "../shared/region";
 import { audienceRequestSchema, audienceSchema, cancelResult, messageRefInput, messageReport, recipientOutcome, sendMessageInput, sendResult, userIdSchema } from "../sending/schema";
 import { API_ERRORS, apiErrorBody, type ApiErrorCode } from "./errors";
 import { apiRegisterDeviceInput } from "./inputs";
+import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER } from "../webhooks/signature";
+import {
+  createdWebhook,
+  createWebhookInput,
+  deletedWebhook,
+  deviceRetiredData,
+  envelopeSchema,
+  failedRecipientsData,
+  receiptsData,
+  WEBHOOKS_PER_KEY,
+  webhookIdSchema,
+  webhookList,
+  type WebhookEvent,
+} from "../webhooks/schema";
 
 /**
  * The OpenAPI 3.1 description of `/v1`, served at `GET /v1/openapi.json` and
@@ -19,9 +33,9 @@ const ERROR_HELP: Record<ApiErrorCode, string> = {
   "invalid-argument": "invalid JSON, or a field that fails validation (`field` names it)",
   unauthenticated: "missing, malformed, unknown, wrong, disabled or revoked key (one identical answer)",
   "permission-denied": "the key lacks the scope, is a Moodle key, was not migrated, or is used from outside its IP ranges",
-  "not-found": "no such message or device of the key's tenant (another tenant's is not found either)",
+  "not-found": "no such message or device of the key's tenant, or webhook of the key (another tenant's or key's is not found either)",
   "already-exists": "the idempotencyKey was used for a different message",
-  "failed-precondition": "the device is another user's or another tenant's, or its token was reported dead by FCM and re-registered unchanged",
+  "failed-precondition": "the device is another user's or another tenant's, or its token was reported dead by FCM and re-registered unchanged; or the key already has as many webhooks as it may",
   "payload-too-large": "the body is larger than the API allows",
   "rate-limited": "the address is banned after failed authentications, or the key is over its rate; see Retry-After",
   "resource-exhausted": "a limit of the service is reached; see the message",
@@ -134,7 +148,53 @@ const OPERATIONS: Operation[] = [
     ok: { status: 200, name: "SetUserAttributesResult", schema: setUserAttributesResult, description: "The user's attributes after the change." },
     errors: [],
   },
+  {
+    method: "post",
+    path: "/v1/webhooks",
+    operationId: "createWebhook",
+    summary: `Registers an endpoint the service POSTs signed events to (at most ${WEBHOOKS_PER_KEY} per key); the answer holds its signing secret, shown this once.`,
+    scopes: ["webhooks:write"],
+    scopeNote:
+      "`message.*` events also need `messages:send` (they are about the key's own messages), `device.retired` needs `devices:write` or `devices:import` (it carries the tenant's device tokens). The URL must be `https://` and its host must resolve to public addresses only (checked now and at every delivery). See docs/webhooks.md for the events' bodies and the `Push-Signature` header.",
+    body: { name: "CreateWebhookRequest", schema: createWebhookInput },
+    ok: { status: 201, name: "CreatedWebhook", schema: createdWebhook, description: "The endpoint, with its signing secret (`whsec_…`): store it now, it is never shown again." },
+    errors: ["failed-precondition"],
+  },
+  {
+    method: "get",
+    path: "/v1/webhooks",
+    operationId: "listWebhooks",
+    summary: "The key's own webhook endpoints (not those of other keys of its tenant), without their secrets.",
+    scopes: ["webhooks:write"],
+    ok: { status: 200, name: "WebhookList", schema: webhookList, description: "The key's endpoints, oldest first." },
+    errors: [],
+  },
+  {
+    method: "delete",
+    path: "/v1/webhooks/{webhookId}",
+    operationId: "deleteWebhook",
+    summary: "Deletes one of the key's webhook endpoints; events not yet delivered to it are dropped.",
+    scopes: ["webhooks:write"],
+    params: { webhookId: webhookIdSchema },
+    ok: { status: 200, name: "DeletedWebhook", schema: deletedWebhook, description: "The endpoint is deleted." },
+    errors: ["not-found"],
+  },
 ];
+
+/**
+ * The events the service POSTs to a registered endpoint (docs/webhooks.md):
+ * each body's schema, as OpenAPI 3.1's `webhooks` describes them.
+ */
+export const WEBHOOK_EVENT_BODIES = {
+  "message.done": { name: "MessageDoneEvent", schema: envelopeSchema("message.done", messageReport), summary: "A message of the key finished: `data` is its report, as `GET /v1/messages/{messageId}` answers it." },
+  "message.failed-recipients": {
+    name: "MessageFailedRecipientsEvent",
+    schema: envelopeSchema("message.failed-recipients", failedRecipientsData),
+    summary: "A finished message of the key had failed recipients: their count, and at most 100 of them.",
+  },
+  "message.receipts": { name: "MessageReceiptsEvent", schema: envelopeSchema("message.receipts", receiptsData), summary: "A message's receipts were tallied and grew: the totals so far, at most once per tally window." },
+  "device.retired": { name: "DeviceRetiredEvent", schema: envelopeSchema("device.retired", deviceRetiredData), summary: "A device of the key's tenant was retired because FCM called its token dead." },
+} satisfies Record<WebhookEvent, { name: string; schema: z.ZodType; summary: string }>;
 
 type JsonSchema = Record<string, unknown>;
 
@@ -220,6 +280,24 @@ export function openApiDocument(): Record<string, unknown> {
       responses: { "200": { description: "The OpenAPI 3.1 description of /v1.", content: { "application/json": { schema: { type: "object" } } } } },
     },
   };
+  const webhooks: Record<string, unknown> = {};
+  for (const [type, event] of Object.entries(WEBHOOK_EVENT_BODIES)) {
+    schemas[event.name] = jsonSchema(event.schema, "output");
+    webhooks[type] = {
+      post: {
+        operationId: `${type.replace(/[.-](\w)/g, (_match, letter: string) => letter.toUpperCase())}Event`,
+        summary: event.summary,
+        description: `Sent to endpoints registered with \`POST /v1/webhooks\` for \`${type}\`. Verify \`${SIGNATURE_HEADER}\` (HMAC-SHA-256 of \`<t>.<raw body>\` with the endpoint's secret) and de-duplicate by \`${EVENT_ID_HEADER}\`; see docs/webhooks.md.`,
+        parameters: [
+          { name: SIGNATURE_HEADER, in: "header", required: true, description: "`t=<unix seconds>,v1=<hex HMAC-SHA-256 of <t>.<raw body>>`", schema: { type: "string" } },
+          { name: EVENT_ID_HEADER, in: "header", required: true, description: "The body's `id`: the same on every retry.", schema: { type: "string" } },
+          { name: EVENT_TYPE_HEADER, in: "header", required: true, description: "The body's `type`.", schema: { type: "string", const: type } },
+        ],
+        requestBody: { required: true, content: { "application/json": { schema: ref(event.name) } } },
+        responses: { "2XX": { description: "Taken; any other answer, or none within 10 s, is retried (for 26 hours)." } },
+      },
+    };
+  }
   return {
     openapi: "3.1.1",
     info: {
@@ -243,6 +321,7 @@ export function openApiDocument(): Record<string, unknown> {
     ],
     security: [{ accessKey: [] }],
     paths,
+    webhooks,
     components: {
       securitySchemes: {
         accessKey: {

@@ -22,6 +22,8 @@ import { clientIp } from "../guards/clientIp";
 import { ApiError, sendError, unauthenticated } from "./errors";
 import { apiRegisterDeviceInput, userAttributesPath } from "./inputs";
 import { OPENAPI_PATH, openApiDocument } from "./openapi";
+import { createWebhookInput, webhookIdSchema } from "../webhooks/schema";
+import { createWebhook, deleteWebhook, listWebhooks } from "../webhooks/service";
 
 
 interface Context {
@@ -165,6 +167,29 @@ function route(method: string, segments: string[]): Handler | undefined {
         requireScope(c, "messages:send");
         const { messageId } = parse(messageRefInput, { messageId: id });
         return { status: 200, body: await cancelMessage(keySender(c.key.keyId, tenantOf(c.key)), messageId) };
+      };
+    }
+  }
+  if (resource === "webhooks" && action === undefined) {
+    // A key manages its own endpoints only (webhooks/service.ts); another key's id is not found.
+    if (method === "POST" && id === undefined) {
+      return async (c) => {
+        requireScope(c, "webhooks:write");
+        const input = parse(createWebhookInput, jsonBody(c.req));
+        return { status: 201, body: await createWebhook({ keyId: c.key.keyId, tenant: tenantOf(c.key), scopes: c.key.key.scopes }, input) };
+      };
+    }
+    if (method === "GET" && id === undefined) {
+      return async (c) => {
+        requireScope(c, "webhooks:write");
+        return { status: 200, body: { webhooks: await listWebhooks(c.key.keyId) } };
+      };
+    }
+    if (method === "DELETE" && id !== undefined) {
+      return async (c) => {
+        requireScope(c, "webhooks:write");
+        const webhookId = parse(z.object({ webhookId: webhookIdSchema }), { webhookId: id }).webhookId;
+        return { status: 200, body: await deleteWebhook(c.key.keyId, webhookId) };
       };
     }
   }

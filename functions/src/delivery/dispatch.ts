@@ -26,6 +26,7 @@ import { contendedRetryAt, decideOutcome, ended, latestRetryAt, statusOf, tally,
 import { holdDispatch } from "./hold";
 import { shardOf, shardRange } from "./shards";
 import { enqueueContinuation, enqueueHeld, enqueueRetry, windowOf, type DispatchTask } from "./tasks";
+import { announceRetirements, type RetiredDevice } from "../webhooks/events";
 
 /** How often recipients whose message document does not exist yet look for it again (for MESSAGE_WAIT_SECONDS in all). */
 const MESSAGE_WAIT_STEP_MS = 5_000;
@@ -351,14 +352,20 @@ async function retireDevices(messageId: string, shard: number, retirements: Reti
     let count = 0;
     const snapshots = await tx.getAll(...retirements.map((r) => devicesRef.doc(r.deviceId)));
     const now = Timestamp.now();
+    const devices: RetiredDevice[] = [];
     snapshots.forEach((snapshot, i) => {
       const retirement = retirements[i] as Retirement;
-      if (retireIfStillHeld(tx, snapshot, retirement.token, retirement.reason, now)) count += 1;
+      if (!retireIfStillHeld(tx, snapshot, retirement.token, retirement.reason, now)) return;
+      count += 1;
+      const device = snapshot.data();
+      if (device) devices.push({ deviceId: snapshot.id, tenant: device.tenant, userId: device.userId, token: retirement.token, reason: retirement.reason, retiredAt: now.toDate().toISOString() });
     });
     if (count > 0) tx.set(metricsRef(now.toMillis(), randomSlot()), retirementIncrements(count, now.toMillis()), { merge: true });
-    return count;
+    return { count, devices };
   });
-  return { reads: retirements.length, writes: retired };
+  // Only a batch that retired a device gets here; a tenant without webhooks costs a lookup in memory.
+  await announceRetirements(retired.devices);
+  return { reads: retirements.length, writes: retired.count };
 }
 
 /**

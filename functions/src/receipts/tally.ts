@@ -11,6 +11,7 @@ import { TALLY_RECEIPTS_FUNCTION } from "../shared/contract";
 import { adminApp } from "../shared/firestore";
 import { RECEIPT_TALLY_SECONDS } from "../shared/params";
 import { runTransaction } from "../shared/transaction";
+import { announceReceipts } from "../webhooks/events";
 
 /*
  * A message's receipt counts, aggregated rather than incremented. A
@@ -69,11 +70,15 @@ export async function tallyReceipts(task: TallyTask): Promise<void> {
     const before = receiptCounts(summary.data());
     const after = { received: Math.max(before.received, counted.received), opened: Math.max(before.opened, counted.opened) };
     const growth = { received: after.received - before.received, opened: after.opened - before.opened };
-    if (growth.received === 0 && growth.opened === 0) return growth;
+    // Only a partner API key's message can have webhooks (webhooks/events.ts).
+    const senderId: unknown = message.get("via") === "api" ? message.get("senderId") : undefined;
+    // Nothing new: announced again all the same (the same counts make the same event id), so that a tally retried after its commit still announces.
+    if (growth.received === 0 && growth.opened === 0) return { growth, after, senderId };
     tx.set(receiptSummaryRef(task.messageId), { ...after, talliedAt: Timestamp.now() }, { merge: true });
     const metrics = receiptWrite(growth);
     if (metrics) tx.set(metrics.ref, metrics.data, { merge: true });
-    return growth;
+    return { growth, after, senderId };
   });
-  logger.info("receipts: tallied", { messageId: task.messageId, ...counted, added: added ?? null });
+  logger.info("receipts: tallied", { messageId: task.messageId, ...counted, added: added?.growth ?? null });
+  if (added && added.after.received + added.after.opened > 0) await announceReceipts(task.messageId, typeof added.senderId === "string" ? added.senderId : undefined, added.after);
 }

@@ -9,6 +9,10 @@ export const DISPATCH_FUNCTION = "dispatchBatch";
 export const RECORD_PAGE_FUNCTION = "recordPage";
 /** The task function that counts a message's receipts into its summary and the hour's metrics (receipts/tally.ts). */
 export const TALLY_RECEIPTS_FUNCTION = "tallyReceipts";
+/** The task function that POSTs one signed event to one partner's webhook endpoint (webhooks/deliver.ts). */
+export const DELIVER_WEBHOOK_FUNCTION = "deliverWebhook";
+/** The task function that looks at a key's message until it is finished, then announces it to the key's webhooks (webhooks/watch.ts). */
+export const WATCH_WEBHOOK_MESSAGE_FUNCTION = "watchWebhookMessage";
 
 export const COLLECTIONS = {
   devices: "devices",
@@ -45,6 +49,8 @@ export const COLLECTIONS = {
   metrics: "metrics",
   /** `ops/delivery`: the emergency stop (paused, reason, by, at); `ops/fcmQuota`: until when the project waits for FCM's quota (until, at); `ops/fcmBudget` (perMinute, set by `npm run ops -- fcm-rate`) and its `shards/{n}` (minute, used): the project's FCM rate; no client writes. */
   ops: "ops",
+  /** `webhooks/{webhookId}`: partner keys' webhook endpoints (URL, events, the signing secret); no client access. */
+  webhooks: "webhooks",
 } as const;
 
 /**

@@ -272,3 +272,15 @@ export const MACHINE_TRANSLATION = defineBoolean("MACHINE_TRANSLATION", {
   description:
     "Machine translation through the Cloud Translation API (languages/machine.ts): messages with autoTranslate get a translation for every language of their audience the sender did not write, and staff may translate drafts. Needs the Cloud Translation API enabled and roles/cloudtranslate.user for the runtime service account. false: such messages and drafts are refused (failed-precondition), and nothing is called.",
 });
+
+export const WEBHOOK_WATCH_SECONDS = defineInt("WEBHOOK_WATCH_SECONDS", {
+  default: 15,
+  description:
+    "How often a message sent by a key with webhooks is looked at until it is finished (one watchWebhookMessage task per look, a few reads each): how late `message.done` and `message.failed-recipients` may arrive after the last recipient is final. Messages of keys without webhooks are never looked at.",
+});
+
+export const WEBHOOK_RETRY_MIN_BACKOFF_SECONDS = defineInt("WEBHOOK_RETRY_MIN_BACKOFF_SECONDS", {
+  default: 30,
+  description:
+    "The first wait before a failed webhook delivery is tried again (the deliverWebhook queue's minBackoffSeconds); each wait doubles up to an hour, and deliveries are retried for 26 hours (docs/webhooks.md, Retries). Read at deploy time.",
+});

@@ -55,3 +55,14 @@ export const TALLY_TASK = { cpu: 1, memory: "256MiB", concurrency: 20, timeoutSe
 
 /** Scheduled and operational work (sweep, probe, resume): one run at a time, never two side by side. */
 export const SINGLETON = { cpu: 1, concurrency: 1, maxInstances: 1 } as const;
+
+/**
+ * A webhook delivery: one HTTPS POST to a partner's server, waiting up to
+ * 10 s on it, nearly no CPU. Many at once per instance; the instance limit
+ * (with the queue's dispatch rate) keeps a slow or failing partner from
+ * holding more than a bounded share of anything.
+ */
+export const WEBHOOK_DELIVERY_TASK = { cpu: 1, memory: "256MiB", concurrency: 40, timeoutSeconds: 30, maxInstances: 5 } as const;
+
+/** A look at a watched message's report: a few small reads, a task enqueued; one per watched message every WEBHOOK_WATCH_SECONDS. */
+export const WEBHOOK_WATCH_TASK = { cpu: 1, memory: "256MiB", concurrency: 20, timeoutSeconds: 120, maxInstances: 3 } as const;
