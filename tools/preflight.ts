@@ -23,6 +23,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { createRequire } from "node:module";
 import ts from "typescript";
 import { productionMajor, productionNode } from "./runtime.ts";
+import { isTimeZone, parseHourMinute } from "../functions/src/shared/zones.ts";
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -522,6 +523,15 @@ export function checkParams(root: string, declared: DeclaredParam[]): CheckResul
   const functionsDir = join(root, "functions");
   const localAllowance = existsSync(functionsDir) ? readdirSync(functionsDir).filter((file) => /^\.env(\.|$)/.test(file) && /^WEBHOOK_LOCAL_TARGETS=/m.test(readFileSync(join(functionsDir, file), "utf8"))) : [];
   if (localAllowance.length > 0) failures.push(`WEBHOOK_LOCAL_TARGETS is set in ${localAllowance.map((f) => `functions/${f}`).join(", ")}: it is the local stack's allowance, never deployed`);
+  // Values the functions read at every send: a malformed one would fail every send of the project.
+  for (const file of existsSync(functionsDir) ? readdirSync(functionsDir).filter((f) => /^\.env(\.|$)/.test(f)) : []) {
+    const text = readFileSync(join(functionsDir, file), "utf8");
+    const quiet = /^QUIET_HOURS=(.*)$/m.exec(text)?.[1]?.trim().replace(/^"(.*)"$/, "$1");
+    if (quiet !== undefined && quiet !== "" && !/^\d\d:\d\d-\d\d:\d\d$/.test(quiet)) failures.push(`functions/${file}: QUIET_HOURS must be HH:MM-HH:MM or empty, not "${quiet}"`);
+    else if (quiet) for (const part of quiet.split("-")) if (parseHourMinute(part) === undefined) failures.push(`functions/${file}: QUIET_HOURS has ${part}, not a 24-hour time`);
+    const zone = /^DEFAULT_TIME_ZONE=(.*)$/m.exec(text)?.[1]?.trim().replace(/^"(.*)"$/, "$1");
+    if (zone !== undefined && !isTimeZone(zone)) failures.push(`functions/${file}: DEFAULT_TIME_ZONE "${String(zone)}" is not an IANA time zone`);
+  }
   const names = new Set(declared.map((p) => p.name));
   const extra = [...documented.keys()].filter((n) => !names.has(n));
   const warnings = extra.length > 0 ? [`documented but not declared in functions/src: ${extra.join(", ")}`] : [];

@@ -197,6 +197,24 @@ describe("preflight", () => {
         rmSync(root, { recursive: true, force: true });
       }
     });
+
+    it("refuses quiet hours or a default time zone every send would fail on", () => {
+      const root = mkdtempSync(join(tmpdir(), "preflight-hours-"));
+      try {
+        write(root, "docs/deploy.md", "| `ONLY_PARAM` | 1 | x |\n");
+        const params: DeclaredParam[] = [{ name: "ONLY_PARAM", default: 1 }];
+        write(root, "functions/.env", "ONLY_PARAM=1\nQUIET_HOURS=21:00-07:00\nDEFAULT_TIME_ZONE=America/Chicago\n");
+        write(root, "functions/.env.local-stack", "QUIET_HOURS=\n");
+        assert.equal(checkParams(root, params).ok, true, checkParams(root, params).detail);
+        write(root, "functions/.env.my-project", "QUIET_HOURS=9pm-7am\nDEFAULT_TIME_ZONE=Central\n");
+        const check = checkParams(root, params);
+        assert.equal(check.ok, false);
+        assert.match(check.detail, /QUIET_HOURS must be HH:MM-HH:MM or empty, not "9pm-7am"/);
+        assert.match(check.detail, /DEFAULT_TIME_ZONE "Central" is not an IANA time zone/);
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    });
   });
 
   describe("functions", () => {
