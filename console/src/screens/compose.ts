@@ -295,7 +295,7 @@ export function renderCompose(main: HTMLElement, staff: Staff): Cleanup {
   async function runEstimate(r: SendMessageRequest): Promise<number | undefined> {
     const seq = ++estimateSeq;
     try {
-      const { devices, languages: spoken } = await estimateAudience({ audience: r.audience, ...(r.category && { category: r.category }), ...(r.urgency && { urgency: r.urgency }) });
+      const { devices, languages: spoken } = await estimateAudience({ audience: r.audience, ...(r.category && { category: r.category }), ...(r.urgency && { urgency: r.urgency }), languages: true });
       if (seq !== estimateSeq) return undefined;
       languages.showAudience(spoken);
       lastEstimate = devices;

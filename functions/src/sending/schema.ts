@@ -198,11 +198,17 @@ export const recipientLookupInput = z.strictObject({ messageId: messageIdSchema,
 
 /** `estimateAudience`: how many devices sendMessage would write recipients for. */
 /** `urgency: "emergency"` counts muted devices too: an emergency reaches them. */
-export const estimateAudienceInput = z.strictObject({ audience: audienceSchema, category: categorySchema.optional(), urgency: z.enum(URGENCIES, { error: "must be \"normal\" or \"emergency\"" }).optional() });
+export const estimateAudienceInput = z.strictObject({
+  audience: audienceSchema,
+  category: categorySchema.optional(),
+  urgency: z.enum(URGENCIES, { error: "must be \"normal\" or \"emergency\"" }).optional(),
+  /** Also sample the audience's languages (up to 200 device reads more): the console's compose screen asks for them. */
+  languages: z.boolean({ error: "must be true or false" }).optional(),
+});
 export type EstimateAudienceRequest = Omit<z.input<typeof estimateAudienceInput>, "audience"> & { audience: AudienceRequest };
 export interface EstimateAudienceResult {
   devices: number;
-  /** The audience's languages (languages/report.ts: from a bounded sample of its devices). */
+  /** When asked for (`languages: true`): the audience's languages (languages/report.ts: from a bounded sample of its devices). */
   languages?: z.infer<typeof audienceLanguages>;
 }
 
