@@ -81,6 +81,7 @@ describe("console: local-time sends and emergencies (headless Chromium)", () => 
     await waitForRecipientCount(messageId);
     await page.getByText(/2 waiting for their local time/).waitFor({ timeout: 30_000 });
     await page.getByText("in each recipient's time zone").waitFor();
+    assert.equal(await page.locator(".badge.emergency").isVisible(), false, "a normal message is not marked as an emergency");
     await page.screenshot({ path: `${SHOTS}/local-time-desktop.png`, fullPage: true });
     await page.setViewportSize(PHONE);
     await page.screenshot({ path: `${SHOTS}/local-time-phone.png`, fullPage: true });
@@ -104,6 +105,8 @@ describe("console: local-time sends and emergencies (headless Chromium)", () => 
     const send = page.getByRole("button", { name: "Send emergency" });
     await send.waitFor();
     await page.getByText("An emergency goes out at once.").waitFor();
+    // The estimate counts the muted device too: an emergency reaches it.
+    await page.getByRole("status").filter({ hasText: "1 device will receive it" }).waitFor();
     await page.screenshot({ path: `${SHOTS}/emergency-desktop.png`, fullPage: true });
     await page.setViewportSize(PHONE);
     await page.screenshot({ path: `${SHOTS}/emergency-phone.png`, fullPage: true });

@@ -23,17 +23,17 @@ function app(): App {
 }
 
 /** The staff claims an account ends with: its other claims kept, pushSender/pushAdmin set or taken away. */
-export function staffClaims(current: Record<string, unknown> | undefined, { admin = false, remove = false }): Record<string, unknown> {
-  const { pushSender: _sender, pushAdmin: _admin, ...others } = current ?? {};
+export function staffClaims(current: Record<string, unknown> | undefined, { admin = false, emergency = false, remove = false }): Record<string, unknown> {
+  const { pushSender: _sender, pushAdmin: _admin, pushEmergency: _emergency, ...others } = current ?? {};
   if (remove) return others;
-  return { ...others, pushSender: true, ...(admin && { pushAdmin: true }) };
+  return { ...others, pushSender: true, ...(admin && { pushAdmin: true }), ...(emergency && { pushEmergency: true }) };
 }
 
 /**
  * Creates the account if it is missing (or resets its password) and sets its
  * claims to pushSender, plus pushAdmin (the operations panel) when `admin`.
  */
-export async function ensureStaff(email: string, password: string, { admin = false } = {}): Promise<{ uid: string; created: boolean }> {
+export async function ensureStaff(email: string, password: string, { admin = false, emergency = false } = {}): Promise<{ uid: string; created: boolean }> {
   const auth = getAuth(app());
   let uid: string;
   let created = false;
@@ -45,13 +45,13 @@ export async function ensureStaff(email: string, password: string, { admin = fal
     uid = (await auth.createUser({ email, password, emailVerified: true })).uid;
     created = true;
   }
-  await auth.setCustomUserClaims(uid, staffClaims((await auth.getUser(uid)).customClaims, { admin }));
+  await auth.setCustomUserClaims(uid, staffClaims((await auth.getUser(uid)).customClaims, { admin, emergency }));
   return { uid, created };
 }
 
 /** The demo staff account, and a student whose Android phone is registered as registerDevice leaves it. */
 export async function seedDemo(): Promise<void> {
-  await ensureStaff(DEMO_STAFF.email, DEMO_STAFF.password, { admin: true });
+  await ensureStaff(DEMO_STAFF.email, DEMO_STAFF.password, { admin: true, emergency: true });
   const auth = getAuth(app());
   try {
     await auth.createUser({ uid: DEMO_PHONE.userId, email: DEMO_PHONE.email, password: "student-password" });

@@ -12,5 +12,7 @@ describe("staff claims", () => {
   it("takes an admin down to a sender, and takes both away with remove", () => {
     assert.deepEqual(staffClaims({ pushSender: true, pushAdmin: true, tenant: "north" }, {}), { tenant: "north", pushSender: true });
     assert.deepEqual(staffClaims({ pushSender: true, pushAdmin: true, tenant: "north" }, { remove: true }), { tenant: "north" });
+    assert.deepEqual(staffClaims({ tenant: "north" }, { emergency: true }), { tenant: "north", pushSender: true, pushEmergency: true });
+    assert.deepEqual(staffClaims({ pushSender: true, pushEmergency: true }, { remove: true }), {});
   });
 });

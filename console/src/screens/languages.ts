@@ -72,7 +72,7 @@ export function languagesField(defaultText: () => Text, onChange: () => void): L
     const written = new Set(rows.map((row) => row.tag.split("-")[0]));
     const gets = (tag: string) => (tag === DEFAULT_TEXT ? "default text" : written.has(tag) ? "written" : auto.checked ? "machine-translated" : "default text");
     const parts = sorted.map(([tag, n]) => `${nameOf(tag)} ${n.toLocaleString()} (${gets(tag)})`);
-    audience.textContent = `Audience languages (${spoken.sampled.toLocaleString()} devices sampled): ${parts.join(" · ")}.`;
+    audience.textContent = `Audience languages (${spoken.sampled.toLocaleString()} ${spoken.sampled === 1 ? "device" : "devices"} sampled): ${parts.join(" · ")}.`;
     suggestions.replaceChildren(...sorted.filter(([tag]) => tag !== DEFAULT_TEXT).map(([tag]) => h("option", { value: tag }, nameOf(tag))));
   }
 
