@@ -1,6 +1,7 @@
 /**
- * The external contract of DESIGN.md, defined once: collection names, status
- * codes and retirement reasons. Everything else imports from here.
+ * The contract that apps, partners and tests rely on (docs/contract.md), defined
+ * once: collection names, status codes, retirement reasons, limits, scopes.
+ * Everything else imports from here; a change here changes docs/contract.md.
  */
 
 /** The task-queue function that sends one batch; the queue carries its name. */
