@@ -1,5 +1,5 @@
 /**
- * The client address the keyed endpoints act on (README "Client address"),
+ * The client address the keyed endpoints act on (docs/senders.md, "Client address"),
  * against the stack: a forged X-Forwarded-For entry neither passes a key's IP
  * allow-list nor escapes a ban, on the partner API (called at its function
  * URL) and on the AirNotifier endpoints both through Hosting and at their

@@ -740,7 +740,7 @@ describe(`generated bad input (fast-check seed ${SEED}; FUZZ_SEED=${SEED} replay
   /**
    * Bodies that are not a JSON object or array go as text/plain: sent as
    * application/json, the platform's own parser refuses them before the
-   * function runs, with its HTML error page (README, "HTTPS API"), which is
+   * function runs, with its HTML error page (docs/senders.md, "HTTPS API"), which is
    * not ours to shape. Any content type means the same to the API.
    */
   const contentTypeOf = (body: string) => (/^\s*[[{]/.test(body) && (() => { try { JSON.parse(body); return true; } catch { return false; } })() ? "application/json" : "text/plain");

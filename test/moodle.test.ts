@@ -1,6 +1,6 @@
 /**
  * The AirNotifier-compatible endpoints, replayed exactly as a Moodle site
- * sends them (MOODLE.md / README "Use with Moodle"): through Hosting at the
+ * sends them (docs/moodle.md, "Use with Moodle"): through Hosting at the
  * root of HOSTING_ORIGIN, with Moodle's headers and User-Agent, E1/E2 form
  * bodies both multipart (PHP curl posting an array) and urlencoded, E3's raw
  * JSON under curl's default form content type. What FCM got is read from the

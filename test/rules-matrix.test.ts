@@ -1,7 +1,7 @@
 /**
  * The security rules as a matrix: every collection of the data model × every
  * role × every operation, one test per cell, each expected answer read from
- * the single table `MATRIX` below (which the README's "Rules matrix" is
+ * the single table `MATRIX` below (which docs/operations.md's "Rules matrix" is
  * printed from: set RULES_MATRIX_MARKDOWN=1 to print it). Then the fields and
  * values a writer may not set, which the matrix's valid writes do not show.
  *
@@ -206,7 +206,7 @@ async function cellsOf(name: string, cast: Cast): Promise<Record<Operation, Cell
   }
 }
 
-/** The README's table, from MATRIX. */
+/** docs/operations.md's table, from MATRIX. */
 function matrixMarkdown(): string {
   const mark = (allowed: Role[], role: Role) => (allowed.includes(role) ? "allow" : "—");
   const header = `| collection | operation | ${ROLES.map((r) => ROLE_NAMES[r]).join(" | ")} |`;

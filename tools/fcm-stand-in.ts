@@ -9,7 +9,7 @@
  * inspection routes below arrive over HTTP/1.1. Like FCM, it allows 100 concurrent
  * streams per session.
  *
- * The token decides the answer (see README, "The FCM stand-in"). Inspection:
+ * The token decides the answer (see docs/contributing.md, "The FCM stand-in"). Inspection:
  *   GET    /_stand-in/messages  accepted messages in arrival order
  *   DELETE /_stand-in/messages  forget accepted messages, attempts and counters
  *   GET    /_stand-in/stats     counts of requests (and of those over HTTP/2) and of each answer

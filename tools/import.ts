@@ -10,8 +10,8 @@
  * functions' own import (functions/src/devices/import.ts); the report names
  * every rejected row by number, field and reason, never its token. Exit
  * code 0 when no row was rejected, 1 otherwise, 2 for bad usage.
- * The columns, the mappings for other systems' exports and resuming: the
- * README's "Bulk import".
+ * The columns, the mappings for other systems' exports and resuming:
+ * docs/senders.md, "Bulk import".
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";

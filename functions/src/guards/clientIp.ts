@@ -54,7 +54,7 @@ function noteMismatch(req: Request, picked: PickedAddress): void {
 /**
  * The address a request of `fn` is counted under: bans, address quotas and
  * key allow-lists all act on it. See address.ts (pickClientAddress) for the
- * rule and the README's "Client address" for why.
+ * rule and docs/senders.md, "Client address", for why.
  */
 export function clientIp(req: Request, fn: KeyedFunction): string {
   const throughHosting = SERVED_THROUGH_HOSTING[fn];

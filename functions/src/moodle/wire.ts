@@ -3,7 +3,7 @@ import { tokenSchema } from "../devices/schema";
 import type { Platform } from "../shared/contract";
 
 /**
- * The AirNotifier protocol as a Moodle site speaks it (see the README's "Use
+ * The AirNotifier protocol as a Moodle site speaks it (see docs/moodle.md, "Use
  * with Moodle"): headers, paths, the answers Moodle reads, and the bodies it
  * sends. Names and strings here are what an unmodified Moodle compares with,
  * so they are defined once and never reworded.
