@@ -30,6 +30,8 @@ describe("sending to { all: true }", () => {
     const live = snapshot.docs.filter((d) => d.get("retired") === false && d.get("enabled") === true);
     const expected = live.map((d) => d.id).sort();
     assert.ok(expected.length >= 60);
+    // The estimate of { all: true } counts exactly these (console-callables.test.ts checks the other audience kinds).
+    assert.equal((await staff.call<{ devices: number }>("estimateAudience", { audience: { all: true } })).devices, expected.length);
 
     const { messageId, recipients } = await staff.call<{ messageId: string; recipients: number | null }>("sendMessage", {
       title: "To everyone",

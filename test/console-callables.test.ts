@@ -51,7 +51,7 @@ describe("console callables: estimateAudience and resendFailed", () => {
     }
   });
 
-  it("estimates exactly what sendMessage then writes, for every audience kind, with disabled, retired and muted devices present", { timeout: 300_000 }, async () => {
+  it("estimates exactly what sendMessage then writes, for users, devices and where audiences, with disabled, retired and muted devices present", { timeout: 300_000 }, async () => {
     const tag = randomUUID().slice(0, 8);
     const category = `news-${tag}`;
     const [alice, bob, carol] = ["alice", "bob", "carol"].map((n) => `${n}-${tag}`) as [string, string, string];
@@ -81,7 +81,7 @@ describe("console callables: estimateAudience and resendFailed", () => {
       { where: grade },
       { where: { ...grade, ...club }, match: "any" },
       { where: { ...grade, ...club }, match: "all" },
-      { all: true },
+      // { all: true } is estimated in all-audience.test.ts, where the project's devices are few: here it would write a recipient for every device earlier tests left.
     ];
     // Every audience, with and without the category, at once: each is its own message.
     const requests = audiences.flatMap((audience) => [true, false].map((withCategory) => ({ audience, ...(withCategory && { category }) })));

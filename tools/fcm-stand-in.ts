@@ -15,7 +15,7 @@
  *   GET    /_stand-in/stats     counts of requests (and of those over HTTP/2) and of each answer
  *   GET    /_stand-in/attempts?token=…  send requests one token got: { attempts, times }
  *   GET    /_stand-in/config    the current settings
- *   PUT    /_stand-in/config    { latencyMs?, failureRate?, outage?, projectFault? } while running
+ *   PUT    /_stand-in/config    { latencyMs?, failureRate?, outage?, projectFault?, quotaRetryAfterSeconds? } while running
  *
  * Run alone with `npm run stand-in -- [--port 9399] [--latency-ms 0] [--failure-rate 0]`.
  */
@@ -38,6 +38,8 @@ export interface StandInConfig {
   outage: boolean;
   /** FCM refuses the project: every send request gets this project-level answer, whatever its token (null: off). */
   projectFault: ProjectFault | null;
+  /** The Retry-After of a quota answer (FCM's is 60 s; a test may ask for less). */
+  quotaRetryAfterSeconds: number;
 }
 
 export const PROJECT_FAULTS = ["permission-denied", "unauthenticated", "not-found", "quota"] as const;
@@ -98,7 +100,7 @@ function fcmError(status: number, grpcStatus: string, errorCode: string, message
  * FcmError detail (nothing is wrong with the token), except quota, which
  * carries QUOTA_EXCEEDED and a minute's Retry-After.
  */
-function projectFaultAnswer(fault: ProjectFault, project: string): FcmAnswer {
+function projectFaultAnswer(fault: ProjectFault, project: string, quotaRetryAfterSeconds: number): FcmAnswer {
   const plain = (status: number, grpcStatus: string, message: string): FcmAnswer => ({ status, body: { error: { code: status, message, status: grpcStatus } } });
   switch (fault) {
     case "permission-denied":
@@ -108,7 +110,7 @@ function projectFaultAnswer(fault: ProjectFault, project: string): FcmAnswer {
     case "not-found":
       return plain(404, "NOT_FOUND", "Requested entity was not found.");
     case "quota":
-      return fcmError(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED", "Quota exceeded for quota metric 'Send messages' of service 'fcm.googleapis.com'.", { "Retry-After": "60" });
+      return fcmError(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED", "Quota exceeded for quota metric 'Send messages' of service 'fcm.googleapis.com'.", { "Retry-After": String(quotaRetryAfterSeconds) });
   }
 }
 
@@ -125,7 +127,7 @@ export function payloadBytes(message: Record<string, unknown>): number {
 }
 
 export async function startStandIn(options: { port?: number; host?: string } & Partial<StandInConfig> = {}): Promise<StandIn> {
-  const config: StandInConfig = { latencyMs: options.latencyMs ?? 0, failureRate: options.failureRate ?? 0, outage: options.outage ?? false, projectFault: options.projectFault ?? null };
+  const config: StandInConfig = { latencyMs: options.latencyMs ?? 0, failureRate: options.failureRate ?? 0, outage: options.outage ?? false, projectFault: options.projectFault ?? null, quotaRetryAfterSeconds: options.quotaRetryAfterSeconds ?? 60 };
   const accepted: AcceptedMessage[] = [];
   /** Arrival times (ms since epoch) of every send request, per token. */
   const attempts = new Map<string, number[]>();
@@ -133,7 +135,7 @@ export async function startStandIn(options: { port?: number; host?: string } & P
 
   function answerSend(project: string, body: unknown): FcmAnswer {
     // FCM refuses the project before it looks at the message.
-    if (config.projectFault) return projectFaultAnswer(config.projectFault, project);
+    if (config.projectFault) return projectFaultAnswer(config.projectFault, project, config.quotaRetryAfterSeconds);
     const message = (body as { message?: unknown } | null)?.message;
     if (typeof message !== "object" || message === null || Array.isArray(message)) {
       return fcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "Request contains an invalid argument: message is required.");
@@ -257,6 +259,7 @@ export async function startStandIn(options: { port?: number; host?: string } & P
         if (typeof next.latencyMs === "number" && next.latencyMs >= 0) config.latencyMs = next.latencyMs;
         if (typeof next.failureRate === "number" && next.failureRate >= 0 && next.failureRate <= 1) config.failureRate = next.failureRate;
         if (typeof next.outage === "boolean") config.outage = next.outage;
+        if (typeof next.quotaRetryAfterSeconds === "number" && next.quotaRetryAfterSeconds >= 1) config.quotaRetryAfterSeconds = Math.round(next.quotaRetryAfterSeconds);
         if (next.projectFault === null || PROJECT_FAULTS.includes(next.projectFault as ProjectFault)) config.projectFault = next.projectFault ?? null;
         else if (next.projectFault !== undefined) {
           reply(400, { error: { code: 400, message: `projectFault must be one of ${PROJECT_FAULTS.join(", ")} or null`, status: "INVALID_ARGUMENT" } });

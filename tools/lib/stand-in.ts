@@ -23,7 +23,7 @@ export async function sendAttempts(token: string): Promise<number> {
 }
 
 /** Changes the running stand-in: its latency, its share of transient failures, and whether FCM is down (every send 503). */
-export async function configureStandIn(config: { latencyMs?: number; failureRate?: number; outage?: boolean; projectFault?: "permission-denied" | "unauthenticated" | "not-found" | "quota" | null }): Promise<void> {
+export async function configureStandIn(config: { latencyMs?: number; failureRate?: number; outage?: boolean; projectFault?: "permission-denied" | "unauthenticated" | "not-found" | "quota" | null; quotaRetryAfterSeconds?: number }): Promise<void> {
   const res = await fetch(`${stackEnv("FCM_STAND_IN_URL")}/_stand-in/config`, { method: "PUT", body: JSON.stringify(config) });
   if (!res.ok) throw new Error(`stand-in refused the config: ${res.status}`);
 }
