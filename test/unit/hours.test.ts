@@ -83,3 +83,18 @@ describe("holds", () => {
     assert.equal(parseQuietHoursParam("21-07"), undefined);
   });
 });
+
+describe("a page's recipients", () => {
+  it("reads quiet hours at a scheduled message's sendAt, not when its recipients are written", async () => {
+    process.env.QUIET_HOURS = "21:00-07:00";
+    process.env.DEFAULT_TIME_ZONE = "UTC";
+    const { pageRecipients } = await import("../../functions/src/sending/recipients.ts");
+    const page = [{ deviceId: "d1", userId: "u1", device: device({ timezone: "UTC" }) }];
+    const noon = at("2030-01-15T12:00:00Z");
+    assert.equal((await pageRecipients({}, page, noon))[0]?.hold, undefined, "at noon nobody waits");
+    const [scheduled] = await pageRecipients({ sendAtMs: at("2030-01-15T23:00:00Z") }, page, noon);
+    assert.deepEqual(scheduled?.hold, { untilMs: at("2030-01-16T07:00:00Z"), reason: "quietHours" });
+    const [urgent] = await pageRecipients({ sendAtMs: at("2030-01-15T23:00:00Z"), urgency: "emergency" }, page, noon);
+    assert.equal(urgent?.hold, undefined);
+  });
+});

@@ -253,7 +253,7 @@ export async function expandPart(task: ExpansionTask): Promise<void> {
   }
   const tenant = messageTenant(messageSnap.get("tenant"));
   const audience = inTenant(tenant, checked.input.audience);
-  const { category, vars, urgency, sendAtLocal } = checked.input;
+  const { category, vars, urgency, sendAtLocal, sendAt } = checked.input;
   let cursor = state.cursor;
   let pages = 0;
   const finish = async (outcome: PageOutcome) => {
@@ -264,7 +264,7 @@ export async function expandPart(task: ExpansionTask): Promise<void> {
   if (messageSnap.get("cancelledAt") instanceof Timestamp) return finish(await checkpoint(messageId, part, cursor, { next: undefined, read: false }, { created: 0, sent: 0 }));
   // The last chunk has no `next`, so recording it (or any chunk once the message is cancelled) ends the part.
   for await (const page of partPages(audience, state.spec, cursor ?? undefined, tenant)) {
-    const chunk = await deliverChunk({ messageId, category, vars, tenant, urgency, sendAtLocal }, part, cursor, page.devices);
+    const chunk = await deliverChunk({ messageId, category, vars, tenant, urgency, sendAtLocal, ...(sendAt && { sendAtMs: sendAt.getTime() }) }, part, cursor, page.devices);
     const outcome = await checkpoint(messageId, part, cursor, { next: page.next, read: true }, chunk);
     pages += 1;
     if (outcome.lost || outcome.done) return finish(outcome);

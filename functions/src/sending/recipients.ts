@@ -32,6 +32,8 @@ export interface PageOptions {
   urgency?: Urgency;
   /** The message's local delivery time (sending/hours.ts). */
   sendAtLocal?: string;
+  /** A scheduled message's sendAt (ms): quiet hours are read at that moment, not when the recipients are written. */
+  sendAtMs?: number;
 }
 
 /** A recipient about to be written or sent: who, its vars, and until when it waits for its device's hours, if it does. */
@@ -56,7 +58,7 @@ export async function pageRecipients(options: Omit<PageOptions, "messageId">, pa
     .filter((device) => !(appUser(device) && muted(device)))
     .map((device) => {
       const vars = options.vars?.[localUserId(options.tenant, device.userId)];
-      const hold = settings && holdOf(options, device.device, settings, nowMs);
+      const hold = settings && holdOf(options, device.device, settings, Math.max(nowMs, options.sendAtMs ?? 0));
       return { id: recipientIdFor(device.deviceId), deviceId: device.deviceId, userId: device.userId, ...(vars && { vars }), ...(hold && { hold }) };
     });
 }
