@@ -250,7 +250,7 @@ describe("FCM stand-in through firebase-admin", () => {
     assert.deepEqual(await stats(), { requests: 0, http2Requests: 0, accepted: 0, errors: {}, injectedFailures: 0, validateOnly: 0 });
 
     try {
-      assert.deepEqual(await configure({ failureRate: 1 }), { latencyMs: 0, failureRate: 1, outage: false, projectFault: null });
+      assert.deepEqual(await configure({ failureRate: 1 }), { latencyMs: 0, failureRate: 1, outage: false, projectFault: null, quotaRetryAfterSeconds: 60 });
       const result = await messaging.sendEach([ok(), ok(), ok()].map((token) => ({ token, data: { k: "v" } })));
       assert.equal(result.successCount, 0);
       assert.equal(result.failureCount, 3);
@@ -274,7 +274,7 @@ describe("FCM stand-in through firebase-admin", () => {
     const flakyToken = prefixed("flaky");
     const unregisteredToken = prefixed("unregistered");
     try {
-      assert.deepEqual(await configure({ outage: true }), { latencyMs: 0, failureRate: 0, outage: true, projectFault: null });
+      assert.deepEqual(await configure({ outage: true }), { latencyMs: 0, failureRate: 0, outage: true, projectFault: null, quotaRetryAfterSeconds: 60 });
       const result = await messaging.sendEach([okToken, flakyToken, unregisteredToken].map((token) => ({ token, data: { k: "v" } })));
       assert.equal(result.successCount, 0);
       for (const [i, response] of result.responses.entries()) {
@@ -292,7 +292,7 @@ describe("FCM stand-in through firebase-admin", () => {
       assert.equal(counts.injectedFailures, 0, "an outage is not counted as injected failures");
       assert.deepEqual(await acceptedMessages(), []);
     } finally {
-      assert.deepEqual(await configure({ outage: false }), { latencyMs: 0, failureRate: 0, outage: false, projectFault: null });
+      assert.deepEqual(await configure({ outage: false }), { latencyMs: 0, failureRate: 0, outage: false, projectFault: null, quotaRetryAfterSeconds: 60 });
     }
     // Recovered: the same tokens get their usual answers.
     const result = await messaging.sendEach([okToken, unregisteredToken].map((token) => ({ token, data: { k: "v" } })));
@@ -303,7 +303,7 @@ describe("FCM stand-in through firebase-admin", () => {
 
   it("delays every answer by latencyMs", async () => {
     try {
-      assert.deepEqual(await configure({ latencyMs: 300 }), { latencyMs: 300, failureRate: 0, outage: false, projectFault: null });
+      assert.deepEqual(await configure({ latencyMs: 300 }), { latencyMs: 300, failureRate: 0, outage: false, projectFault: null, quotaRetryAfterSeconds: 60 });
       const started = performance.now();
       const result = await messaging.sendEach([{ token: ok(), notification: { title: "slow" } }]);
       const elapsed = performance.now() - started;
