@@ -26,6 +26,7 @@ import { contendedRetryAt, decideOutcome, ended, latestRetryAt, statusOf, tally,
 import { holdDispatch } from "./hold";
 import { shardOf, shardRange } from "./shards";
 import { enqueueContinuation, enqueueHeld, enqueueRetry, windowOf, type DispatchTask } from "./tasks";
+import { DISPATCH_EARLY_WAIT_MS } from "./eta";
 import { announceRetirements, type RetiredDevice } from "../webhooks/events";
 
 /** How often recipients whose message document does not exist yet look for it again (for MESSAGE_WAIT_SECONDS in all). */
@@ -162,7 +163,7 @@ export async function sendOwnClaims(messageId: string, message: MessageDoc, clai
  * task that arrives early (which only the emulator does), so an early retry
  * never finds its recipients still not due and asks for yet another.
  */
-const HELD_AFTER_MS = 15_000;
+const HELD_AFTER_MS = DISPATCH_EARLY_WAIT_MS;
 
 /**
  * The shard again when its earliest pending recipient is due: after a short

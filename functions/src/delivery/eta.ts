@@ -11,6 +11,9 @@ export function msUntilEta(scheduledTime: string | undefined, nowMs = Date.now()
   return Number.isFinite(at) ? Math.max(0, at - nowMs) : 0;
 }
 
+/** The longest a dispatch task that arrived before its time waits it out (only the emulator delivers early). */
+export const DISPATCH_EARLY_WAIT_MS = 15_000;
+
 /**
  * Cloud Tasks never runs a task before its scheduled time, and the dispatch
  * relies on that (a window's task that exists has not run yet; a retry waits

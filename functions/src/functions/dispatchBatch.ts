@@ -1,13 +1,11 @@
 import { logger } from "firebase-functions";
 import { onTaskDispatched } from "firebase-functions/v2/tasks";
 import { dispatchBatch as dispatch } from "../delivery/dispatch";
-import { waitForEta } from "../delivery/eta";
+import { DISPATCH_EARLY_WAIT_MS, waitForEta } from "../delivery/eta";
 import { dispatchTask } from "../delivery/tasks";
 import { TASK_MAX_CONCURRENT, TASK_MAX_PER_SECOND } from "../shared/params";
 import { DISPATCH_TASK } from "../shared/sizing";
 
-/** The longest wait for a task that arrived before its time (only the emulator delivers early). */
-const MAX_EARLY_WAIT_MS = 15_000;
 
 /** One Cloud Task = one FCM batch. A thrown error makes Cloud Tasks retry; claimed work is protected by leases. */
 export const dispatchBatch = onTaskDispatched(
@@ -24,7 +22,7 @@ export const dispatchBatch = onTaskDispatched(
       logger.error("dispatch: malformed task dropped", { issues: task.error.issues.length });
       return;
     }
-    await waitForEta(request.scheduledTime, MAX_EARLY_WAIT_MS);
+    await waitForEta(request.scheduledTime, DISPATCH_EARLY_WAIT_MS);
     await dispatch(task.data, request.id);
   },
 );
